@@ -1,0 +1,67 @@
+// Package up implements `nest host up`.
+package up
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/localhost"
+)
+
+type flags struct {
+	nodes     int
+	datastore string
+	timeout   time.Duration
+	dryRun    bool
+}
+
+// NewCommand returns `nest host up`.
+func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
+	f := &flags{}
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Start the local host cluster, or the parts of it that are not running",
+		Example: `  # Start the local host with 3 simulated nodes
+  nest host up
+
+  # Use embedded etcd instead of kine+SQLite, with 10 nodes
+  nest host up --datastore etcd --nodes 10
+
+  # Show the processes it would start
+  nest host up --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			opts := []localhost.Option{localhost.WithLogger(globals.Logger(streams))}
+			if f.dryRun {
+				opts = append(opts, localhost.WithRunner(exec.DryRun{Out: streams.Out}))
+			}
+			h, err := localhost.OpenDefault(opts...)
+			if err != nil {
+				return err
+			}
+			res, err := h.Up(c.Context(), localhost.Options{Nodes: f.nodes, Datastore: f.datastore, Timeout: f.timeout})
+			if err != nil {
+				return err
+			}
+			if f.dryRun {
+				return nil
+			}
+			if len(res.Started) == 0 {
+				fmt.Fprintln(streams.Out, "The local host is already up.")
+			} else {
+				fmt.Fprintf(streams.Out, "The local host is up (%d simulated nodes Ready).\n", res.Status.NodesReady)
+			}
+			fmt.Fprintf(streams.Out, "Use it with:\n  kubectl --kubeconfig %s get nodes\n", h.KubeconfigPath())
+			return nil
+		},
+	}
+	c.Flags().IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("number of simulated nodes (default %d, or what the host has)", localhost.DefaultNodes))
+	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore of a new host: kine (SQLite, default) or etcd")
+	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for each component to become healthy")
+	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the processes that would start, start nothing")
+	return c
+}

@@ -1,0 +1,34 @@
+// Package nest builds the root `nest` command and attaches every verb.
+package nest
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/cmd/component"
+	"github.com/nestcluster/nest/pkg/cmd/host"
+)
+
+// NewCommand returns the root command.
+func NewCommand(streams cmd.IOStreams) *cobra.Command {
+	globals := &cmd.GlobalFlags{}
+	root := &cobra.Command{
+		Use:   "nest",
+		Short: "Virtual Kubernetes clusters in namespaces of a host cluster",
+		Long: `Nest runs virtual Kubernetes clusters: each one a real control plane
+(kube-apiserver, controllers, datastore) living in one namespace of a host
+cluster. State is kept in $NEST_HOME (default ~/.nest).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.PersistentFlags().IntVarP(&globals.Verbosity, "verbosity", "v", 0, "log verbosity: 0 progress, 1 debug")
+	root.PersistentFlags().BoolVarP(&globals.Quiet, "quiet", "q", false, "log only warnings and errors")
+	root.AddCommand(
+		host.NewCommand(streams, globals),
+		component.NewCommand(),
+	)
+	return root
+}

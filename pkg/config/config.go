@@ -1,0 +1,113 @@
+// Package config loads and validates nest.yaml, the configuration file of one
+// virtual cluster. It is the project's only config loader: Load reads,
+// defaults and validates a file; Parse and Validate are the separate steps.
+package config
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const (
+	// APIVersion is the only apiVersion nest.yaml accepts.
+	APIVersion = "nest.dev/v1alpha1"
+	// Kind is the only kind nest.yaml accepts.
+	Kind = "VirtualClusterConfig"
+	// SupportedKubernetesVersion is the Kubernetes version Nest embeds; it is
+	// the only accepted kubernetesVersion for now.
+	SupportedKubernetesVersion = "v1.34.4"
+)
+
+// Config is the content of nest.yaml.
+type Config struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// KubernetesVersion of the virtual control plane.
+	KubernetesVersion string       `json:"kubernetesVersion,omitempty"`
+	Datastore         Datastore    `json:"datastore"`
+	ControlPlane      ControlPlane `json:"controlPlane"`
+	Sync              Sync         `json:"sync"`
+	Isolation         Isolation    `json:"isolation"`
+}
+
+// Datastore selects where the virtual cluster stores its objects.
+type Datastore struct {
+	// Endpoint is "" for embedded SQLite, or a URL: see ParseEndpoint.
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// ControlPlane configures the virtual cluster's control-plane components.
+type ControlPlane struct {
+	APIServer   APIServer   `json:"apiServer"`
+	Controllers Controllers `json:"controllers"`
+}
+
+// APIServer configures the virtual kube-apiserver.
+type APIServer struct {
+	// ExtraArgs are passed as --key=value; keys are flag names without dashes.
+	ExtraArgs map[string]string `json:"extraArgs,omitempty"`
+}
+
+// Controllers selects the kube-controller-manager controllers to run, with
+// the syntax of its --controllers flag: "*" for all of KnownControllers,
+// "name" to enable one, "-name" to disable one.
+type Controllers struct {
+	// Enabled has no omitempty: an explicit empty list means "run none"
+	// and must survive a round trip, while a missing list means ["*"].
+	Enabled []string `json:"enabled"`
+}
+
+// Sync selects which kinds the syncer copies between the virtual cluster and
+// the host, keyed by lower-case plural resource name ("pods").
+type Sync struct {
+	ToHost          map[string]ToHostSync   `json:"toHost,omitempty"`
+	FromHost        map[string]FromHostSync `json:"fromHost,omitempty"`
+	CustomResources []CustomResource        `json:"customResources,omitempty"`
+}
+
+// ToHostSync configures copying one kind from the virtual cluster to the host.
+type ToHostSync struct {
+	// Enabled is a pointer so that setting only a selector keeps the kind's default.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Selector limits syncing to matching objects; nil syncs all of them.
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// FromHostSync configures copying one kind from the host into the virtual cluster.
+type FromHostSync struct {
+	Enabled  *bool                 `json:"enabled,omitempty"`
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// Mode is only valid for nodes.
+	Mode NodeMode `json:"mode,omitempty"`
+}
+
+// NodeMode says how host nodes appear in the virtual cluster.
+type NodeMode string
+
+const (
+	// NodeModeReal copies the host nodes that run the virtual cluster's pods.
+	NodeModeReal NodeMode = "real"
+	// NodeModeFake shows generated nodes that hide host details.
+	NodeModeFake NodeMode = "fake"
+)
+
+// CustomResource names a custom resource kind the syncer copies to the host.
+type CustomResource struct {
+	Group   string `json:"group"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+}
+
+// Isolation relaxes the restrictions on pods synced to the host.
+type Isolation struct {
+	AllowHostPath    bool `json:"allowHostPath"`
+	AllowHostNetwork bool `json:"allowHostNetwork"`
+	AllowPrivileged  bool `json:"allowPrivileged"`
+}
+
+// IsEnabled reports whether the kind is synced; nil Enabled means not synced,
+// so call it on defaulted configs.
+func (s ToHostSync) IsEnabled() bool { return s.Enabled != nil && *s.Enabled }
+
+// IsEnabled reports whether the kind is synced; nil Enabled means not synced,
+// so call it on defaulted configs.
+func (s FromHostSync) IsEnabled() bool { return s.Enabled != nil && *s.Enabled }

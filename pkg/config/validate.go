@@ -1,0 +1,170 @@
+package config
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// flagName matches kube-apiserver flag names as written without dashes.
+var flagName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Validate reports every invalid value as one aggregate of field errors,
+// e.g. `sync.toHost.foo: Unsupported value: "foo": supported values: ...`.
+// Unset fields are valid: they mean the default.
+func (c *Config) Validate() error {
+	var errs field.ErrorList
+	if c.APIVersion != "" && c.APIVersion != APIVersion {
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), c.APIVersion, []string{APIVersion}))
+	}
+	if c.Kind != "" && c.Kind != Kind {
+		errs = append(errs, field.NotSupported(field.NewPath("kind"), c.Kind, []string{Kind}))
+	}
+	if c.KubernetesVersion != "" && c.KubernetesVersion != SupportedKubernetesVersion {
+		errs = append(errs, field.NotSupported(field.NewPath("kubernetesVersion"), c.KubernetesVersion, []string{SupportedKubernetesVersion}))
+	}
+	errs = append(errs, validateDatastore(c.Datastore, field.NewPath("datastore"))...)
+	errs = append(errs, validateControlPlane(c.ControlPlane, field.NewPath("controlPlane"))...)
+	errs = append(errs, validateSync(c.Sync, field.NewPath("sync"))...)
+	return errs.ToAggregate()
+}
+
+func validateDatastore(d Datastore, path *field.Path) field.ErrorList {
+	if !isPrintable(d.Endpoint) {
+		return field.ErrorList{field.Invalid(path.Child("endpoint"), "", notPrintable)}
+	}
+	if _, err := ParseEndpoint(d.Endpoint); err != nil {
+		return field.ErrorList{field.Invalid(path.Child("endpoint"), redactEndpoint(d.Endpoint), err.Error())}
+	}
+	return nil
+}
+
+func validateControlPlane(cp ControlPlane, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	argsPath := path.Child("apiServer", "extraArgs")
+	for _, key := range sets.List(sets.KeySet(cp.APIServer.ExtraArgs)) {
+		if !flagName.MatchString(key) {
+			errs = append(errs, field.Invalid(argsPath.Child(key), key,
+				`must be a flag name without leading dashes, e.g. "audit-log-path"`))
+		}
+		if !isPrintable(cp.APIServer.ExtraArgs[key]) {
+			errs = append(errs, field.Invalid(argsPath.Child(key), "", notPrintable))
+		}
+	}
+
+	enabledPath := path.Child("controllers", "enabled")
+	known := KnownControllers()
+	seen := sets.New[string]()
+	for i, entry := range cp.Controllers.Enabled {
+		name := strings.TrimPrefix(entry, "-")
+		switch {
+		case entry == allControllers:
+		case !slices.Contains(known, name):
+			errs = append(errs, field.NotSupported(enabledPath.Index(i), entry, append([]string{allControllers}, known...)))
+			continue
+		}
+		if seen.Has(name) {
+			errs = append(errs, field.Duplicate(enabledPath.Index(i), entry))
+		}
+		seen.Insert(name)
+	}
+	return errs
+}
+
+func validateSync(s Sync, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	toHostPath := path.Child("toHost")
+	for _, kind := range sets.List(sets.KeySet(s.ToHost)) {
+		kindPath := toHostPath.Child(kind)
+		if _, ok := findKind(toHostKinds, kind); !ok {
+			errs = append(errs, field.NotSupported(kindPath, kind, ToHostKinds()))
+			continue
+		}
+		errs = append(errs, validateSelector(s.ToHost[kind].Selector, kindPath.Child("selector"))...)
+		if s.ToHostEnabled(kind) && s.FromHostEnabled(kind) {
+			errs = append(errs, field.Invalid(kindPath.Child("enabled"), true,
+				"cannot sync to the host while sync.fromHost."+kind+" is enabled"))
+		}
+	}
+
+	fromHostPath := path.Child("fromHost")
+	for _, kind := range sets.List(sets.KeySet(s.FromHost)) {
+		kindPath := fromHostPath.Child(kind)
+		if _, ok := findKind(fromHostKinds, kind); !ok {
+			errs = append(errs, field.NotSupported(kindPath, kind, FromHostKinds()))
+			continue
+		}
+		entry := s.FromHost[kind]
+		errs = append(errs, validateSelector(entry.Selector, kindPath.Child("selector"))...)
+		switch {
+		case entry.Mode == "":
+		case kind != nodesKind:
+			errs = append(errs, field.Forbidden(kindPath.Child("mode"), "only sync.fromHost.nodes has a mode"))
+		case entry.Mode != NodeModeReal && entry.Mode != NodeModeFake:
+			errs = append(errs, field.NotSupported(kindPath.Child("mode"), entry.Mode, []NodeMode{NodeModeReal, NodeModeFake}))
+		}
+	}
+
+	errs = append(errs, validateCustomResources(s.CustomResources, path.Child("customResources"))...)
+	return errs
+}
+
+func validateSelector(sel *metav1.LabelSelector, path *field.Path) field.ErrorList {
+	if sel == nil {
+		return nil
+	}
+	return metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, path)
+}
+
+// validateCustomResources applies the CustomResourceDefinition naming rules,
+// so only kinds that can exist as CRDs are accepted.
+func validateCustomResources(crs []CustomResource, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, cr := range crs {
+		crPath := path.Index(i)
+		groupPath := crPath.Child("group")
+		switch {
+		case cr.Group == "":
+			errs = append(errs, field.Required(groupPath, ""))
+		case isBuiltInGroup(cr.Group):
+			errs = append(errs, field.Invalid(groupPath, cr.Group, "is a built-in API group, not a custom resource group"))
+		case len(validation.IsDNS1123Subdomain(cr.Group)) > 0:
+			errs = append(errs, field.Invalid(groupPath, cr.Group, strings.Join(validation.IsDNS1123Subdomain(cr.Group), "; ")))
+		case !strings.Contains(cr.Group, "."):
+			errs = append(errs, field.Invalid(groupPath, cr.Group, "must be a domain with at least one dot"))
+		}
+		if cr.Version == "" {
+			errs = append(errs, field.Required(crPath.Child("version"), ""))
+		} else if msgs := validation.IsDNS1035Label(cr.Version); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(crPath.Child("version"), cr.Version, strings.Join(msgs, "; ")))
+		}
+		if cr.Kind == "" {
+			errs = append(errs, field.Required(crPath.Child("kind"), ""))
+		} else if msgs := validation.IsDNS1035Label(strings.ToLower(cr.Kind)); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(crPath.Child("kind"), cr.Kind, "lower-cased, "+strings.Join(msgs, "; ")))
+		}
+		// One version per kind: two would sync the same objects twice.
+		groupKind := cr.Kind + "." + cr.Group
+		if seen.Has(groupKind) {
+			errs = append(errs, field.Duplicate(crPath, groupKind))
+		}
+		seen.Insert(groupKind)
+	}
+	return errs
+}
+
+const notPrintable = "must contain only printable characters"
+
+// isPrintable rejects control and unassigned characters: they break command
+// lines and URLs, and the YAML encoder cannot write all of them back.
+func isPrintable(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) })
+}

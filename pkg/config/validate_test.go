@@ -1,0 +1,171 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	full, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		input      string
+		wantErrs   []string // substrings; none means valid
+		wantAbsent string   // must not appear in the error
+	}{
+		{name: "valid full file", input: string(full)},
+		{name: "defaults", input: ""},
+		{
+			name:     "bad kubernetesVersion",
+			input:    "kubernetesVersion: v1.33.0",
+			wantErrs: []string{`kubernetesVersion: Unsupported value: "v1.33.0": supported values: "v1.34.4"`},
+		},
+		{
+			name:     "bad apiVersion and kind",
+			input:    "apiVersion: nest.dev/v1\nkind: Cluster",
+			wantErrs: []string{`apiVersion: Unsupported value: "nest.dev/v1"`, `kind: Unsupported value: "Cluster"`},
+		},
+		{name: "sqlite endpoint", input: "datastore: {endpoint: 'sqlite:///var/lib/nest/state.db?_journal=WAL'}"},
+		{name: "postgres endpoint", input: "datastore: {endpoint: 'postgres://nest:pw@db:5432/nest?sslmode=disable'}"},
+		{
+			name:     "bad endpoint",
+			input:    "datastore: {endpoint: 'mysql://db/nest'}",
+			wantErrs: []string{`datastore.endpoint: Invalid value: "mysql://db/nest": unsupported scheme "mysql"`},
+		},
+		{
+			name:       "bad endpoint hides the password",
+			input:      "datastore: {endpoint: 'postgres://nest:hunter2@:5432/nest'}",
+			wantErrs:   []string{"datastore.endpoint: Invalid value", "missing the host"},
+			wantAbsent: "hunter2",
+		},
+		{
+			name:  "bad toHost kind",
+			input: "sync: {toHost: {foo: {enabled: true}}}",
+			wantErrs: []string{
+				`sync.toHost.foo: Unsupported value: "foo": supported values: "configmaps", "endpoints", "endpointslices", "ingresses", "networkpolicies", "persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets", "pods", "priorityclasses", "secrets", "serviceaccounts", "services", "storageclasses"`,
+			},
+		},
+		{
+			name:     "bad fromHost kind",
+			input:    "sync: {fromHost: {pods: {}}}",
+			wantErrs: []string{`sync.fromHost.pods: Unsupported value: "pods": supported values: "events", "ingressclasses", "nodes", "priorityclasses", "storageclasses"`},
+		},
+		{
+			name:     "mode on a kind other than nodes",
+			input:    "sync: {fromHost: {events: {mode: real}}}",
+			wantErrs: []string{"sync.fromHost.events.mode: Forbidden"},
+		},
+		{
+			name:     "bad node mode",
+			input:    "sync: {fromHost: {nodes: {mode: virtual}}}",
+			wantErrs: []string{`sync.fromHost.nodes.mode: Unsupported value: "virtual": supported values: "real", "fake"`},
+		},
+		{
+			name:     "kind synced both ways",
+			input:    "sync: {toHost: {storageclasses: {enabled: true}}}",
+			wantErrs: []string{"sync.toHost.storageclasses.enabled: Invalid value: true"},
+		},
+		{name: "kind synced one way each", input: "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {storageclasses: {enabled: false}}}"},
+		{
+			name:     "bad selector",
+			input:    "sync: {toHost: {pods: {selector: {matchExpressions: [{key: a, operator: Near}]}}}}",
+			wantErrs: []string{"sync.toHost.pods.selector.matchExpressions[0].operator"},
+		},
+		{
+			name:     "bad controller name",
+			input:    "controlPlane: {controllers: {enabled: ['*', node-lifecycle, -taint-eviction-controller]}}",
+			wantErrs: []string{`controlPlane.controllers.enabled[1]: Unsupported value: "node-lifecycle"`, `controlPlane.controllers.enabled[2]: Unsupported value: "-taint-eviction-controller"`},
+		},
+		{
+			name:     "disabling the wildcard",
+			input:    "controlPlane: {controllers: {enabled: ['-*']}}",
+			wantErrs: []string{`controlPlane.controllers.enabled[0]: Unsupported value: "-*"`},
+		},
+		{
+			name:     "controller enabled and disabled",
+			input:    "controlPlane: {controllers: {enabled: [job, -job]}}",
+			wantErrs: []string{`controlPlane.controllers.enabled[1]: Duplicate value: "-job"`},
+		},
+		{
+			name:     "control characters in a flag value",
+			input:    `controlPlane: {apiServer: {extraArgs: {v: "2\n--x=y"}}}`,
+			wantErrs: []string{"controlPlane.apiServer.extraArgs.v: Invalid value: \"\": must contain only printable characters"},
+		},
+		{
+			name:     "control characters in the endpoint",
+			input:    `datastore: {endpoint: "postgres://db/x\u0085"}`,
+			wantErrs: []string{"datastore.endpoint: Invalid value: \"\": must contain only printable characters"},
+		},
+		{
+			name:     "bad flag names",
+			input:    "controlPlane: {apiServer: {extraArgs: {--v: '2', Foo: x}}}",
+			wantErrs: []string{"controlPlane.apiServer.extraArgs.--v: Invalid value", "controlPlane.apiServer.extraArgs.Foo: Invalid value"},
+		},
+		{
+			name:     "custom resource missing fields",
+			input:    "sync: {customResources: [{}]}",
+			wantErrs: []string{"sync.customResources[0].group: Required", "sync.customResources[0].version: Required", "sync.customResources[0].kind: Required"},
+		},
+		{
+			name: "custom resource in built-in groups",
+			input: "sync: {customResources: [" +
+				"{group: apps, version: v1, kind: Deployment}," +
+				"{group: networking.k8s.io, version: v1, kind: Ingress}]}",
+			wantErrs: []string{
+				`sync.customResources[0].group: Invalid value: "apps": is a built-in API group`,
+				`sync.customResources[1].group: Invalid value: "networking.k8s.io": is a built-in API group`,
+			},
+		},
+		{name: "custom resource in a k8s.io CRD group", input: "sync: {customResources: [{group: gateway.networking.k8s.io, version: v1, kind: HTTPRoute}]}"},
+		{
+			name: "custom resource bad names",
+			input: "sync: {customResources: [" +
+				"{group: example, version: v1, kind: Widget}," +
+				"{group: Example.COM, version: V1, kind: Wid_get}]}",
+			wantErrs: []string{
+				`sync.customResources[0].group: Invalid value: "example": must be a domain with at least one dot`,
+				`sync.customResources[1].group: Invalid value: "Example.COM"`,
+				`sync.customResources[1].version: Invalid value: "V1"`,
+				`sync.customResources[1].kind: Invalid value: "Wid_get"`,
+			},
+		},
+		{
+			name:     "custom resource listed twice",
+			input:    "sync: {customResources: [{group: tekton.dev, version: v1, kind: Task}, {group: tekton.dev, version: v1beta1, kind: Task}]}",
+			wantErrs: []string{`sync.customResources[1]: Duplicate value: "Task.tekton.dev"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Parse([]byte(tt.input))
+			if err != nil {
+				t.Fatalf("Parse() error = %v", err)
+			}
+			err = c.Validate()
+			if len(tt.wantErrs) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() error = %v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want errors %q", tt.wantErrs)
+			}
+			for _, want := range tt.wantErrs {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate() error = %v\nwant it to contain %q", err, want)
+				}
+			}
+			if tt.wantAbsent != "" && strings.Contains(err.Error(), tt.wantAbsent) {
+				t.Errorf("Validate() error = %v, must not contain %q", err, tt.wantAbsent)
+			}
+		})
+	}
+}

@@ -1,0 +1,90 @@
+package exec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Alive reports whether pid is a live process whose command line contains
+// marker. The marker guards against pid reuse: a recycled pid running some
+// other program is not ours.
+func Alive(pid int, marker string) bool {
+	if pid <= 0 {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err == nil {
+		// A zombie has exited; it is not alive. Field 3 is the state.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			return false
+		}
+	}
+	return marker == "" || bytes.Contains(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}), []byte(marker))
+}
+
+// Terminate stops the process group led by pid: SIGTERM, then SIGKILL after
+// grace. It returns ErrNotRunning if the process was already gone.
+func Terminate(pid int, marker string, grace time.Duration) error {
+	if !Alive(pid, marker) {
+		return ErrNotRunning
+	}
+	signalGroup(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !Alive(pid, marker) {
+			signalGroup(pid, syscall.SIGKILL) // children left behind, if any
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	signalGroup(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && Alive(pid, marker); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if Alive(pid, marker) {
+		return fmt.Errorf("process %d survived SIGKILL", pid)
+	}
+	return nil
+}
+
+func signalGroup(pid int, sig syscall.Signal) {
+	// Detached processes lead their own session and group; signal the group
+	// so their children stop too, and fall back to the process itself.
+	if err := syscall.Kill(-pid, sig); err != nil {
+		_ = syscall.Kill(pid, sig)
+	}
+}
+
+// ReadPIDFile returns the pid stored in path, 0 if the file does not exist.
+func ReadPIDFile(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read pid file %s: %w", path, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s is corrupt (%q); remove it if no such process runs", path, data)
+	}
+	return pid, nil
+}
+
+// WritePIDFile stores pid in path.
+func WritePIDFile(path string, pid int) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}

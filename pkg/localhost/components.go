@@ -1,0 +1,184 @@
+package localhost
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nestcluster/nest/pkg/components"
+	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/localhost/kwok"
+	"github.com/nestcluster/nest/pkg/pki"
+)
+
+// component is one process of the local host.
+type component struct {
+	name    string
+	command exec.Command
+	// healthy answers nil when the component serves.
+	healthy func(ctx context.Context) error
+}
+
+// componentNames in start order; Down stops them in reverse.
+var componentNames = []string{"datastore", components.APIServer, components.ControllerManager, components.Scheduler, "kwok"}
+
+// components returns the host's processes in start order.
+func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component {
+	loopback := "127.0.0.1"
+	etcdServers := "unix://" + h.kineSocket()
+	datastore := component{
+		name:    "datastore",
+		healthy: dialCheck("unix", h.kineSocket()),
+		command: h.nestCommand("datastore", components.Kine,
+			"--endpoint=sqlite://"+filepath.Join(h.dataDir(), "state.db")+"?_journal=WAL&cache=shared&_busy_timeout=30000",
+			"--listen-address=unix://"+h.kineSocket()),
+	}
+	if s.Datastore == DatastoreEtcd {
+		etcdServers = fmt.Sprintf("http://%s:%d", loopback, s.Ports.Etcd)
+		datastore = component{
+			name:    "datastore",
+			healthy: dialCheck("tcp", fmt.Sprintf("%s:%d", loopback, s.Ports.Etcd)),
+			command: h.nestCommand("datastore", components.Etcd,
+				"--data-dir="+filepath.Join(h.dataDir(), "etcd"),
+				fmt.Sprintf("--listen-client-url=http://%s:%d", loopback, s.Ports.Etcd),
+				fmt.Sprintf("--listen-peer-url=http://%s:%d", loopback, s.Ports.EtcdPeer)),
+		}
+	}
+	apiserver := component{
+		name:    components.APIServer,
+		healthy: h.apiserverCheck(s, b),
+		command: h.nestCommand(components.APIServer, components.APIServer,
+			"--etcd-servers="+etcdServers,
+			"--bind-address="+loopback,
+			"--advertise-address="+loopback,
+			"--secure-port="+strconv.Itoa(s.Ports.APIServer),
+			"--tls-cert-file="+b.APIServerCert(),
+			"--tls-private-key-file="+b.APIServerKey(),
+			"--client-ca-file="+b.CACert(),
+			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+			"--service-account-key-file="+b.ServiceAccountPub(),
+			"--service-account-signing-key-file="+b.ServiceAccountKey(),
+			"--service-cluster-ip-range="+ServiceCIDR,
+			"--authorization-mode=Node,RBAC",
+			"--allow-privileged=true",
+			// The advertise address is loopback, which the apiserver may not
+			// publish as the kubernetes service's endpoint.
+			"--endpoint-reconciler-type=none",
+			"--kubelet-client-certificate="+b.ClientCert("apiserver-kubelet-client"),
+			"--kubelet-client-key="+b.ClientKey("apiserver-kubelet-client"),
+			"--requestheader-client-ca-file="+b.FrontProxyCACert(),
+			"--requestheader-allowed-names=front-proxy-client",
+			"--requestheader-username-headers=X-Remote-User",
+			"--requestheader-group-headers=X-Remote-Group",
+			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+			"--proxy-client-cert-file="+b.FrontProxyClientCert(),
+			"--proxy-client-key-file="+b.FrontProxyClientKey(),
+			"--profiling=false",
+		),
+	}
+	cmKubeconfig := h.kubeconfigFor(components.ControllerManager)
+	controllerManager := component{
+		name:    components.ControllerManager,
+		healthy: httpsCheck(fmt.Sprintf("https://%s:%d/healthz", loopback, s.Ports.ControllerManager)),
+		command: h.nestCommand(components.ControllerManager, components.ControllerManager,
+			"--kubeconfig="+cmKubeconfig,
+			"--authentication-kubeconfig="+cmKubeconfig,
+			"--authorization-kubeconfig="+cmKubeconfig,
+			"--bind-address="+loopback,
+			"--secure-port="+strconv.Itoa(s.Ports.ControllerManager),
+			"--cluster-signing-cert-file="+b.CACert(),
+			"--cluster-signing-key-file="+b.CAKey(),
+			"--root-ca-file="+b.CACert(),
+			"--service-account-private-key-file="+b.ServiceAccountKey(),
+			"--use-service-account-credentials=true",
+			"--controllers=*,bootstrapsigner,tokencleaner",
+			"--service-cluster-ip-range="+ServiceCIDR,
+			"--leader-elect=false",
+			"--profiling=false",
+		),
+	}
+	schedKubeconfig := h.kubeconfigFor(components.Scheduler)
+	scheduler := component{
+		name:    components.Scheduler,
+		healthy: httpsCheck(fmt.Sprintf("https://%s:%d/healthz", loopback, s.Ports.Scheduler)),
+		command: h.nestCommand(components.Scheduler, components.Scheduler,
+			"--kubeconfig="+schedKubeconfig,
+			"--authentication-kubeconfig="+schedKubeconfig,
+			"--authorization-kubeconfig="+schedKubeconfig,
+			"--bind-address="+loopback,
+			"--secure-port="+strconv.Itoa(s.Ports.Scheduler),
+			"--leader-elect=false",
+			"--profiling=false",
+		),
+	}
+	kwokAddr := fmt.Sprintf("%s:%d", loopback, s.Ports.Kwok)
+	simulator := component{
+		name:    "kwok",
+		healthy: httpCheck("http://" + kwokAddr + "/healthz"),
+		command: exec.Command{
+			Path:    kwokPath,
+			Args:    kwok.Args(h.kubeconfigFor("kwok"), h.kwokConfigPath(), kwokAddr, PodCIDR),
+			LogPath: h.logPath("kwok"),
+		},
+	}
+	return []component{datastore, apiserver, controllerManager, scheduler, simulator}
+}
+
+func (h *Host) kwokConfigPath() string { return filepath.Join(h.dir, "kwok.yaml") }
+
+// nestCommand runs `nest component NAME ARGS...` for the host component c.
+func (h *Host) nestCommand(c, name string, args ...string) exec.Command {
+	return exec.Command{
+		Path:    h.nestPath,
+		Args:    append([]string{"component", name}, args...),
+		LogPath: h.logPath(c),
+	}
+}
+
+func dialCheck(network, address string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		d := net.Dialer{Timeout: time.Second}
+		conn, err := d.DialContext(ctx, network, address)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}
+}
+
+func httpCheck(url string) func(context.Context) error {
+	return httpGetCheck(&http.Client{Timeout: 2 * time.Second}, url)
+}
+
+// httpsCheck probes a component's loopback health endpoint. The component
+// serves with a self-signed cert that it made itself, and /healthz carries no
+// secret, so the probe does not verify it.
+func httpsCheck(url string) func(context.Context) error {
+	return httpGetCheck(&http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // loopback health probe
+	}, url)
+}
+
+func httpGetCheck(client *http.Client, url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answered %s", url, resp.Status)
+		}
+		return nil
+	}
+}

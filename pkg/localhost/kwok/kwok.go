@@ -1,0 +1,62 @@
+// Package kwok knows how to run KWOK, the simulator that stands in for the
+// local host's kubelets: it keeps simulated nodes Ready and moves pods bound
+// to them to Running, without any container runtime.
+package kwok
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	osexec "os/exec"
+)
+
+// Stages is KWOK's configuration: the node and pod lifecycle stages.
+//
+//go:embed stages.yaml
+var Stages []byte
+
+// NodeAnnotation marks the nodes that KWOK manages.
+const NodeAnnotation = "kwok.x-k8s.io/node"
+
+// NodeAnnotationValue is the value of NodeAnnotation on simulated nodes.
+const NodeAnnotationValue = "fake"
+
+// BinaryEnvVar overrides where the kwok binary is found.
+const BinaryEnvVar = "NEST_KWOK"
+
+// FindBinary returns the kwok binary: $NEST_KWOK, else `kwok` next to the
+// running nest binary (where `make build` puts it), else `kwok` on PATH.
+func FindBinary() (string, error) {
+	if p := os.Getenv(BinaryEnvVar); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", BinaryEnvVar, p, err)
+		}
+		return p, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "kwok")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := osexec.LookPath("kwok"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("kwok binary not found next to nest, on PATH or in $" + BinaryEnvVar + ": run `make build` (it builds bin/kwok)")
+}
+
+// Args returns kwok's flags for a cluster reached through kubeconfig.
+func Args(kubeconfig, configPath, serverAddress, podCIDR string) []string {
+	return []string{
+		"--kubeconfig=" + kubeconfig,
+		"--config=" + configPath,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=" + NodeAnnotation + "=" + NodeAnnotationValue,
+		"--server-address=" + serverAddress,
+		"--cidr=" + podCIDR,
+		"--node-ip=127.0.0.1",
+	}
+}

@@ -1,0 +1,111 @@
+package localhost
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Datastore kinds of the local host.
+const (
+	DatastoreKine = "kine" // kine on SQLite (default)
+	DatastoreEtcd = "etcd" // embedded etcd
+)
+
+// state is what `up` decides once and later commands read: the chosen
+// ports and options. It lives in state.json in the host directory.
+type state struct {
+	Datastore string    `json:"datastore"`
+	Nodes     int       `json:"nodes"`
+	Ports     ports     `json:"ports"`
+	Created   time.Time `json:"created"`
+}
+
+type ports struct {
+	APIServer         int `json:"apiServer"`
+	Etcd              int `json:"etcd,omitempty"`
+	EtcdPeer          int `json:"etcdPeer,omitempty"`
+	ControllerManager int `json:"controllerManager"`
+	Scheduler         int `json:"scheduler"`
+	Kwok              int `json:"kwok"`
+}
+
+func (h *Host) statePath() string { return filepath.Join(h.dir, "state.json") }
+
+// loadState returns nil, nil when the host was never brought up.
+func (h *Host) loadState() (*state, error) {
+	data, err := os.ReadFile(h.statePath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read local host state: %w", err)
+	}
+	var s state
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("local host state %s is corrupt (%v): run `nest host down --purge` to start afresh", h.statePath(), err)
+	}
+	if s.Ports.APIServer == 0 || (s.Datastore != DatastoreKine && s.Datastore != DatastoreEtcd) {
+		return nil, fmt.Errorf("local host state %s is incomplete: run `nest host down --purge` to start afresh", h.statePath())
+	}
+	return &s, nil
+}
+
+func (h *Host) saveState(s *state) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := h.statePath() + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write local host state: %w", err)
+	}
+	return os.Rename(tmp, h.statePath())
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portFree reports whether port can be bound on 127.0.0.1.
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}
+
+func newState(datastore string, nodes int) (*state, error) {
+	s := &state{Datastore: datastore, Nodes: nodes, Created: time.Now().UTC()}
+	targets := []*int{&s.Ports.APIServer, &s.Ports.ControllerManager, &s.Ports.Scheduler, &s.Ports.Kwok}
+	if datastore == DatastoreEtcd {
+		targets = append(targets, &s.Ports.Etcd, &s.Ports.EtcdPeer)
+	}
+	seen := map[int]bool{}
+	for _, t := range targets {
+		for {
+			p, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			if !seen[p] {
+				seen[p] = true
+				*t = p
+				break
+			}
+		}
+	}
+	return s, nil
+}
