@@ -39,9 +39,22 @@ func RunAPIServer(ctx context.Context, args []string) error {
 
 // RunControllerManager runs kube-controller-manager bound to ctx.
 func RunControllerManager(ctx context.Context, args []string) error {
+	run, err := NewControllerManager(args)
+	if err != nil {
+		return err
+	}
+	return run(ctx)
+}
+
+// NewControllerManager parses kube-controller-manager's flags and returns a
+// function that runs it. In a process that also runs kube-apiserver, call it
+// before the apiserver parses its flags: building the controller manager's
+// flags changes a feature gate default, which is only allowed before any
+// component has added the gates to a flag set.
+func NewControllerManager(args []string) (func(ctx context.Context) error, error) {
 	s, err := controllermanageroptions.NewKubeControllerManagerOptions()
 	if err != nil {
-		return fmt.Errorf("kube-controller-manager options: %w", err)
+		return nil, fmt.Errorf("kube-controller-manager options: %w", err)
 	}
 	known := controllermanager.KnownControllers()
 	disabled := controllermanager.ControllersDisabledByDefault()
@@ -49,17 +62,19 @@ func RunControllerManager(ctx context.Context, args []string) error {
 	named := s.Flags(known, disabled, aliases)
 	s.ParsedFlags = &named
 	if err := parseFlags(ControllerManager, named.FlagSets, args); err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.ComponentGlobalsRegistry.Set(); err != nil {
-		return fmt.Errorf("kube-controller-manager feature gates: %w", err)
-	}
-	rest.SetDefaultWarningHandler(rest.NoWarnings{})
-	c, err := s.Config(ctx, known, disabled, aliases)
-	if err != nil {
-		return fmt.Errorf("kube-controller-manager config: %w", err)
-	}
-	return controllermanager.Run(ctx, c.Complete())
+	return func(ctx context.Context) error {
+		if err := s.ComponentGlobalsRegistry.Set(); err != nil {
+			return fmt.Errorf("kube-controller-manager feature gates: %w", err)
+		}
+		rest.SetDefaultWarningHandler(rest.NoWarnings{})
+		c, err := s.Config(ctx, known, disabled, aliases)
+		if err != nil {
+			return fmt.Errorf("kube-controller-manager config: %w", err)
+		}
+		return controllermanager.Run(ctx, c.Complete())
+	}, nil
 }
 
 // RunScheduler runs kube-scheduler bound to ctx.
@@ -77,4 +92,3 @@ func RunScheduler(ctx context.Context, args []string) error {
 	}
 	return scheduler.Run(ctx, cc, sched)
 }
-

@@ -88,3 +88,16 @@ func WritePIDFile(path string, pid int) error {
 	}
 	return nil
 }
+
+// TailLog returns the last n lines of a process log, for error messages.
+func TailLog(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "last lines of " + path + ":\n  " + strings.Join(lines, "\n  ")
+}

@@ -35,7 +35,7 @@ func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component 
 		name:    "datastore",
 		healthy: dialCheck("unix", h.kineSocket()),
 		command: h.nestCommand("datastore", components.Kine,
-			"--endpoint=sqlite://"+filepath.Join(h.dataDir(), "state.db")+"?_journal=WAL&cache=shared&_busy_timeout=30000",
+			"--endpoint="+components.SQLiteEndpoint(filepath.Join(h.dataDir(), "state.db")),
 			"--listen-address=unix://"+h.kineSocket()),
 	}
 	if s.Datastore == DatastoreEtcd {
@@ -52,34 +52,14 @@ func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component 
 	apiserver := component{
 		name:    components.APIServer,
 		healthy: h.apiserverCheck(s, b),
-		command: h.nestCommand(components.APIServer, components.APIServer,
-			"--etcd-servers="+etcdServers,
-			"--bind-address="+loopback,
-			"--advertise-address="+loopback,
-			"--secure-port="+strconv.Itoa(s.Ports.APIServer),
-			"--tls-cert-file="+b.APIServerCert(),
-			"--tls-private-key-file="+b.APIServerKey(),
-			"--client-ca-file="+b.CACert(),
-			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-			"--service-account-key-file="+b.ServiceAccountPub(),
-			"--service-account-signing-key-file="+b.ServiceAccountKey(),
-			"--service-cluster-ip-range="+ServiceCIDR,
-			"--authorization-mode=Node,RBAC",
-			"--allow-privileged=true",
-			// The advertise address is loopback, which the apiserver may not
-			// publish as the kubernetes service's endpoint.
-			"--endpoint-reconciler-type=none",
-			"--kubelet-client-certificate="+b.ClientCert("apiserver-kubelet-client"),
-			"--kubelet-client-key="+b.ClientKey("apiserver-kubelet-client"),
-			"--requestheader-client-ca-file="+b.FrontProxyCACert(),
-			"--requestheader-allowed-names=front-proxy-client",
-			"--requestheader-username-headers=X-Remote-User",
-			"--requestheader-group-headers=X-Remote-Group",
-			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-			"--proxy-client-cert-file="+b.FrontProxyClientCert(),
-			"--proxy-client-key-file="+b.FrontProxyClientKey(),
-			"--profiling=false",
-		),
+		command: h.nestCommand(components.APIServer, components.APIServer, components.APIServerFlags(components.APIServerParams{
+			EtcdServers:        etcdServers,
+			BindAddress:        loopback,
+			Port:               s.Ports.APIServer,
+			PKI:                b,
+			ServiceCIDR:        ServiceCIDR,
+			AuthorizationModes: "Node,RBAC",
+		})...),
 	}
 	cmKubeconfig := h.kubeconfigFor(components.ControllerManager)
 	controllerManager := component{

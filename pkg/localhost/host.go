@@ -101,13 +101,13 @@ func (h *Host) Dir() string { return h.dir }
 // KubeconfigPath is the admin kubeconfig of the local host.
 func (h *Host) KubeconfigPath() string { return filepath.Join(h.dir, "kubeconfig") }
 
-func (h *Host) pkiDir() string           { return filepath.Join(h.dir, "pki") }
-func (h *Host) logDir() string           { return filepath.Join(h.dir, "logs") }
-func (h *Host) runDir() string           { return filepath.Join(h.dir, "run") }
-func (h *Host) dataDir() string          { return filepath.Join(h.dir, "data") }
-func (h *Host) kineSocket() string       { return filepath.Join(h.runDir(), "kine.sock") }
-func (h *Host) pidPath(c string) string  { return filepath.Join(h.runDir(), c+".pid") }
-func (h *Host) logPath(c string) string  { return filepath.Join(h.logDir(), c+".log") }
+func (h *Host) pkiDir() string          { return filepath.Join(h.dir, "pki") }
+func (h *Host) logDir() string          { return filepath.Join(h.dir, "logs") }
+func (h *Host) runDir() string          { return filepath.Join(h.dir, "run") }
+func (h *Host) dataDir() string         { return filepath.Join(h.dir, "data") }
+func (h *Host) kineSocket() string      { return filepath.Join(h.runDir(), "kine.sock") }
+func (h *Host) pidPath(c string) string { return filepath.Join(h.runDir(), c+".pid") }
+func (h *Host) logPath(c string) string { return filepath.Join(h.logDir(), c+".log") }
 func (h *Host) kubeconfigFor(c string) string {
 	return filepath.Join(h.dir, "kubeconfigs", c+".kubeconfig")
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/nestcluster/nest/pkg/ports"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,11 +21,11 @@ const (
 type state struct {
 	Datastore string    `json:"datastore"`
 	Nodes     int       `json:"nodes"`
-	Ports     ports     `json:"ports"`
+	Ports     portSet   `json:"ports"`
 	Created   time.Time `json:"created"`
 }
 
-type ports struct {
+type portSet struct {
 	APIServer         int `json:"apiServer"`
 	Etcd              int `json:"etcd,omitempty"`
 	EtcdPeer          int `json:"etcdPeer,omitempty"`
@@ -67,26 +67,6 @@ func (h *Host) saveState(s *state) error {
 	return os.Rename(tmp, h.statePath())
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// portFree reports whether port can be bound on 127.0.0.1.
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
-	}
-	_ = l.Close()
-	return true
-}
-
 func newState(datastore string, nodes int) (*state, error) {
 	s := &state{Datastore: datastore, Nodes: nodes, Created: time.Now().UTC()}
 	targets := []*int{&s.Ports.APIServer, &s.Ports.ControllerManager, &s.Ports.Scheduler, &s.Ports.Kwok}
@@ -95,15 +75,14 @@ func newState(datastore string, nodes int) (*state, error) {
 	}
 	seen := map[int]bool{}
 	for _, t := range targets {
-		for {
-			p, err := freePort()
+		for *t == 0 {
+			p, err := ports.Free()
 			if err != nil {
 				return nil, err
 			}
 			if !seen[p] {
 				seen[p] = true
 				*t = p
-				break
 			}
 		}
 	}

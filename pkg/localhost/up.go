@@ -5,9 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/nestcluster/nest/pkg/ports"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/nestcluster/nest/pkg/components"
@@ -98,7 +98,7 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 			continue
 		}
 		if err := h.waitHealthy(ctx, c, pid, opts.Timeout); err != nil {
-			return nil, fmt.Errorf("%s did not become healthy: %w\n%s", c.name, err, tailFile(h.logPath(c.name), 15))
+			return nil, fmt.Errorf("%s did not become healthy: %w\n%s", c.name, err, exec.TailLog(h.logPath(c.name), 15))
 		}
 		h.logger.Info("Component is healthy", "component", c.name, "pid", pid, "elapsed", time.Since(start).Round(time.Millisecond))
 		result.Started = append(result.Started, c.name)
@@ -125,12 +125,12 @@ func (h *Host) freeComponentPort(s *state, name string) error {
 	var port *int
 	switch name {
 	case components.APIServer:
-		if !portFree(s.Ports.APIServer) {
+		if !ports.IsFree(s.Ports.APIServer) {
 			return fmt.Errorf("port %d of the local host's kube-apiserver is in use by another process: stop that process, or run `nest host down --purge` to start afresh on new ports", s.Ports.APIServer)
 		}
 		return nil
 	case "datastore":
-		if s.Datastore == DatastoreEtcd && (!portFree(s.Ports.Etcd) || !portFree(s.Ports.EtcdPeer)) {
+		if s.Datastore == DatastoreEtcd && (!ports.IsFree(s.Ports.Etcd) || !ports.IsFree(s.Ports.EtcdPeer)) {
 			return fmt.Errorf("port %d or %d of the local host's etcd is in use by another process: stop that process", s.Ports.Etcd, s.Ports.EtcdPeer)
 		}
 		if s.Datastore == DatastoreKine {
@@ -146,10 +146,10 @@ func (h *Host) freeComponentPort(s *state, name string) error {
 	default:
 		return nil
 	}
-	if portFree(*port) {
+	if ports.IsFree(*port) {
 		return nil
 	}
-	p, err := freePort()
+	p, err := ports.Free()
 	if err != nil {
 		return err
 	}
@@ -207,10 +207,6 @@ func (h *Host) apiserverCheck(s *state, b *pki.Bundle) func(context.Context) err
 // with the component's own identity.
 func (h *Host) writeKubeconfigs(s *state, b *pki.Bundle) error {
 	server := fmt.Sprintf("https://127.0.0.1:%d", s.Ports.APIServer)
-	ca, err := os.ReadFile(b.CACert())
-	if err != nil {
-		return err
-	}
 	files := []struct{ path, user, cert, key string }{
 		{h.KubeconfigPath(), "nest-admin", b.AdminCert(), b.AdminKey()},
 		{h.kubeconfigFor("kwok"), "kwok", b.AdminCert(), b.AdminKey()},
@@ -218,36 +214,11 @@ func (h *Host) writeKubeconfigs(s *state, b *pki.Bundle) error {
 		{h.kubeconfigFor(components.Scheduler), components.Scheduler, b.ClientCert(components.Scheduler), b.ClientKey(components.Scheduler)},
 	}
 	for _, f := range files {
-		cert, err := os.ReadFile(f.cert)
-		if err != nil {
+		if err := kubeconfig.WriteForCert(f.path, "nest-host", f.user, server, kubeconfig.CertFiles{CA: b.CACert(), Cert: f.cert, Key: f.key}); err != nil {
 			return err
-		}
-		key, err := os.ReadFile(f.key)
-		if err != nil {
-			return err
-		}
-		cfg := kubeconfig.Build(kubeconfig.Params{
-			ContextName: "nest-host", ClusterName: "nest-host", UserName: f.user,
-			Server: server, CAData: ca, ClientCertData: cert, ClientKeyData: key,
-		})
-		if err := kubeconfig.Write(f.path, cfg); err != nil {
-			return fmt.Errorf("write kubeconfig for %s: %w", f.user, err)
 		}
 	}
 	return nil
-}
-
-// tailFile returns the last n lines of path, for error messages.
-func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "last lines of " + path + ":\n  " + strings.Join(lines, "\n  ")
 }
 
 func orDefault(v, d string) string {

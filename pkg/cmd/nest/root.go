@@ -6,7 +6,13 @@ import (
 
 	"github.com/nestcluster/nest/pkg/cmd"
 	"github.com/nestcluster/nest/pkg/cmd/component"
+	"github.com/nestcluster/nest/pkg/cmd/connect"
+	"github.com/nestcluster/nest/pkg/cmd/controlplane"
+	"github.com/nestcluster/nest/pkg/cmd/create"
+	"github.com/nestcluster/nest/pkg/cmd/delete"
 	"github.com/nestcluster/nest/pkg/cmd/host"
+	"github.com/nestcluster/nest/pkg/cmd/list"
+	"github.com/nestcluster/nest/pkg/cmd/resume"
 )
 
 // NewCommand returns the root command.
@@ -27,7 +33,13 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 	root.PersistentFlags().IntVarP(&globals.Verbosity, "verbosity", "v", 0, "log verbosity: 0 progress, 1 debug")
 	root.PersistentFlags().BoolVarP(&globals.Quiet, "quiet", "q", false, "log only warnings and errors")
 	root.AddCommand(
+		create.NewCommand(streams, globals),
+		list.NewCommand(streams, globals),
+		connect.NewCommand(streams, globals),
+		resume.NewCommand(streams, globals),
+		delete.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
+		controlplane.NewCommand(streams, globals),
 		component.NewCommand(),
 	)
 	return root

@@ -1,0 +1,59 @@
+// Package controlplane implements `nest controlplane`, the process that runs
+// one virtual cluster's control plane.
+package controlplane
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/controlplane"
+)
+
+type flags struct {
+	name, dir, configPath  string
+	hostKubeconfig, hostNS string
+	bindAddress            string
+	port                   int
+}
+
+// NewCommand returns `nest controlplane`.
+func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
+	f := &flags{}
+	c := &cobra.Command{
+		Use:   "controlplane",
+		Short: "Run one virtual cluster's control plane in this process",
+		Long: `Run one virtual cluster's control plane in this process: its datastore
+(kine on SQLite unless nest.yaml names etcd or Postgres), kube-apiserver and
+the controllers that need no nodes. 'nest create' starts it for you; run it
+by hand (or in a pod) to host a virtual cluster yourself.`,
+		Example: `  nest controlplane --name dev --dir /var/lib/nest/dev --port 6443 \
+    --host-kubeconfig host.kubeconfig --host-namespace nest-dev`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cluster := config.Default()
+			if f.configPath != "" {
+				var err error
+				if cluster, err = config.Load(f.configPath); err != nil {
+					return err
+				}
+			}
+			return controlplane.Run(c.Context(), controlplane.Config{
+				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
+				Cluster: cluster, HostKubeconfig: f.hostKubeconfig, HostNamespace: f.hostNS,
+				Logger: globals.Logger(streams),
+			})
+		},
+	}
+	c.Flags().StringVar(&f.name, "name", "", "name of the virtual cluster")
+	c.Flags().StringVar(&f.dir, "dir", "", "state directory (certificates, SQLite data, kubeconfigs)")
+	c.Flags().StringVar(&f.configPath, "config", "", "nest.yaml of the virtual cluster")
+	c.Flags().StringVar(&f.bindAddress, "bind-address", "127.0.0.1", "address the virtual apiserver listens on")
+	c.Flags().IntVar(&f.port, "port", 6443, "port of the virtual apiserver")
+	c.Flags().StringVar(&f.hostKubeconfig, "host-kubeconfig", "", "kubeconfig of the host cluster")
+	c.Flags().StringVar(&f.hostNS, "host-namespace", "", "namespace of the virtual cluster on the host")
+	for _, n := range []string{"name", "dir"} {
+		_ = c.MarkFlagRequired(n)
+	}
+	return c
+}

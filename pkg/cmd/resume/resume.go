@@ -1,0 +1,40 @@
+// Package resume implements `nest resume`.
+package resume
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+)
+
+// NewCommand returns `nest resume`.
+func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "resume NAME",
+		Short: "Start a stopped virtual cluster again, with all its objects",
+		Long: `Start the control plane of a virtual cluster that is not running (after a
+reboot, a crash or a kill) from its kept state. A running cluster is left as
+it is.`,
+		Example: `  nest resume dev`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
+			if err != nil {
+				return err
+			}
+			vc, err := p.Start(c.Context(), args[0], timeout)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "Virtual cluster %q is %s at %s.\n", vc.Name, vc.State, vc.Endpoint)
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	return c
+}

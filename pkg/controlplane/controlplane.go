@@ -1,0 +1,186 @@
+// Package controlplane runs one virtual cluster's control plane in a single
+// process: the datastore (kine on SQLite by default, or an external etcd or
+// Postgres), kube-apiserver, the kube-controller-manager controllers that need
+// no nodes, and hooks such as the syncer. `nest controlplane` calls Run.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nestcluster/nest/pkg/components"
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/kube"
+)
+
+// ServiceCIDR of virtual clusters; it matches the local host's, since synced
+// services take their cluster IPs from the host.
+const ServiceCIDR = "10.96.0.0/12"
+
+// Hook runs next to the control plane (the syncer is one) once the virtual
+// apiserver is ready, until ctx ends. A hook that returns an error stops the
+// control plane.
+type Hook func(ctx context.Context, env HookEnv) error
+
+// HookEnv is what a hook is given.
+type HookEnv struct {
+	Name          string
+	Virtual       kubernetes.Interface
+	VirtualConfig string // admin kubeconfig path of the virtual cluster
+	HostConfig    string // kubeconfig path of the host cluster
+	HostNamespace string
+	Config        *config.Config
+	Logger        *slog.Logger
+}
+
+// Config of one control plane.
+type Config struct {
+	// Name of the virtual cluster.
+	Name string
+	// Dir is the state directory (see Layout).
+	Dir string
+	// BindAddress and Port of the virtual apiserver.
+	BindAddress string
+	Port        int
+	// Cluster is the virtual cluster's nest.yaml.
+	Cluster *config.Config
+	// HostKubeconfig and HostNamespace locate the host namespace; hooks use them.
+	HostKubeconfig string
+	HostNamespace  string
+	Hooks          []Hook
+	Logger         *slog.Logger
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	if c.Dir == "" {
+		errs = append(errs, errors.New("state directory is required"))
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d is out of range", c.Port))
+	}
+	if c.BindAddress == "" {
+		c.BindAddress = "127.0.0.1"
+	}
+	if c.Cluster == nil {
+		c.Cluster = config.Default()
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs the control plane until ctx ends or a component fails.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("control plane config: %w", err)
+	}
+	start := time.Now()
+	log := cfg.Logger.With("virtualCluster", cfg.Name)
+	layout := Layout{Dir: cfg.Dir}
+	bundle, err := Prepare(layout, fmt.Sprintf("https://%s:%d", cfg.BindAddress, cfg.Port))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// The controller manager's flags must be built before the apiserver's.
+	var runControllers func(context.Context) error
+	if controllers := cfg.Cluster.ControlPlane.Controllers.KubeControllerManagerNames(); len(controllers) > 0 {
+		if runControllers, err = components.NewControllerManager(controllerManagerFlags(layout, bundle, controllers)); err != nil {
+			return err
+		}
+	}
+
+	etcdServers, err := startDatastore(ctx, cfg.Cluster.Datastore, layout)
+	if err != nil {
+		return err
+	}
+	log.Info("Datastore is serving", "elapsed", time.Since(start).Round(time.Millisecond))
+
+	go func() {
+		args := components.APIServerFlags(components.APIServerParams{
+			EtcdServers:        etcdServers,
+			BindAddress:        cfg.BindAddress,
+			Port:               cfg.Port,
+			PKI:                bundle,
+			ServiceCIDR:        ServiceCIDR,
+			AuthorizationModes: "RBAC",
+			Extra:              apiServerTuning(cfg.Cluster.ControlPlane.APIServer.ExtraArgs),
+		})
+		cancel(fmt.Errorf("kube-apiserver stopped: %w", components.RunAPIServer(ctx, args)))
+	}()
+
+	client, err := kube.Clientset(layout.AdminKubeconfig())
+	if err != nil {
+		return err
+	}
+	if err := kube.WaitReady(ctx, client, 20*time.Millisecond); err != nil {
+		return fmt.Errorf("virtual apiserver: %w", context.Cause(ctx))
+	}
+	log.Info("Virtual apiserver is ready", "elapsed", time.Since(start).Round(time.Millisecond))
+
+	if runControllers != nil {
+		go func() {
+			cancel(fmt.Errorf("kube-controller-manager stopped: %w", runControllers(ctx)))
+		}()
+	}
+	env := HookEnv{
+		Name: cfg.Name, Virtual: client, VirtualConfig: layout.AdminKubeconfig(),
+		HostConfig: cfg.HostKubeconfig, HostNamespace: cfg.HostNamespace,
+		Config: cfg.Cluster, Logger: log,
+	}
+	for i, hook := range cfg.Hooks {
+		go func() {
+			if err := hook(ctx, env); err != nil {
+				cancel(fmt.Errorf("hook %d: %w", i, err))
+			}
+		}()
+	}
+	<-ctx.Done()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return nil
+}
+
+// startDatastore starts kine for SQLite and Postgres, and returns the etcd
+// servers for kube-apiserver.
+func startDatastore(ctx context.Context, ds config.Datastore, layout Layout) (string, error) {
+	ep, err := config.ParseEndpoint(ds.Endpoint)
+	if err != nil {
+		return "", fmt.Errorf("datastore.endpoint: %w", err)
+	}
+	var dsn string
+	switch ep.Kind {
+	case config.DatastoreEtcd:
+		return strings.Join(ep.EtcdServers, ","), nil
+	case config.DatastoreSQLite:
+		path := ep.SQLitePath
+		if path == "" {
+			path = layout.SQLitePath()
+		}
+		dsn = components.SQLiteEndpoint(path)
+	case config.DatastorePostgres:
+		dsn = ep.URL
+	default:
+		return "", fmt.Errorf("datastore kind %q is not supported", ep.Kind)
+	}
+	_ = os.Remove(layout.KineSocket()) // left behind by a killed process
+	return components.StartKine(ctx, components.KineConfig(dsn, "unix://"+layout.KineSocket()))
+}

@@ -1,0 +1,72 @@
+package controlplane
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"strings"
+
+	"github.com/nestcluster/nest/pkg/kubeconfig"
+	"github.com/nestcluster/nest/pkg/pki"
+)
+
+// apiServerTuning returns the virtual apiserver's settings that differ from
+// the host's, merged with the user's extraArgs (which win). Each knob and its
+// measured effect is in docs/controlplane.md.
+func apiServerTuning(extra map[string]string) map[string]string {
+	tuning := map[string]string{
+		// One tenant, one apiserver: no need for API priority and fairness
+		// with its dozens of bootstrap objects and per-request accounting;
+		// max-in-flight limits protect the process instead.
+		"enable-priority-and-fairness":   "false",
+		"max-requests-inflight":          "400",
+		"max-mutating-requests-inflight": "200",
+		"event-ttl":                      "1h",
+	}
+	maps.Copy(tuning, extra)
+	return tuning
+}
+
+// controllerManagerFlags runs the given controllers with one identity and no
+// serving port of their own (nothing scrapes it inside a virtual cluster).
+func controllerManagerFlags(layout Layout, b *pki.Bundle, controllers []string) []string {
+	return []string{
+		"--kubeconfig=" + layout.ControllerManagerKubeconfig(),
+		"--controllers=" + strings.Join(controllers, ","),
+		"--secure-port=0",
+		"--leader-elect=false",
+		"--use-service-account-credentials=false",
+		"--cluster-signing-cert-file=" + b.CACert(),
+		"--cluster-signing-key-file=" + b.CAKey(),
+		"--root-ca-file=" + b.CACert(),
+		"--service-account-private-key-file=" + b.ServiceAccountKey(),
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--profiling=false",
+	}
+}
+
+// Prepare creates (or loads) the certificates and writes the kubeconfigs of
+// a virtual cluster served at server. It is idempotent: the lifecycle calls
+// it before starting the process so it can wait on the kubeconfig, and Run
+// calls it again so `nest controlplane` also works on its own.
+func Prepare(layout Layout, server string) (*pki.Bundle, error) {
+	for _, d := range []string{layout.Dir, layout.DataDir(), layout.RunDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	b, err := pki.Ensure(layout.PKIDir(), pki.Options{ClientCerts: pki.DefaultClientCerts()})
+	if err != nil {
+		return nil, fmt.Errorf("virtual cluster certificates: %w", err)
+	}
+	files := []struct{ path, user, cert, key string }{
+		{layout.AdminKubeconfig(), "admin", b.AdminCert(), b.AdminKey()},
+		{layout.ControllerManagerKubeconfig(), "kube-controller-manager", b.ClientCert("kube-controller-manager"), b.ClientKey("kube-controller-manager")},
+	}
+	for _, f := range files {
+		if err := kubeconfig.WriteForCert(f.path, "nest", f.user, server, kubeconfig.CertFiles{CA: b.CACert(), Cert: f.cert, Key: f.key}); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,22 @@
+package controlplane
+
+import "path/filepath"
+
+// Layout names the files of one virtual cluster's state directory. The
+// lifecycle package writes some of them before the control plane starts.
+type Layout struct{ Dir string }
+
+func (l Layout) PKIDir() string          { return filepath.Join(l.Dir, "pki") }
+func (l Layout) DataDir() string         { return filepath.Join(l.Dir, "data") }
+func (l Layout) SQLitePath() string      { return filepath.Join(l.DataDir(), "state.db") }
+func (l Layout) RunDir() string          { return filepath.Join(l.Dir, "run") }
+func (l Layout) KineSocket() string      { return filepath.Join(l.RunDir(), "kine.sock") }
+func (l Layout) PIDPath() string         { return filepath.Join(l.RunDir(), "controlplane.pid") }
+func (l Layout) LogPath() string         { return filepath.Join(l.Dir, "controlplane.log") }
+func (l Layout) ConfigPath() string      { return filepath.Join(l.Dir, "nest.yaml") }
+func (l Layout) AdminKubeconfig() string { return filepath.Join(l.Dir, "kubeconfig") }
+
+// ControllerManagerKubeconfig is the kube-controller-manager's own identity.
+func (l Layout) ControllerManagerKubeconfig() string {
+	return filepath.Join(l.Dir, "kube-controller-manager.kubeconfig")
+}

@@ -1,0 +1,293 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/nestcluster/nest/pkg/ports"
+	"os"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/controlplane"
+	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/localhost"
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// CreateOptions of Create.
+type CreateOptions struct {
+	// HostKubeconfig locates the host cluster; "" is the local host.
+	HostKubeconfig string
+	// Namespace on the host; "" is names.HostNamespace(name).
+	Namespace string
+	// Config is the cluster's nest.yaml; nil is the default.
+	Config *config.Config
+	// Timeout bounds the wait for the cluster to become ready.
+	Timeout time.Duration
+}
+
+// Create makes a virtual cluster: its host namespace, its state, its running
+// control plane; it returns once a tenant can use it (the apiserver is ready
+// and the default service account exists).
+func (p *Provider) Create(ctx context.Context, name string, opts CreateOptions) (*Cluster, error) {
+	start := time.Now()
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	cfg := opts.Config
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if _, err := p.loadRecord(name); err == nil {
+		return nil, fmt.Errorf("virtual cluster %q %w: delete it first, or `nest resume %s` if it is stopped", name, ErrExists, name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	hostKubeconfig, err := p.resolveHost(opts.HostKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	namespace := opts.Namespace
+	if namespace == "" {
+		namespace = names.HostNamespace(name)
+	}
+	host, err := hostClient(ctx, hostKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureHostNamespace(ctx, host, namespace, name); err != nil {
+		return nil, err
+	}
+	p.logger.Info("Host namespace is ready", "namespace", namespace)
+
+	layout := p.layout(name)
+	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(layout.ConfigPath(), data, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", layout.ConfigPath(), err)
+	}
+	port, err := ports.Free()
+	if err != nil {
+		return nil, err
+	}
+	r := &record{
+		Name: name, Runtime: RuntimeProcess,
+		HostKubeconfig: hostKubeconfig, HostNamespace: namespace,
+		Port: port, KubernetesVersion: config.SupportedKubernetesVersion,
+		Created: time.Now().UTC(),
+	}
+	if err := p.saveRecord(r); err != nil {
+		return nil, err
+	}
+	if err := p.startProcess(ctx, r, opts.Timeout); err != nil {
+		return nil, fmt.Errorf("start virtual cluster %q: %w (its state is kept: `nest delete %s` removes it)", name, err, name)
+	}
+	p.logger.Info("Virtual cluster is ready", "name", name, "elapsed", time.Since(start).Round(time.Millisecond))
+	return p.Get(ctx, name)
+}
+
+// Start starts the control plane of a stopped virtual cluster (after a
+// reboot, a crash or a kill) with all its objects; it does nothing to one
+// that runs.
+func (p *Provider) Start(ctx context.Context, name string, timeout time.Duration) (*Cluster, error) {
+	r, err := p.loadRecord(name)
+	if err != nil {
+		return nil, err
+	}
+	if c := p.describe(ctx, r); c.State != StateStopped {
+		return c, nil
+	}
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	if !ports.IsFree(r.Port) {
+		port, err := ports.Free()
+		if err != nil {
+			return nil, err
+		}
+		p.logger.Warn("Port taken, moving the virtual apiserver: connect again to update merged kubeconfigs", "from", r.Port, "to", port)
+		r.Port = port
+		if err := p.saveRecord(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.startProcess(ctx, r, timeout); err != nil {
+		return nil, fmt.Errorf("start virtual cluster %q: %w", name, err)
+	}
+	return p.Get(ctx, name)
+}
+
+// startProcess starts `nest controlplane` for r and waits until ready.
+func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Duration) error {
+	layout := p.layout(r.Name)
+	if _, err := controlplane.Prepare(layout, endpoint(r.Port)); err != nil {
+		return err
+	}
+	cmd := exec.Command{
+		Path: p.nestPath,
+		Args: []string{"controlplane",
+			"--name=" + r.Name,
+			"--dir=" + layout.Dir,
+			"--port=" + strconv.Itoa(r.Port),
+			"--config=" + layout.ConfigPath(),
+			"--host-kubeconfig=" + r.HostKubeconfig,
+			"--host-namespace=" + r.HostNamespace,
+		},
+		LogPath: layout.LogPath(),
+	}
+	pid, err := p.runner.StartDetached(cmd)
+	if err != nil {
+		return err
+	}
+	if err := exec.WritePIDFile(layout.PIDPath(), pid); err != nil {
+		return err
+	}
+	p.logger.Info("Control plane started", "name", r.Name, "pid", pid, "endpoint", endpoint(r.Port))
+	if _, dry := p.runner.(exec.DryRun); dry {
+		return nil
+	}
+	return waitUsable(ctx, layout, pid, timeout)
+}
+
+// waitUsable waits until the virtual cluster serves and its default service
+// account exists, which is when pods can be created.
+func waitUsable(ctx context.Context, layout controlplane.Layout, pid int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client, err := kube.Clientset(layout.AdminKubeconfig())
+	if err != nil {
+		return err
+	}
+	var lastErr error
+	for {
+		if !exec.Alive(pid, layout.Dir) {
+			return fmt.Errorf("control plane process %d exited\n%s", pid, exec.TailLog(layout.LogPath(), 15))
+		}
+		lastErr = apiserverReady(ctx, layout)
+		if lastErr == nil {
+			_, lastErr = client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+			if lastErr == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not ready after %s: %v (log: %s)", timeout, lastErr, layout.LogPath())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// resolveHost returns the host kubeconfig path: the given one, or the local
+// host's, which must be up.
+func (p *Provider) resolveHost(kubeconfigPath string) (string, error) {
+	if kubeconfigPath != "" {
+		if _, err := os.Stat(kubeconfigPath); err != nil {
+			return "", fmt.Errorf("host kubeconfig: %w", err)
+		}
+		return kubeconfigPath, nil
+	}
+	h, err := localhost.New(p.home)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(h.KubeconfigPath()); err != nil {
+		return "", fmt.Errorf("no --host-kubeconfig given and %w", localhost.ErrNotUp)
+	}
+	return h.KubeconfigPath(), nil
+}
+
+// hostClient connects to the host and checks that it answers.
+func hostClient(ctx context.Context, kubeconfigPath string) (kubernetes.Interface, error) {
+	cfg, err := kube.RESTConfig(kubeconfigPath, "")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = 10 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := client.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("host cluster at %s is unreachable (is it up? `nest host up` starts the local one): %w", cfg.Host, err)
+	}
+	return client, nil
+}
+
+// ensureHostNamespace creates the virtual cluster's host namespace, or
+// adopts it if this virtual cluster made it before (a retried create). A
+// namespace that Nest does not own is never taken over. A namespace of an
+// earlier virtual cluster of the same name that is still terminating is
+// waited for.
+func ensureHostNamespace(ctx context.Context, host kubernetes.Interface, namespace, vc string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   namespace,
+		Labels: names.OwnershipLabels(vc, ""),
+	}}
+	for {
+		_, err := host.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create host namespace %s: %w", namespace, err)
+		}
+		existing, err := host.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // deleted in between
+		}
+		if err != nil {
+			return fmt.Errorf("read host namespace %s: %w", namespace, err)
+		}
+		if !ownsNamespace(existing, vc) {
+			return fmt.Errorf("host namespace %s already exists and is not managed by Nest for %q: choose another --namespace", namespace, vc)
+		}
+		if existing.DeletionTimestamp == nil {
+			return nil
+		}
+		if err := waitNamespaceGone(ctx, host, namespace); err != nil {
+			return err
+		}
+	}
+}
+
+// waitNamespaceGone waits until the host namespace no longer exists.
+func waitNamespaceGone(ctx context.Context, host kubernetes.Interface, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		_, err := host.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("host namespace %s is still terminating: %w", namespace, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func ownsNamespace(ns *corev1.Namespace, vc string) bool {
+	return ns.Labels[names.LabelManagedBy] == names.ManagedByValue && ns.Labels[names.LabelVirtualCluster] == names.LabelValue(vc)
+}

@@ -1,0 +1,77 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/kubeconfig"
+)
+
+// Stop stops the control plane of a virtual cluster and keeps all its state;
+// Start brings it back. Stopping a stopped cluster does nothing.
+func (p *Provider) Stop(ctx context.Context, name string) error {
+	if _, err := p.loadRecord(name); err != nil {
+		return err
+	}
+	layout := p.layout(name)
+	pid, err := exec.ReadPIDFile(layout.PIDPath())
+	if err != nil {
+		return err
+	}
+	if err := exec.Terminate(pid, layout.Dir, 20*time.Second); err != nil && !errors.Is(err, exec.ErrNotRunning) {
+		return fmt.Errorf("stop virtual cluster %q: %w", name, err)
+	}
+	if err := os.Remove(layout.PIDPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// Delete stops a virtual cluster, deletes every host object it made (its
+// host namespace, if Nest owns it) and removes its state and its context
+// from the default kubeconfig. Deleting a missing cluster returns
+// ErrNotFound, which callers may treat as success.
+func (p *Provider) Delete(ctx context.Context, name string) error {
+	r, err := p.loadRecord(name)
+	if err != nil {
+		return err
+	}
+	if err := p.Stop(ctx, name); err != nil {
+		return err
+	}
+	host, err := hostClient(ctx, r.HostKubeconfig)
+	if err != nil {
+		return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
+	}
+	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("read host namespace %s: %w", r.HostNamespace, err)
+	case !ownsNamespace(ns, name):
+		p.logger.Warn("Host namespace is not owned by this virtual cluster; left alone", "namespace", r.HostNamespace)
+	default:
+		if err := host.CoreV1().Namespaces().Delete(ctx, r.HostNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete host namespace %s: %w", r.HostNamespace, err)
+		}
+		if err := waitNamespaceGone(ctx, host, r.HostNamespace); err != nil {
+			return fmt.Errorf("delete virtual cluster %q: %w", name, err)
+		}
+		p.logger.Info("Host namespace deleted", "namespace", r.HostNamespace)
+	}
+	ctxName := ContextName(name)
+	if err := kubeconfig.Remove(kubeconfig.DefaultPath(), ctxName, ctxName, ctxName); err != nil {
+		p.logger.Warn("Could not remove the context from the kubeconfig", "context", ctxName, "error", err)
+	}
+	if err := os.RemoveAll(p.layout(name).Dir); err != nil {
+		return fmt.Errorf("remove state of %q: %w", name, err)
+	}
+	return nil
+}
