@@ -3,17 +3,30 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := $(CURDIR)/bin
 KWOK_VERSION := v0.8.0
+# The Kubernetes version Nest embeds; stamped into the binaries so that
+# `kubectl version` against any Nest cluster tells the truth.
+KUBE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
+KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
+NEST_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
+LDFLAGS := $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=$(KUBE_MINOR) -X $(p).gitTreeState=clean) \
+	-X github.com/nestcluster/nest/pkg/version.Version=$(NEST_VERSION)
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build nest kwok up down test test-unit bench clean tools
+.PHONY: all build nest kwok kubectl up down test bench clean
 
 all: build
 
-build: nest kwok ## Build bin/nest and bin/kwok
+build: nest kwok kubectl ## Build bin/nest, bin/kwok and bin/kubectl
 
 nest:
-	$(GO) build -o $(BIN)/nest ./cmd/nest
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/nest ./cmd/nest
+
+# kubectl from the same pinned k8s.io/kubernetes (a `tool` in go.mod), for
+# the quick start and the tests.
+kubectl:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl k8s.io/kubernetes/cmd/kubectl
 
 # KWOK simulates the local host's nodes; built from source at a pinned version
 # with its own module graph, so it never constrains Nest's dependencies.

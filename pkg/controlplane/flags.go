@@ -22,12 +22,19 @@ func apiServerTuning(extra map[string]string) map[string]string {
 		"max-requests-inflight":          "400",
 		"max-mutating-requests-inflight": "200",
 		"event-ttl":                      "1h",
+		// Streaming watch-lists ask the watch cache to prove it is fresh
+		// through datastore progress notifications; kine answers those only
+		// when every watch on a stream is idle, so under write load watches
+		// failed with "Too large resource version". Clients fall back to
+		// list+watch, as against any apiserver without the feature.
+		"feature-gates": "WatchList=false",
 	}
 	maps.Copy(tuning, extra)
 	return tuning
 }
 
-// controllerManagerFlags runs the given controllers with one identity and no
+// controllerManagerFlags runs the given controllers, each with its own service
+// account as upstream does (RBAC bootstrap policy grants exactly those), and no
 // serving port of their own (nothing scrapes it inside a virtual cluster).
 func controllerManagerFlags(layout Layout, b *pki.Bundle, controllers []string) []string {
 	return []string{
@@ -35,7 +42,7 @@ func controllerManagerFlags(layout Layout, b *pki.Bundle, controllers []string) 
 		"--controllers=" + strings.Join(controllers, ","),
 		"--secure-port=0",
 		"--leader-elect=false",
-		"--use-service-account-credentials=false",
+		"--use-service-account-credentials=true",
 		"--cluster-signing-cert-file=" + b.CACert(),
 		"--cluster-signing-key-file=" + b.CAKey(),
 		"--root-ca-file=" + b.CACert(),

@@ -50,7 +50,7 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 			s.Nodes = opts.Nodes
 		}
 	}
-	kwokPath, err := kwok.FindBinary()
+	kwokPath, err := kwok.FindBinary(h.nestPath)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,10 @@
 package nest
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nestcluster/nest/pkg/cmd"
 	"github.com/nestcluster/nest/pkg/cmd/component"
@@ -13,6 +16,8 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/host"
 	"github.com/nestcluster/nest/pkg/cmd/list"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/version"
 )
 
 // NewCommand returns the root command.
@@ -26,6 +31,11 @@ func NewCommand(streams cmd.IOStreams) *cobra.Command {
 cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	// k8s.io/component-base registers --version on pflag's global flag set,
+	// which cobra merges into every root command; `nest version` is ours.
+	if f := pflag.CommandLine.Lookup("version"); f != nil {
+		f.Hidden = true
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
@@ -41,6 +51,14 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		host.NewCommand(streams, globals),
 		controlplane.NewCommand(streams, globals),
 		component.NewCommand(),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the versions of Nest and of the Kubernetes it embeds",
+			Args:  cobra.NoArgs,
+			Run: func(*cobra.Command, []string) {
+				fmt.Fprintf(streams.Out, "nest %s\nkubernetes %s\n", version.Version, config.SupportedKubernetesVersion)
+			},
+		},
 	)
 	return root
 }

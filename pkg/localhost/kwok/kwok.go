@@ -28,19 +28,17 @@ const NodeAnnotationValue = "fake"
 const BinaryEnvVar = "NEST_KWOK"
 
 // FindBinary returns the kwok binary: $NEST_KWOK, else `kwok` next to the
-// running nest binary (where `make build` puts it), else `kwok` on PATH.
-func FindBinary() (string, error) {
+// nest binary at nestPath (where `make build` puts it), else `kwok` on PATH.
+func FindBinary(nestPath string) (string, error) {
 	if p := os.Getenv(BinaryEnvVar); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%s=%s: %w", BinaryEnvVar, p, err)
 		}
 		return p, nil
 	}
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "kwok")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
+	p := filepath.Join(filepath.Dir(nestPath), "kwok")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
 	}
 	if p, err := osexec.LookPath("kwok"); err == nil {
 		return p, nil

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/nestcluster/nest/bench/procfs"
+	"github.com/nestcluster/nest/bench/report"
+	"github.com/nestcluster/nest/bench/stats"
+	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/localhost"
+)
+
+// startupPods is the size of the Deployment host-startup waits for.
+const startupPods = 100
+
+// hostComponentOrder is the start order of the local host's processes
+// (their pid files in <host dir>/run); others found there sort last.
+var hostComponentOrder = []string{"datastore", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+// startupRun is one measurement of a fresh local host.
+type startupRun struct {
+	up, first, all time.Duration // from t0, just before `nest host up`
+	mem            map[string]procfs.ProcMem
+	total          procfs.ProcMem
+}
+
+// hostStartup measures a user's first wait: the time from `nest host up` on
+// a fresh NEST_HOME to the first pod Running and to 100 pods Running (a
+// Deployment created as soon as the host is up; KWOK runs the pods), and the
+// memory of the host's processes right then. It does so for the default
+// datastore (kine+SQLite) and for `--datastore etcd`, alternating runs, so
+// that the table is the evidence for the host's default.
+func hostStartup(ctx context.Context, r *runner) report.Section {
+	sec := report.Section{
+		Title: "host-startup: `nest host up` to pods Running",
+		About: fmt.Sprintf("Target: the time from `nest host up` to the first pod Running and to %d pods Running, and the RSS of the host processes. "+
+			"Each run starts a local host (%d simulated nodes) in a fresh NEST_HOME; t0 is taken just before the start. "+
+			"As soon as it is up, a Deployment of %d replicas is created in `default` and a pod informer records when pods turn Running. "+
+			"Then RSS, PSS and anonymous memory (from `/proc/PID/smaps_rollup`) of every host process (`<host>/run/*.pid`) are read. "+
+			"Runs alternate between the default datastore (kine+SQLite) and `--datastore etcd`; each row is compared to the same figure of the other datastore.",
+			startupPods, hostNodes, startupPods),
+	}
+	runs := 3
+	if r.quick {
+		runs = 1
+	}
+	datastores := []string{localhost.DatastoreKine, localhost.DatastoreEtcd}
+	results := map[string][]startupRun{}
+	for i := range runs {
+		for _, ds := range datastores {
+			logf("host-startup: %s, run %d/%d", ds, i+1, runs)
+			res, err := oneHostStartup(ctx, r, ds, i)
+			if err != nil {
+				sec.Err = fmt.Errorf("%s run %d: %w", ds, i+1, err)
+				break
+			}
+			logf("host-startup: %s: host up %s, first pod Running %s, %d Running %s, host PSS %s",
+				ds, report.Seconds(res.up.Seconds()), report.Seconds(res.first.Seconds()), startupPods,
+				report.Seconds(res.all.Seconds()), report.MiB(float64(res.total.PSS)))
+			results[ds] = append(results[ds], res)
+		}
+		if sec.Err != nil {
+			break
+		}
+	}
+
+	type figure struct {
+		name   string
+		format report.Format
+		value  func(startupRun) float64
+	}
+	figures := []figure{
+		{"`nest host up` returned (components healthy, nodes Ready)", report.Seconds, func(s startupRun) float64 { return s.up.Seconds() }},
+		{"first pod Running", report.Seconds, func(s startupRun) float64 { return s.first.Seconds() }},
+		{fmt.Sprintf("%d pods Running", startupPods), report.Seconds, func(s startupRun) float64 { return s.all.Seconds() }},
+		{fmt.Sprintf("%d pods Running, counted from `host up` returning", startupPods), report.Seconds, func(s startupRun) float64 { return (s.all - s.up).Seconds() }},
+		{"host processes: RSS (sum)", report.MiB, func(s startupRun) float64 { return float64(s.total.RSS) }},
+		{"host processes: PSS (sum)", report.MiB, func(s startupRun) float64 { return float64(s.total.PSS) }},
+		{"host processes: anonymous (sum)", report.MiB, func(s startupRun) float64 { return float64(s.total.Anon) }},
+	}
+	summary := func(ds string, f figure) stats.Summary {
+		var v []float64
+		for _, res := range results[ds] {
+			v = append(v, f.value(res))
+		}
+		return stats.Summarize(v)
+	}
+	timeTable := report.Table{Caption: "Times are from t0, just before `nest host up`, unless said otherwise; memory is read once 100 pods run.", Header: report.StatsHeader(false)}
+	for _, f := range figures {
+		kine, etcd := summary(localhost.DatastoreKine, f), summary(localhost.DatastoreEtcd, f)
+		timeTable.Rows = append(timeTable.Rows,
+			report.StatsRow("kine (default): "+f.name, kine, f.format, false, "etcd p50 "+f.format(etcd.P50), stats.Ratio(kine.P50, etcd.P50)),
+			report.StatsRow("etcd: "+f.name, etcd, f.format, false, "kine p50 "+f.format(kine.P50), stats.Ratio(etcd.P50, kine.P50)),
+		)
+	}
+	sec.Tables = append(sec.Tables, timeTable, componentTable(results, datastores))
+	sec.Notes = append(sec.Notes, defaultDatastoreNote(summary(localhost.DatastoreKine, figures[2]), summary(localhost.DatastoreEtcd, figures[2]),
+		summary(localhost.DatastoreKine, figures[5]), summary(localhost.DatastoreEtcd, figures[5])))
+	return sec
+}
+
+// componentTable shows each host process's memory, the mean over runs.
+func componentTable(results map[string][]startupRun, datastores []string) report.Table {
+	t := report.Table{Caption: "Memory per host process once 100 pods run (mean over runs). The datastore is kine or embedded etcd; all but kwok are processes of the one nest binary, whose text they share (PSS splits it among them)."}
+	t.Header = []string{"Process"}
+	for _, ds := range datastores {
+		t.Header = append(t.Header, ds+" RSS", ds+" PSS", ds+" anonymous")
+	}
+	var names []string
+	for _, runs := range results {
+		for _, run := range runs {
+			for n := range run.mem {
+				if !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return rank(a) - rank(b) })
+	for _, n := range append(names, "total") {
+		row := []string{n}
+		for _, ds := range datastores {
+			var rss, pss, anon []float64
+			for _, run := range results[ds] {
+				m, ok := run.mem[n]
+				if n == "total" {
+					m, ok = run.total, true
+				}
+				if ok {
+					rss, pss, anon = append(rss, float64(m.RSS)), append(pss, float64(m.PSS)), append(anon, float64(m.Anon))
+				}
+			}
+			row = append(row, meanText(rss), meanText(pss), meanText(anon))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func meanText(v []float64) string {
+	if len(v) == 0 {
+		return "–"
+	}
+	return report.MiB(stats.Summarize(v).Mean)
+}
+
+func rank(component string) int {
+	if i := slices.Index(hostComponentOrder, component); i >= 0 {
+		return i
+	}
+	return len(hostComponentOrder)
+}
+
+// defaultDatastoreNote states the host's default datastore and what this
+// run's table says about it, without claiming more than the numbers show.
+func defaultDatastoreNote(kineAll, etcdAll, kinePSS, etcdPSS stats.Summary) string {
+	s := "**Default: kine+SQLite** (`nest host up`; `nest host up --datastore etcd` opts into embedded etcd). " +
+		"It is the datastore virtual clusters use by default too, so the host exercises the same storage path, and it keeps the host's state in one SQLite file."
+	if kineAll.N == 0 || etcdAll.N == 0 {
+		return s + " This run has no complete comparison to back it."
+	}
+	s += fmt.Sprintf(" In this run kine reached %d Running pods in %s at p50 (etcd: %s) with %s PSS for the whole host (etcd: %s).",
+		startupPods, report.Seconds(kineAll.P50), report.Seconds(etcdAll.P50), report.MiB(kinePSS.P50), report.MiB(etcdPSS.P50))
+	var etcdBetter []string
+	// Differences under 5% are noise at these sample sizes.
+	if etcdAll.P50 < kineAll.P50*0.95 {
+		etcdBetter = append(etcdBetter, "start-up time")
+	}
+	if etcdPSS.P50 < kinePSS.P50*0.95 {
+		etcdBetter = append(etcdBetter, "memory")
+	}
+	switch len(etcdBetter) {
+	case 0:
+		s += " etcd was not better on either figure, which supports the default."
+	default:
+		s += fmt.Sprintf(" **etcd did better on %s in this run:** if that holds on a quiet machine, the default deserves another look.", strings.Join(etcdBetter, " and "))
+	}
+	return s
+}
+
+// oneHostStartup runs one start of a fresh local host and tears it down.
+func oneHostStartup(ctx context.Context, r *runner, datastore string, i int) (startupRun, error) {
+	dir := filepath.Join(r.root, fmt.Sprintf("startup-%s-%d", datastore, i))
+	t0 := time.Now()
+	env, stop, err := r.startHost(ctx, dir, datastore)
+	if err != nil {
+		return startupRun{}, err
+	}
+	defer stop()
+	res := startupRun{up: time.Since(t0)}
+	first, all, err := deployAndWaitRunning(ctx, env.Client, startupPods)
+	if err != nil {
+		return res, err
+	}
+	res.first, res.all = first.Sub(t0), all.Sub(t0)
+	res.mem, res.total, err = hostMemory(env.Host.Dir())
+	return res, err
+}
+
+// deployAndWaitRunning creates a Deployment of n replicas in the default
+// namespace and returns when its first pod and when n pods were seen Running
+// by a pod informer started before the Deployment.
+func deployAndWaitRunning(ctx context.Context, client kubernetes.Interface, n int) (first, all time.Time, err error) {
+	const ns, app = "default", "nestbench"
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "app=" + app }))
+	inf := factory.Core().V1().Pods().Informer()
+	var mu sync.Mutex
+	running := map[string]bool{}
+	done := make(chan struct{})
+	seen := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || pod.Status.Phase != corev1.PodRunning {
+			return
+		}
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if running[pod.Name] {
+			return
+		}
+		running[pod.Name] = true
+		if len(running) == 1 {
+			first = now
+		}
+		if len(running) == n {
+			all = now
+			close(done)
+		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    seen,
+		UpdateFunc: func(_, obj any) { seen(obj) },
+	}); err != nil {
+		return first, all, err
+	}
+	stopCh := make(chan struct{})
+	defer func() {
+		close(stopCh)
+		factory.Shutdown()
+	}()
+	factory.Start(stopCh)
+	if !cache.WaitForCacheSync(stopCh, inf.HasSynced) {
+		return first, all, errors.New("pod informer did not sync")
+	}
+
+	replicas := int32(n)
+	labels := map[string]string{"app": app}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: app},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+			},
+		},
+	}
+	if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return first, all, fmt.Errorf("create deployment: %w", err)
+	}
+	timeout := time.NewTimer(5 * time.Minute)
+	defer timeout.Stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return first, all, ctx.Err()
+	case <-timeout.C:
+		mu.Lock()
+		defer mu.Unlock()
+		return first, all, fmt.Errorf("only %d of %d pods Running after 5 minutes", len(running), n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return first, all, nil
+}
+
+// hostMemory reads the memory of every process of the local host in dir,
+// named after its pid file in dir/run.
+func hostMemory(dir string) (map[string]procfs.ProcMem, procfs.ProcMem, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "run", "*.pid"))
+	if err != nil {
+		return nil, procfs.ProcMem{}, err
+	}
+	mem := map[string]procfs.ProcMem{}
+	var total procfs.ProcMem
+	for _, f := range files {
+		pid, err := exec.ReadPIDFile(f)
+		if err != nil || pid == 0 {
+			continue
+		}
+		m, err := procfs.ReadTreeMem(pid)
+		if err != nil {
+			return nil, total, fmt.Errorf("memory of %s (pid %d): %w", f, pid, err)
+		}
+		mem[strings.TrimSuffix(filepath.Base(f), ".pid")] = m
+		total = total.Add(m)
+	}
+	if len(mem) == 0 {
+		return nil, total, fmt.Errorf("no running host process found in %s", filepath.Join(dir, "run"))
+	}
+	return mem, total, nil
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test (`make test`): static checks, unit tests, and the end-to-end
+# tests that start real local host clusters and virtual clusters.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/bin:$PATH"
+
+echo "== go vet"
+go vet ./...
+echo "== gofmt"
+unformatted="$(gofmt -l cmd pkg internal test bench 2>/dev/null || true)"
+if [[ -n "$unformatted" ]]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+echo "== go test"
+# Tests start their own local hosts in temporary NEST_HOMEs; -p 2 matches
+# the two cores and keeps concurrent apiservers to a sane number.
+go test -count=1 -p 2 -timeout 40m ./...

@@ -1,0 +1,218 @@
+// Package testenv gives Kubernetes tests a real local host cluster: one per
+// test binary, started in a temporary NEST_HOME by TestMain and stopped after
+// the tests, or an already running one named by NEST_TEST_HOME (handy while
+// iterating: `NEST_TEST_HOME=~/.nest go test ./test/e2e`). Tests never use
+// fake clients for Kubernetes.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+	"github.com/nestcluster/nest/pkg/localhost"
+	nestlog "github.com/nestcluster/nest/pkg/log"
+	"github.com/nestcluster/nest/pkg/nesthome"
+)
+
+// Env is the running local host shared by a test binary.
+type Env struct {
+	Home       *nesthome.Home
+	Host       *localhost.Host
+	Kubeconfig string
+	Client     kubernetes.Interface
+	// NestBinary is the nest executable the host and virtual clusters run.
+	NestBinary string
+}
+
+var shared *Env
+
+// RepoRoot returns the repository root (where go.mod is).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// NestBinary returns $NEST_BINARY or bin/nest of the repository; `make
+// test` builds it before running the tests.
+func NestBinary() (string, error) {
+	p := os.Getenv("NEST_BINARY")
+	if p == "" {
+		p = filepath.Join(RepoRoot(), "bin", "nest")
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("nest binary %s not found: run `make build` first (or set NEST_BINARY): %w", p, err)
+	}
+	return filepath.Abs(p)
+}
+
+// KubectlBinary returns bin/kubectl of the repository, built by `make build`
+// from the pinned k8s.io/kubernetes.
+func KubectlBinary(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(RepoRoot(), "bin", "kubectl")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("kubectl not found at %s: run `make build`", p)
+	}
+	return p
+}
+
+// Main starts the shared local host, runs the tests and stops the host.
+// Call it from TestMain: os.Exit(testenv.Main(m)).
+func Main(m *testing.M) int {
+	env, stop, err := start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	shared = env
+	code := m.Run()
+	stop()
+	return code
+}
+
+// Get returns the shared local host; the test binary's TestMain must call Main.
+func Get(t testing.TB) *Env {
+	t.Helper()
+	if shared == nil {
+		t.Fatal("testenv: TestMain must call testenv.Main")
+	}
+	return shared
+}
+
+func start() (*Env, func(), error) {
+	bin, err := NestBinary()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := os.Getenv("NEST_TEST_HOME")
+	reuse := dir != ""
+	if !reuse {
+		if dir, err = os.MkdirTemp("", "nest-test-home-"); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Keep tests away from the user's kubeconfig: connect and delete edit
+	// the default one.
+	if err := os.Setenv("KUBECONFIG", filepath.Join(dir, "user.kubeconfig")); err != nil {
+		return nil, nil, err
+	}
+	// CLI calls made in-process (app.Run) use the same home.
+	if err := os.Setenv(nesthome.EnvVar, dir); err != nil {
+		return nil, nil, err
+	}
+	env, err := StartHost(dir, bin, 3)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func() {
+		if reuse {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		StopVirtualClusters(ctx, env)
+		if _, err := env.Host.Down(ctx, false); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: stop local host:", err)
+		}
+		if os.Getenv("NEST_TEST_KEEP") == "" {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	return env, stop, nil
+}
+
+// StartHost brings up a local host with nodes simulated nodes in the Nest
+// home at dir, using the nest binary bin.
+func StartHost(dir, bin string, nodes int) (*Env, error) {
+	home, err := nesthome.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	h, err := localhost.New(home, localhost.WithNestBinary(bin), localhost.WithLogger(nestlog.New(os.Stderr, -1)))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := h.Up(ctx, localhost.Options{Nodes: nodes}); err != nil {
+		return nil, fmt.Errorf("start local host in %s: %w", dir, err)
+	}
+	client, err := kube.Clientset(h.KubeconfigPath())
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Home: home, Host: h, Kubeconfig: h.KubeconfigPath(), Client: client, NestBinary: bin}, nil
+}
+
+// StopVirtualClusters stops every virtual cluster process of env's home, so
+// that no process outlives the tests.
+func StopVirtualClusters(ctx context.Context, env *Env) {
+	p, err := env.Provider()
+	if err != nil {
+		return
+	}
+	clusters, _ := p.List(ctx)
+	for _, c := range clusters {
+		_ = p.Stop(ctx, c.Name)
+	}
+}
+
+// Provider returns a lifecycle provider on env's home.
+func (e *Env) Provider(opts ...lifecycle.Option) (*lifecycle.Provider, error) {
+	return lifecycle.NewProvider(e.Home, append([]lifecycle.Option{lifecycle.WithNestBinary(e.NestBinary)}, opts...)...)
+}
+
+// VirtualCluster creates a virtual cluster for one test and deletes it when
+// the test ends. It returns the cluster and an admin client of it.
+func (e *Env) VirtualCluster(t testing.TB, name string, opts lifecycle.CreateOptions) (*lifecycle.Cluster, kubernetes.Interface) {
+	t.Helper()
+	p, err := e.Provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	vc, err := p.Create(ctx, name, opts)
+	if err != nil {
+		t.Fatalf("create virtual cluster %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := p.Delete(ctx, name); err != nil {
+			t.Errorf("delete virtual cluster %s: %v", name, err)
+		}
+	})
+	client, err := kube.Clientset(vc.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vc, client
+}
+
+// Eventually polls cond until it returns true or timeout passes. There are
+// no wall-clock limits on performance in tests: timeouts only bound waits
+// for things that must happen.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+}

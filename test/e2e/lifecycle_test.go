@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/cmd/app"
+	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+)
+
+func TestCreateRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	p, err := env.Provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := filepath.Join(t.TempDir(), "unreachable.kubeconfig")
+	data, err := os.ReadFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Clusters {
+		c.Server = "https://127.0.0.1:1" // nothing listens there
+	}
+	if err := clientcmd.WriteToFile(*cfg, unreachable); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		vc      string
+		opts    lifecycle.CreateOptions
+		wantErr string
+	}{
+		{name: "uppercase name", vc: "Dev", wantErr: "invalid virtual cluster name"},
+		{name: "underscore", vc: "dev_1", wantErr: "invalid virtual cluster name"},
+		{name: "too long", vc: strings.Repeat("a", 64), wantErr: "invalid virtual cluster name"},
+		{name: "empty", vc: "", wantErr: "invalid virtual cluster name"},
+		{name: "unreachable host", vc: "unreachable", opts: lifecycle.CreateOptions{HostKubeconfig: unreachable}, wantErr: "unreachable"},
+		{name: "missing host kubeconfig", vc: "nohost", opts: lifecycle.CreateOptions{HostKubeconfig: "/does/not/exist"}, wantErr: "host kubeconfig"},
+		{name: "namespace owned by someone else", vc: "squatter", opts: lifecycle.CreateOptions{Namespace: "someone-elses"}, wantErr: "not managed by Nest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := p.Create(ctx, tt.vc, tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Create(%q) error = %v, want %q", tt.vc, err, tt.wantErr)
+			}
+			if _, err := p.Get(ctx, tt.vc); !errors.Is(err, lifecycle.ErrNotFound) {
+				t.Fatalf("a rejected create left state behind: %v", err)
+			}
+		})
+	}
+	ns, err := env.Client.CoreV1().Namespaces().Get(ctx, "someone-elses", metav1.GetOptions{})
+	if err != nil || ns.DeletionTimestamp != nil || len(ns.Labels) > 1 {
+		t.Fatalf("a foreign namespace was touched: %+v, %v", ns, err)
+	}
+}
+
+func TestCLIRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"unknown field", "apiVersion: nest.dev/v1alpha1\nkind: VirtualClusterConfig\ncontrolPlane:\n  apiserver: {}\n", "controlPlane.apiserver"},
+		{"wrong type", "apiVersion: nest.dev/v1alpha1\nkind: VirtualClusterConfig\nisolation:\n  allowHostPath: maybe\n", "isolation.allowHostPath"},
+		{"unsupported version", "apiVersion: nest.dev/v1alpha1\nkind: VirtualClusterConfig\nkubernetesVersion: v1.20.0\n", "kubernetesVersion"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err := app.Run(context.Background(), cmd.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out}, []string{"create", "badconfig", "--config", path})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("nest create --config: err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestKilledClusterComesBack kills a control plane with SIGKILL and checks
+// that list reports it and resume brings back every object.
+func TestKilledClusterComesBack(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "phoenix", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	const n = 50
+	for i := range n {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "before-kill-"}, Data: map[string]string{"i": string(rune('a' + i%26))}}
+		if _, err := client.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Kill(vc.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.Provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "list to show the cluster Stopped", func() (bool, error) {
+		got, err := p.Get(ctx, "phoenix")
+		return err == nil && got.State == lifecycle.StateStopped, err
+	})
+	// Creating it again is refused: its state is kept for resume.
+	if _, err := p.Create(ctx, "phoenix", lifecycle.CreateOptions{}); !errors.Is(err, lifecycle.ErrExists) {
+		t.Fatalf("create over a stopped cluster: err = %v, want ErrExists", err)
+	}
+	resumed, err := p.Start(ctx, "phoenix", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.State != lifecycle.StateRunning {
+		t.Fatalf("resumed state = %s, want Running", resumed.State)
+	}
+	client, err = kube.Clientset(resumed.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms, err := client.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for _, cm := range cms.Items {
+		if strings.HasPrefix(cm.Name, "before-kill-") {
+			count++
+		}
+	}
+	if count != n {
+		t.Fatalf("%d configmaps after resume, want %d", count, n)
+	}
+}
+
+func TestDeleteRemovesHostObjectsAndState(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	p, err := env.Provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	vc, err := p.Create(ctx, "ephemeral", lifecycle.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "config")
+	if _, err := p.Connect(ctx, "ephemeral", target); err != nil {
+		t.Fatal(err)
+	}
+	merged, err := clientcmd.LoadFromFile(target)
+	if err != nil || merged.CurrentContext != "nest_ephemeral" {
+		t.Fatalf("connect: current context = %v, %v", merged, err)
+	}
+	ns, err := env.Client.CoreV1().Namespaces().Get(ctx, vc.HostNamespace, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("host namespace: %v", err)
+	}
+	if ns.Labels["nest.dev/managed-by"] != "nest" {
+		t.Fatalf("host namespace labels = %v", ns.Labels)
+	}
+	if err := p.Delete(ctx, "ephemeral"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Client.CoreV1().Namespaces().Get(ctx, vc.HostNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("host namespace after delete: err = %v, want NotFound", err)
+	}
+	if _, err := os.Stat(env.Home.ClusterDir("ephemeral")); !os.IsNotExist(err) {
+		t.Fatalf("state dir after delete: %v", err)
+	}
+	if procs := processesMentioning(t, env.Home.ClusterDir("ephemeral")); len(procs) > 0 {
+		t.Fatalf("processes left after delete: %v", procs)
+	}
+	if err := p.Delete(ctx, "ephemeral"); !errors.Is(err, lifecycle.ErrNotFound) {
+		t.Fatalf("second delete: err = %v, want ErrNotFound", err)
+	}
+}
