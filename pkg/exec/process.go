@@ -18,18 +18,35 @@ func Alive(pid int, marker string) bool {
 	if pid <= 0 {
 		return false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	var cmdline []byte
+	// Right after fork+exec the kernel may briefly report an empty command
+	// line; give it a moment before judging.
+	for i := 0; i < 50; i++ {
+		var err error
+		cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			return false
+		}
+		if len(cmdline) > 0 || isZombie(pid) {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if isZombie(pid) {
+		return false
+	}
+	return marker == "" || bytes.Contains(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}), []byte(marker))
+}
+
+// isZombie reports whether pid has exited but is not yet reaped.
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return false
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err == nil {
-		// A zombie has exited; it is not alive. Field 3 is the state.
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return false
-		}
-	}
-	return marker == "" || bytes.Contains(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}), []byte(marker))
+	// Field 3, after the parenthesised command name, is the state.
+	i := bytes.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
 
 // Terminate stops the process group led by pid: SIGTERM, then SIGKILL after
