@@ -33,16 +33,19 @@ func apiServerTuning(extra map[string]string) map[string]string {
 	return tuning
 }
 
-// controllerManagerFlags runs the given controllers, each with its own service
-// account as upstream does (RBAC bootstrap policy grants exactly those), and no
-// serving port of their own (nothing scrapes it inside a virtual cluster).
+// controllerManagerFlags runs the given controllers with the controller
+// manager's own identity and no serving port (nothing scrapes it inside a
+// virtual cluster). Upstream gives each controller a service account
+// instead; in-process, next to an apiserver holding the CA key, that adds no
+// isolation and costs a service account, a token request and a client per
+// controller on every start (measured in docs/controlplane.md).
 func controllerManagerFlags(layout Layout, b *pki.Bundle, controllers []string) []string {
 	return []string{
 		"--kubeconfig=" + layout.ControllerManagerKubeconfig(),
 		"--controllers=" + strings.Join(controllers, ","),
 		"--secure-port=0",
 		"--leader-elect=false",
-		"--use-service-account-credentials=true",
+		"--use-service-account-credentials=false",
 		"--cluster-signing-cert-file=" + b.CACert(),
 		"--cluster-signing-key-file=" + b.CAKey(),
 		"--root-ca-file=" + b.CACert(),
@@ -62,7 +65,7 @@ func Prepare(layout Layout, server string) (*pki.Bundle, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	b, err := pki.Ensure(layout.PKIDir(), pki.Options{ClientCerts: pki.DefaultClientCerts()})
+	b, err := pki.Ensure(layout.PKIDir(), pki.Options{ClientCerts: clientCerts()})
 	if err != nil {
 		return nil, fmt.Errorf("virtual cluster certificates: %w", err)
 	}
@@ -76,4 +79,17 @@ func Prepare(layout Layout, server string) (*pki.Bundle, error) {
 		}
 	}
 	return b, nil
+}
+
+// clientCerts are the virtual cluster's component identities. The
+// in-process controller manager is in system:masters: see
+// controllerManagerFlags.
+func clientCerts() []pki.ClientCert {
+	certs := pki.DefaultClientCerts()
+	for i := range certs {
+		if certs[i].Name == "kube-controller-manager" {
+			certs[i].Organizations = []string{"system:masters"}
+		}
+	}
+	return certs
 }
