@@ -61,7 +61,7 @@ func (r *Report) Render(w io.Writer) error {
 			fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(s.About))
 		}
 		if s.Err != nil {
-			fmt.Fprintf(&b, "**This benchmark failed:** `%s`\n\n", strings.ReplaceAll(s.Err.Error(), "`", "'"))
+			fmt.Fprintf(&b, "**This benchmark failed:**\n\n```\n%s\n```\n\n", strings.TrimSpace(strings.ReplaceAll(s.Err.Error(), "```", "` ` `")))
 		}
 		for _, t := range s.Tables {
 			t.render(&b)
@@ -162,10 +162,26 @@ func StatsHeader(withP99 bool) []string {
 	return append(h, "mean", "n", "compared to", "ratio")
 }
 
+// Percent formats a share as "12%", or "–" when undefined.
+func Percent(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", r*100)
+}
+
+// P50 is the p50 of s formatted with f, or "–" without samples.
+func P50(s stats.Summary, f Format) string {
+	if s.N == 0 {
+		return "–"
+	}
+	return f(s.P50)
+}
+
 // StatsRow is one figure: its summary, what it is compared to (a floor,
-// a peer or a target, with its value) and the ratio of the p50 (or of the
-// figure's main value) to that reference.
-func StatsRow(figure string, s stats.Summary, f Format, withP99 bool, ref string, ratio float64) []string {
+// a peer or a target, with its value) and the ratio to that reference, as
+// text (see Ratio and Percent).
+func StatsRow(figure string, s stats.Summary, f Format, withP99 bool, ref string, ratio string) []string {
 	r := []string{figure, f(s.P50), f(s.P90)}
 	if withP99 {
 		r = append(r, f(s.P99))
@@ -179,5 +195,5 @@ func StatsRow(figure string, s stats.Summary, f Format, withP99 bool, ref string
 	if s.N == 0 {
 		meanText = "–"
 	}
-	return append(r, meanText, fmt.Sprint(s.N), ref, Ratio(ratio))
+	return append(r, meanText, fmt.Sprint(s.N), ref, ratio)
 }

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -98,6 +100,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDir(layout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -113,6 +120,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	extra := apiServerTuning(cfg.Cluster.ControlPlane.APIServer.ExtraArgs)
+	if ep, _ := config.ParseEndpoint(cfg.Cluster.Datastore.Endpoint); ep.Kind == config.DatastoreEtcd {
+		// Several virtual clusters may share one etcd: each keeps to its own prefix.
+		if _, set := extra["etcd-prefix"]; !set {
+			extra["etcd-prefix"] = "/nest/" + cfg.Name + "/registry"
+		}
+	}
 	log.Info("Datastore is serving", "elapsed", time.Since(start).Round(time.Millisecond))
 
 	go func() {
@@ -123,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 			PKI:                bundle,
 			ServiceCIDR:        ServiceCIDR,
 			AuthorizationModes: "RBAC",
-			Extra:              apiServerTuning(cfg.Cluster.ControlPlane.APIServer.ExtraArgs),
+			Extra:              extra,
 		})
 		cancel(fmt.Errorf("kube-apiserver stopped: %w", components.RunAPIServer(ctx, args)))
 	}()
@@ -177,6 +191,9 @@ func startDatastore(ctx context.Context, ds config.Datastore, layout Layout) (st
 		if path == "" {
 			path = layout.SQLitePath()
 		}
+		if err := checkSQLite(path); err != nil {
+			return "", err
+		}
 		dsn = components.SQLiteEndpoint(path)
 	case config.DatastorePostgres:
 		dsn = ep.URL
@@ -198,4 +215,20 @@ func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+}
+
+// lockDir takes an exclusive lock on the state directory for the life of
+// the process, so that two control planes never share one SQLite file or
+// socket. The kernel drops the lock when the process dies, even by SIGKILL.
+func lockDir(layout Layout) (func(), error) {
+	path := filepath.Join(layout.RunDir(), "controlplane.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another control plane is running in %s (lock %s is held): %w", layout.Dir, path, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -118,3 +118,18 @@ func TailLog(path string, n int) string {
 	}
 	return "last lines of " + path + ":\n  " + strings.Join(lines, "\n  ")
 }
+
+// LastError returns the message of the last "ERROR: " line a nest process
+// wrote to its log before exiting (see pkg/cmd/app), or "".
+func LastError(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	i := strings.LastIndex(string(data), "\nERROR: ")
+	if i < 0 {
+		return ""
+	}
+	msg, _, _ := strings.Cut(string(data[i+len("\nERROR: "):]), "\n")
+	return msg
+}

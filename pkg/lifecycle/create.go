@@ -181,6 +181,9 @@ func waitUsable(ctx context.Context, layout controlplane.Layout, pid int, timeou
 	var lastErr error
 	for {
 		if !exec.Alive(pid, layout.Dir) {
+			if msg := exec.LastError(layout.LogPath()); msg != "" {
+				return fmt.Errorf("control plane exited: %s (log: %s)", msg, layout.LogPath())
+			}
 			return fmt.Errorf("control plane process %d exited\n%s", pid, exec.TailLog(layout.LogPath(), 15))
 		}
 		lastErr = apiserverReady(ctx, layout)

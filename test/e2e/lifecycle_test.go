@@ -203,3 +203,49 @@ func TestDeleteRemovesHostObjectsAndState(t *testing.T) {
 		t.Fatalf("second delete: err = %v, want ErrNotFound", err)
 	}
 }
+
+// TestCorruptDatastoreIsRefused: a stopped cluster whose SQLite file was
+// damaged does not start, says which file is wrong, and comes back intact
+// once the file is restored.
+func TestCorruptDatastoreIsRefused(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "damaged", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	if _, err := client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "precious"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.Provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(ctx, vc.Name); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(env.Home.ClusterDir(vc.Name), "data", "state.db")
+	good, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, []byte(strings.Repeat("garbage!", 1024)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Start(ctx, vc.Name, time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "not a healthy SQLite database") || !strings.Contains(err.Error(), db) {
+		t.Fatalf("start on a corrupt datastore: err = %v, want one naming %s", err, db)
+	}
+	if err := os.WriteFile(db, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := p.Start(ctx, vc.Name, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err = kube.Clientset(resumed.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().ConfigMaps("default").Get(ctx, "precious", metav1.GetOptions{}); err != nil {
+		t.Fatalf("object lost after restoring the datastore: %v", err)
+	}
+}

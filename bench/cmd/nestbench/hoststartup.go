@@ -103,8 +103,8 @@ func hostStartup(ctx context.Context, r *runner) report.Section {
 	for _, f := range figures {
 		kine, etcd := summary(localhost.DatastoreKine, f), summary(localhost.DatastoreEtcd, f)
 		timeTable.Rows = append(timeTable.Rows,
-			report.StatsRow("kine (default): "+f.name, kine, f.format, false, "etcd p50 "+f.format(etcd.P50), stats.Ratio(kine.P50, etcd.P50)),
-			report.StatsRow("etcd: "+f.name, etcd, f.format, false, "kine p50 "+f.format(kine.P50), stats.Ratio(etcd.P50, kine.P50)),
+			report.StatsRow("kine (default): "+f.name, kine, f.format, false, "etcd p50 "+report.P50(etcd, f.format), report.Ratio(stats.Ratio(kine.P50, etcd.P50))),
+			report.StatsRow("etcd: "+f.name, etcd, f.format, false, "kine p50 "+report.P50(kine, f.format), report.Ratio(stats.Ratio(etcd.P50, kine.P50))),
 		)
 	}
 	sec.Tables = append(sec.Tables, timeTable, componentTable(results, datastores))
@@ -267,7 +267,7 @@ func deployAndWaitRunning(ctx context.Context, client kubernetes.Interface, n in
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
 			},
 		},
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -132,8 +134,8 @@ func vcCreate(ctx context.Context, r *runner) report.Section {
 	sec.Tables = append(sec.Tables, report.Table{
 		Header: report.StatsHeader(false),
 		Rows: [][]string{
-			report.StatsRow("create → kubectl-ready", createS, report.Seconds, false, "floor p50 "+report.Seconds(floorS.P50), stats.Ratio(createS.P50, floorS.P50)),
-			report.StatsRow("floor: bare control plane (no controllers), start → /readyz ok", floorS, report.Seconds, false, "–", stats.Ratio(0, 0)),
+			report.StatsRow("create → kubectl-ready", createS, report.Seconds, false, "floor p50 "+report.P50(floorS, report.Seconds), report.Ratio(stats.Ratio(createS.P50, floorS.P50))),
+			report.StatsRow("floor: bare control plane (no controllers), start → /readyz ok", floorS, report.Seconds, false, "–", "–"),
 		},
 	})
 	phaseTable := func(caption string, ps []startPhases, total stats.Summary, labels [4]string) report.Table {
@@ -147,7 +149,7 @@ func vcCreate(ctx context.Context, r *runner) report.Section {
 		for i, f := range fs {
 			s := sum(ps, f)
 			t.Rows = append(t.Rows, report.StatsRow(fmt.Sprintf("%d. %s", i+1, labels[i]), s, report.Seconds, false,
-				"share of p50 "+report.Seconds(total.P50), stats.Ratio(s.P50, total.P50)))
+				"share of p50 "+report.P50(total, report.Seconds), report.Percent(stats.Ratio(s.P50, total.P50))))
 		}
 		return t
 	}
@@ -162,7 +164,7 @@ func vcCreate(ctx context.Context, r *runner) report.Section {
 			"process start until controlplane.Run",
 			"Run until kine+SQLite serves (includes making the certificates)",
 			"datastore serving until the apiserver's /readyz is ok",
-			"apiserver ready until the benchmark's own /readyz poll saw it",
+			"apiserver ready until the benchmark's own /readyz poll saw it (both poll every 20 ms, so it can be < 0)",
 		}),
 	)
 	if createS.N > 0 {
@@ -171,7 +173,7 @@ func vcCreate(ctx context.Context, r *runner) report.Section {
 			verdict = "**missed**"
 		}
 		sec.Notes = append(sec.Notes, fmt.Sprintf("Target p50 ≤ %s: %s (p50 %s, p90 %s over %d creates; the floor alone is %s).",
-			report.Seconds(createTarget.Seconds()), verdict, report.Seconds(createS.P50), report.Seconds(createS.P90), createS.N, report.Seconds(floorS.P50)))
+			report.Seconds(createTarget.Seconds()), verdict, report.Seconds(createS.P50), report.Seconds(createS.P90), createS.N, report.P50(floorS, report.Seconds)))
 	}
 	return sec
 }
@@ -224,11 +226,24 @@ func oneFloor(ctx context.Context, r *runner, cfgPath string, i int) (startPhase
 		},
 		LogPath: layout.LogPath(),
 	}
-	t0 := time.Now()
-	pid, err := exec.Local{}.StartDetached(cmd)
+	logFile, err := os.OpenFile(layout.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return startPhases{}, err
 	}
+	defer logFile.Close()
+	// Started here rather than through pkg/exec so that an early exit comes
+	// with its status. Its own session, like every Nest process, so that
+	// Terminate stops the whole group.
+	c := osexec.Command(cmd.Path, cmd.Args...)
+	c.Stdout, c.Stderr = logFile, logFile
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	t0 := time.Now()
+	if err := c.Start(); err != nil {
+		return startPhases{}, err
+	}
+	pid := c.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
 	stop := r.cleanup.Add("floor control plane in "+dir, func(context.Context) error {
 		if err := exec.Terminate(pid, dir, 20*time.Second); err != nil && !errors.Is(err, exec.ErrNotRunning) {
 			return err
@@ -236,27 +251,39 @@ func oneFloor(ctx context.Context, r *runner, cfgPath string, i int) (startPhase
 		return os.RemoveAll(dir)
 	})
 	defer stop()
-	if err := waitReadyz(ctx, layout, pid); err != nil {
+	if err := waitReadyz(ctx, layout, exited); err != nil {
 		return startPhases{}, err
 	}
 	t1 := time.Now()
-	log, err := os.ReadFile(layout.LogPath())
-	if err != nil {
-		return startPhases{}, err
+	// The process polls its own /readyz too and may log that it is ready a
+	// moment after this poll saw it: give the line time to appear.
+	var ph startPhases
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		log, err := os.ReadFile(layout.LogPath())
+		if err != nil {
+			return startPhases{}, err
+		}
+		if ph, err = phasesFrom(t0, t1, log); err == nil || time.Now().After(deadline) {
+			return ph, err
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return ph, err
+		}
 	}
-	return phasesFrom(t0, t1, log)
 }
 
 // waitReadyz polls /readyz every 20 ms (as Provider.Create does) through the
 // admin kubeconfig the control plane writes, failing fast if it exits.
-func waitReadyz(ctx context.Context, layout controlplane.Layout, pid int) error {
+func waitReadyz(ctx context.Context, layout controlplane.Layout, exited <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var client kubernetes.Interface
 	lastErr := errors.New("no kubeconfig yet")
 	for {
-		if !exec.Alive(pid, layout.Dir) {
-			return fmt.Errorf("control plane exited\n%s", exec.TailLog(layout.LogPath(), 15))
+		select {
+		case err := <-exited:
+			return fmt.Errorf("control plane exited (%v)\n%s", err, exec.TailLog(layout.LogPath(), 15))
+		default:
 		}
 		if client == nil {
 			if _, err := os.Stat(layout.AdminKubeconfig()); err == nil {

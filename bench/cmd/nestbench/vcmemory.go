@@ -108,11 +108,11 @@ func vcMemory(ctx context.Context, r *runner) report.Section {
 	sec.Tables = append(sec.Tables, report.Table{
 		Header: report.StatsHeader(false),
 		Rows: [][]string{
-			report.StatsRow(fmt.Sprintf("MemAvailable drop ÷ N (N = %d)", n), stats.Summarize([]float64{drop}), report.MiB, false, target, drop/memoryTarget),
-			report.StatsRow("PSS per control plane (sum ÷ N = mean)", pssS, report.MiB, false, target+" (mean)", pssS.Mean/memoryTarget),
-			report.StatsRow("anonymous per control plane (sum ÷ N = mean)", anonS, report.MiB, false, target+" (mean)", anonS.Mean/memoryTarget),
-			report.StatsRow("RSS per control plane (counts shared text in full)", rssS, report.MiB, false, target+" (mean)", rssS.Mean/memoryTarget),
-			report.StatsRow("host processes' PSS growth ÷ N", stats.Summarize([]float64{hostGrowth}), report.MiB, false, "–", stats.Ratio(0, 0)),
+			report.StatsRow(fmt.Sprintf("MemAvailable drop ÷ N (N = %d)", n), stats.Summarize([]float64{drop}), report.MiB, false, target, report.Ratio(drop/memoryTarget)),
+			report.StatsRow("PSS per control plane (sum ÷ N = mean)", pssS, report.MiB, false, target+" (mean)", report.Ratio(pssS.Mean/memoryTarget)),
+			report.StatsRow("anonymous per control plane (sum ÷ N = mean)", anonS, report.MiB, false, target+" (mean)", report.Ratio(anonS.Mean/memoryTarget)),
+			report.StatsRow("RSS per control plane (counts shared text in full)", rssS, report.MiB, false, target+" (mean)", report.Ratio(rssS.Mean/memoryTarget)),
+			report.StatsRow("host processes' PSS growth ÷ N", stats.Summarize([]float64{hostGrowth}), report.MiB, false, "–", "–"),
 		},
 	})
 	verdict := "met"

@@ -1,0 +1,35 @@
+package controlplane
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	// The SQLite driver kine uses; registered as "sqlite3".
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// checkSQLite fails fast, with the file named, when the datastore file
+// exists but is not a readable SQLite database. kine would otherwise retry
+// the connection forever while the apiserver waits.
+func checkSQLite(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil // a new cluster: kine creates it
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		return fmt.Errorf("open datastore %s: %w", path, err)
+	}
+	defer db.Close()
+	var result string
+	if err := db.QueryRow("PRAGMA quick_check").Scan(&result); err != nil {
+		return fmt.Errorf("datastore %s is not a healthy SQLite database (%v): restore it from a snapshot, or delete the virtual cluster", path, err)
+	}
+	if result != "ok" {
+		first, _, _ := strings.Cut(result, "\n")
+		return fmt.Errorf("datastore %s is not a healthy SQLite database (%s): restore it from a snapshot, or delete the virtual cluster", path, first)
+	}
+	return nil
+}
