@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nestcluster/nest/pkg/components"
@@ -26,6 +29,18 @@ import (
 // ServiceCIDR of virtual clusters; it matches the local host's, since synced
 // services take their cluster IPs from the host.
 const ServiceCIDR = "10.96.0.0/12"
+
+// SlowBootstrapChecks are the apiserver readiness checks that a virtual
+// cluster does not wait for. Both post-start hooks poll with wait.Poll(1s),
+// so they cannot finish before the apiserver has served for a full second,
+// whatever the datastore; they complete about a second later on their own.
+// Until then the admin (system:masters, as are the in-process controllers)
+// is unaffected; only the default RBAC roles for other users and the
+// system-*-critical priority classes are not there yet.
+var SlowBootstrapChecks = []string{
+	"poststarthook/rbac/bootstrap-roles",
+	"poststarthook/scheduling/bootstrap-system-priority-classes",
+}
 
 // Hook runs next to the control plane (the syncer is one) once the virtual
 // apiserver is ready, until ctx ends. A hook that returns an error stops the
@@ -146,13 +161,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if err := kube.WaitReady(ctx, client, 20*time.Millisecond); err != nil {
+	if err := kube.WaitReady(ctx, client, 20*time.Millisecond, SlowBootstrapChecks...); err != nil {
 		return fmt.Errorf("virtual apiserver: %w", context.Cause(ctx))
 	}
 	log.Info("Virtual apiserver is ready", "elapsed", time.Since(start).Round(time.Millisecond))
+	if err := ensureDefaultServiceAccount(ctx, client); err != nil {
+		return err
+	}
 
 	if runControllers != nil {
 		go func() {
+			// kube-controller-manager polls /healthz once a second until it
+			// is fully ok; starting it once it is avoids losing up to a
+			// second to that poll.
+			if err := kube.WaitReady(ctx, client, 20*time.Millisecond); err != nil {
+				return
+			}
+			log.Info("Starting controllers", "elapsed", time.Since(start).Round(time.Millisecond))
 			cancel(fmt.Errorf("kube-controller-manager stopped: %w", runControllers(ctx)))
 		}()
 	}
@@ -231,4 +256,27 @@ func lockDir(layout Layout) (func(), error) {
 		return nil, fmt.Errorf("another control plane is running in %s (lock %s is held): %w", layout.Dir, path, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// ensureDefaultServiceAccount creates the default namespace's default
+// service account as soon as the apiserver serves, so that pods can be
+// created before the serviceaccount controller (which would create the very
+// same object, and owns it from then on) has started.
+func ensureDefaultServiceAccount(ctx context.Context, client kubernetes.Interface) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: metav1.NamespaceDefault}}
+	for {
+		_, err := client.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Create(ctx, sa, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		// The default namespace itself is created by the apiserver at start.
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("create default service account: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -48,22 +48,33 @@ func Clientset(kubeconfigPath string) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
-// WaitReady polls the apiserver's /readyz until it answers ok or ctx ends.
-func WaitReady(ctx context.Context, client kubernetes.Interface, interval time.Duration) error {
-	var lastErr error
+// Readyz asks the apiserver's /readyz, leaving out the named checks
+// (e.g. "poststarthook/rbac/bootstrap-roles"), and returns nil when ok.
+func Readyz(ctx context.Context, client kubernetes.Interface, exclude ...string) error {
+	req := client.Discovery().RESTClient().Get().AbsPath("/readyz")
+	for _, e := range exclude {
+		req = req.Param("exclude", e)
+	}
+	body, err := req.DoRaw(ctx)
+	if err != nil {
+		return err
+	}
+	if string(body) != "ok" {
+		return fmt.Errorf("readyz answered %q", body)
+	}
+	return nil
+}
+
+// WaitReady polls Readyz until it answers ok or ctx ends.
+func WaitReady(ctx context.Context, client kubernetes.Interface, interval time.Duration, exclude ...string) error {
 	for {
-		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		if err == nil && string(body) == "ok" {
+		err := Readyz(ctx, client, exclude...)
+		if err == nil {
 			return nil
-		}
-		if err != nil {
-			lastErr = err
-		} else {
-			lastErr = fmt.Errorf("readyz answered %q", body)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("apiserver not ready: %w (last: %v)", ctx.Err(), lastErr)
+			return fmt.Errorf("apiserver not ready: %w (last: %v)", ctx.Err(), err)
 		case <-time.After(interval):
 		}
 	}

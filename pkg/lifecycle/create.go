@@ -169,8 +169,9 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	return waitUsable(ctx, layout, pid, timeout)
 }
 
-// waitUsable waits until the virtual cluster serves and its default service
-// account exists, which is when pods can be created.
+// waitUsable waits until the virtual cluster serves (all readiness checks
+// but controlplane.SlowBootstrapChecks) and its default service account
+// exists, which is when a tenant can use it and create pods.
 func waitUsable(ctx context.Context, layout controlplane.Layout, pid int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -186,7 +187,7 @@ func waitUsable(ctx context.Context, layout controlplane.Layout, pid int, timeou
 			}
 			return fmt.Errorf("control plane process %d exited\n%s", pid, exec.TailLog(layout.LogPath(), 15))
 		}
-		lastErr = apiserverReady(ctx, layout)
+		lastErr = apiserverReady(ctx, layout, true)
 		if lastErr == nil {
 			_, lastErr = client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 			if lastErr == nil {

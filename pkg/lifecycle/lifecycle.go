@@ -171,7 +171,7 @@ func (p *Provider) describe(ctx context.Context, r *record) *Cluster {
 	c.PID, c.State = pid, StateNotReady
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if apiserverReady(ctx, layout) == nil {
+	if apiserverReady(ctx, layout, false) == nil {
 		c.State = StateRunning
 	}
 	return c

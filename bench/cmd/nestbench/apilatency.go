@@ -57,12 +57,7 @@ func apiLatency(ctx context.Context, r *runner) report.Section {
 			"whatever the earlier ones are doing. The client is client-go with QPS and burst 1000 (no client-side throttling), one HTTP/2 connection, warmed up by one GET. " +
 			"Latency is measured around each Create call. Loads alternate which apiserver goes first. The host's apiserver runs with API priority and fairness, the virtual one without.",
 	}
-	env, err := r.sharedHost(ctx)
-	if err != nil {
-		sec.Err = err
-		return sec
-	}
-	p, err := r.provider(env)
+	env, p, err := r.hostAndProvider(ctx)
 	if err != nil {
 		sec.Err = err
 		return sec

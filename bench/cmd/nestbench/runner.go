@@ -58,6 +58,16 @@ func (r *runner) provider(env *testenv.Env) (*lifecycle.Provider, error) {
 	return env.Provider(lifecycle.WithLogger(quietLogger()))
 }
 
+// hostAndProvider returns the shared host and a provider on it.
+func (r *runner) hostAndProvider(ctx context.Context) (*testenv.Env, *lifecycle.Provider, error) {
+	env, err := r.sharedHost(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := r.provider(env)
+	return env, p, err
+}
+
 func quietLogger() *slog.Logger { return nestlog.New(os.Stderr, -1) }
 
 // startHost brings up a local host with the given datastore in a fresh Nest

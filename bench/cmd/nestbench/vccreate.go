@@ -89,12 +89,7 @@ func vcCreate(ctx context.Context, r *runner) report.Section {
 			"A create makes the certificates before starting the process (phase 1); the floor makes them inside Run (its datastore phase).",
 			report.Seconds(createTarget.Seconds()), n),
 	}
-	env, err := r.sharedHost(ctx)
-	if err != nil {
-		sec.Err = err
-		return sec
-	}
-	p, err := r.provider(env)
+	env, p, err := r.hostAndProvider(ctx)
 	if err != nil {
 		sec.Err = err
 		return sec

@@ -37,12 +37,7 @@ func vcMemory(ctx context.Context, r *runner) report.Section {
 			"Per-cluster rows summarize the N processes; their mean is the sum divided by N, and the ratio column is that mean over the target.",
 			report.MiB(memoryTarget), n, settle),
 	}
-	env, err := r.sharedHost(ctx)
-	if err != nil {
-		sec.Err = err
-		return sec
-	}
-	p, err := r.provider(env)
+	env, p, err := r.hostAndProvider(ctx)
 	if err != nil {
 		sec.Err = err
 		return sec
