@@ -19,7 +19,28 @@ import (
 const (
 	MsgDatastoreServing = "Datastore is serving"
 	MsgAPIServerReady   = "Virtual apiserver is ready"
+	// MsgControllersStarting is logged once the apiserver is fully ready.
+	MsgControllersStarting = "Starting controllers"
 )
+
+// Find returns the last line with message msg and an elapsed attribute.
+func Find(text, msg string) (Event, bool) {
+	var found Event
+	ok := false
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.Contains(line, "elapsed=") || !strings.Contains(line, msg) {
+			continue
+		}
+		kv := Fields(line)
+		if kv["msg"] != msg {
+			continue
+		}
+		if ev, err := event(kv); err == nil {
+			found, ok = ev, true
+		}
+	}
+	return found, ok
+}
 
 // Event is one phase line.
 type Event struct {
