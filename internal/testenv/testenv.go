@@ -111,6 +111,17 @@ func start() (*Env, func(), error) {
 	}
 	env, err := StartHost(dir, bin, 3)
 	if err != nil {
+		if !reuse {
+			// Stop whatever part of the host did start, and its files.
+			if home, herr := nesthome.Open(dir); herr == nil {
+				if h, herr := localhost.New(home, localhost.WithNestBinary(bin)); herr == nil {
+					_, _ = h.Down(context.Background(), false)
+				}
+			}
+			if os.Getenv("NEST_TEST_KEEP") == "" {
+				_ = os.RemoveAll(dir)
+			}
+		}
 		return nil, nil, err
 	}
 	stop := func() {

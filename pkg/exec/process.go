@@ -18,22 +18,14 @@ func Alive(pid int, marker string) bool {
 	if pid <= 0 {
 		return false
 	}
-	var cmdline []byte
-	// Right after fork+exec the kernel may briefly report an empty command
-	// line; give it a moment before judging.
-	for i := 0; i < 50; i++ {
-		var err error
-		cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			return false
-		}
-		if len(cmdline) > 0 || isZombie(pid) {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if isZombie(pid) {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || isZombie(pid) {
 		return false
+	}
+	if len(cmdline) == 0 {
+		// Just exec'd, or dying: its memory is gone but its files (locks,
+		// sockets) may still be open. Either way it is not over yet.
+		return true
 	}
 	return marker == "" || bytes.Contains(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}), []byte(marker))
 }

@@ -5,6 +5,7 @@ package kubeconfig
 
 import (
 	"fmt"
+	"github.com/nestcluster/nest/pkg/fsutil"
 	"os"
 	"path/filepath"
 
@@ -69,7 +70,7 @@ func Write(path string, cfg *clientcmdapi.Config) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create kubeconfig dir for %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	return nil

@@ -159,13 +159,13 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	if err != nil {
 		return err
 	}
+	if _, dry := p.runner.(exec.DryRun); dry {
+		return nil
+	}
 	if err := exec.WritePIDFile(layout.PIDPath(), pid); err != nil {
 		return err
 	}
 	p.logger.Info("Control plane started", "name", r.Name, "pid", pid, "endpoint", endpoint(r.Port))
-	if _, dry := p.runner.(exec.DryRun); dry {
-		return nil
-	}
 	return waitUsable(ctx, layout, pid, timeout)
 }
 
@@ -187,7 +187,7 @@ func waitUsable(ctx context.Context, layout controlplane.Layout, pid int, timeou
 			}
 			return fmt.Errorf("control plane process %d exited\n%s", pid, exec.TailLog(layout.LogPath(), 15))
 		}
-		lastErr = apiserverReady(ctx, layout, true)
+		lastErr = apiserverReady(ctx, layout)
 		if lastErr == nil {
 			_, lastErr = client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 			if lastErr == nil {

@@ -101,7 +101,7 @@ type State string
 
 // States.
 const (
-	StateRunning  State = "Running"  // process up, apiserver ready
+	StateRunning  State = "Running"  // process up, apiserver serving (see waitUsable)
 	StateNotReady State = "NotReady" // process up, apiserver not (yet) ready
 	StateStopped  State = "Stopped"  // no process: resume it with Start
 )
@@ -171,7 +171,7 @@ func (p *Provider) describe(ctx context.Context, r *record) *Cluster {
 	c.PID, c.State = pid, StateNotReady
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if apiserverReady(ctx, layout, false) == nil {
+	if apiserverReady(ctx, layout) == nil {
 		c.State = StateRunning
 	}
 	return c

@@ -7,15 +7,13 @@ import (
 	"github.com/nestcluster/nest/pkg/kube"
 )
 
-// apiserverReady asks the virtual apiserver's /readyz; with usable, it
-// leaves out the slow bootstrap checks (see controlplane.SlowBootstrapChecks).
-func apiserverReady(ctx context.Context, layout controlplane.Layout, usable bool) error {
+// apiserverReady asks the virtual apiserver's /readyz, leaving out the slow
+// bootstrap checks (see controlplane.SlowBootstrapChecks): it answers ok
+// once a tenant can use the cluster.
+func apiserverReady(ctx context.Context, layout controlplane.Layout) error {
 	client, err := kube.Clientset(layout.AdminKubeconfig())
 	if err != nil {
 		return err
 	}
-	if usable {
-		return kube.Readyz(ctx, client, controlplane.SlowBootstrapChecks...)
-	}
-	return kube.Readyz(ctx, client)
+	return kube.Readyz(ctx, client, controlplane.SlowBootstrapChecks...)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nestcluster/nest/pkg/fsutil"
 	"os"
 	"path/filepath"
 	"time"
@@ -57,12 +58,10 @@ func (p *Provider) saveRecord(r *record) error {
 	if err != nil {
 		return err
 	}
-	path := p.recordPath(r.Name)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(p.recordPath(r.Name), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write virtual cluster record: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // names lists the virtual clusters in the home, sorted.

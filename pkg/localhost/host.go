@@ -1,5 +1,5 @@
 // Package localhost runs the local host cluster: a real kube-apiserver on a
-// real datastore (kine+SQLite by default, or embedded etcd), a real
+// real datastore (embedded etcd by default, or kine+SQLite), a real
 // kube-controller-manager and kube-scheduler, and KWOK simulating the nodes.
 // Each component is a child process of the nest binary (`nest component
 // NAME`), detached so the host outlives the command that started it, and
@@ -36,8 +36,8 @@ type Options struct {
 	// Nodes is the number of simulated nodes; 0 means DefaultNodes, or the
 	// number the host already has.
 	Nodes int
-	// Datastore is DatastoreKine (default) or DatastoreEtcd. It is fixed
-	// when the host is first created.
+	// Datastore is DatastoreEtcd or DatastoreKine; "" is DefaultDatastore.
+	// It is fixed when the host is first created.
 	Datastore string
 	// Timeout bounds the wait for each component to become healthy.
 	Timeout time.Duration

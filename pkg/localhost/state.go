@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nestcluster/nest/pkg/fsutil"
 	"github.com/nestcluster/nest/pkg/ports"
 	"os"
 	"path/filepath"
@@ -12,8 +13,11 @@ import (
 
 // Datastore kinds of the local host.
 const (
-	DatastoreKine = "kine" // kine on SQLite (default)
 	DatastoreEtcd = "etcd" // embedded etcd
+	DatastoreKine = "kine" // kine on SQLite
+	// DefaultDatastore of a new local host: etcd, like real clusters, and
+	// measured faster to the first running pod (docs/benchmarks.md).
+	DefaultDatastore = DatastoreEtcd
 )
 
 // state is what `up` decides once and later commands read: the chosen
@@ -60,11 +64,10 @@ func (h *Host) saveState(s *state) error {
 	if err != nil {
 		return err
 	}
-	tmp := h.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(h.statePath(), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write local host state: %w", err)
 	}
-	return os.Rename(tmp, h.statePath())
+	return nil
 }
 
 func newState(datastore string, nodes int) (*state, error) {

@@ -39,7 +39,7 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 		return nil, err
 	}
 	if s == nil {
-		if s, err = newState(orDefault(opts.Datastore, DatastoreKine), orDefaultInt(opts.Nodes, DefaultNodes)); err != nil {
+		if s, err = newState(orDefault(opts.Datastore, DefaultDatastore), orDefaultInt(opts.Nodes, DefaultNodes)); err != nil {
 			return nil, err
 		}
 	} else {
@@ -91,11 +91,11 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", c.name, err)
 		}
-		if err := exec.WritePIDFile(h.pidPath(c.name), pid); err != nil {
-			return nil, err
-		}
 		if _, dry := h.runner.(exec.DryRun); dry {
 			continue
+		}
+		if err := exec.WritePIDFile(h.pidPath(c.name), pid); err != nil {
+			return nil, err
 		}
 		if err := h.waitHealthy(ctx, c, pid, opts.Timeout); err != nil {
 			return nil, fmt.Errorf("%s did not become healthy: %w\n%s", c.name, err, exec.TailLog(h.logPath(c.name), 15))

@@ -6,9 +6,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/nestcluster/nest/pkg/fsutil"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"k8s.io/client-go/util/keyutil"
 )
@@ -97,7 +97,7 @@ func encodeCert(cert *x509.Certificate) []byte {
 }
 
 func writeCert(path string, cert *x509.Certificate) error {
-	if err := writeFileAtomic(path, encodeCert(cert), certMode); err != nil {
+	if err := fsutil.WriteFileAtomic(path, encodeCert(cert), certMode); err != nil {
 		return fmt.Errorf("write cert %s: %w", path, err)
 	}
 	return nil
@@ -108,7 +108,7 @@ func writeKey(path string, key crypto.Signer) error {
 	if err != nil {
 		return fmt.Errorf("encode key %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, data, keyMode); err != nil {
+	if err := fsutil.WriteFileAtomic(path, data, keyMode); err != nil {
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
 	return nil
@@ -120,51 +120,8 @@ func writePublicKey(path string, pub crypto.PublicKey) error {
 		return fmt.Errorf("encode public key %s: %w", path, err)
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	if err := writeFileAtomic(path, data, certMode); err != nil {
+	if err := fsutil.WriteFileAtomic(path, data, certMode); err != nil {
 		return fmt.Errorf("write public key %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes via a temp file in the same directory and a rename,
-// so a crash never leaves a half-written key or cert behind.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// Chmod is not affected by the umask, so the final mode is exact.
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes the rename durable; failures are ignored because some
-// filesystems do not support fsync on directories.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }

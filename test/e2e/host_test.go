@@ -135,8 +135,8 @@ func TestHostLifecycle(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
 		t.Fatalf("up with a busy apiserver port: err = %v, want a port-in-use error", err)
 	}
-	if _, err := os.Stat(filepath.Join(h.Dir(), "data", "state.db")); err != nil {
-		t.Fatalf("data lost after failed up: %v", err)
+	if entries, err := os.ReadDir(filepath.Join(h.Dir(), "data")); err != nil || len(entries) == 0 {
+		t.Fatalf("data lost after failed up: %v, %d entries", err, len(entries))
 	}
 	if _, err := h.Up(ctx, localhost.Options{}); err != nil {
 		t.Fatalf("up once the port is free again: %v", err)
@@ -153,7 +153,7 @@ func TestHostUpRejectsBadInput(t *testing.T) {
 	}{
 		{name: "negative nodes", opts: localhost.Options{Nodes: -1}, wantErr: "--nodes"},
 		{name: "unknown datastore", opts: localhost.Options{Datastore: "mysql"}, wantErr: "--datastore"},
-		{name: "switching datastore of an existing host", opts: localhost.Options{Datastore: localhost.DatastoreEtcd}, wantErr: "down --purge"},
+		{name: "switching datastore of an existing host", opts: localhost.Options{Datastore: otherDatastore()}, wantErr: "down --purge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,4 +228,12 @@ func processesMentioning(t *testing.T, s string) []string {
 		}
 	}
 	return found
+}
+
+// otherDatastore is the datastore that a default host does not use.
+func otherDatastore() string {
+	if localhost.DefaultDatastore == localhost.DatastoreEtcd {
+		return localhost.DatastoreKine
+	}
+	return localhost.DatastoreEtcd
 }

@@ -223,9 +223,14 @@ func TestCorruptDatastoreIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(env.Home.ClusterDir(vc.Name), "data", "state.db")
-	good, err := os.ReadFile(db)
-	if err != nil {
-		t.Fatal(err)
+	// The database is the main file plus its write-ahead log: keep all of
+	// it, then damage the main file and lose the log.
+	saved := map[string][]byte{}
+	for _, f := range []string{db, db + "-wal", db + "-shm"} {
+		if data, err := os.ReadFile(f); err == nil {
+			saved[f] = data
+		}
+		_ = os.Remove(f)
 	}
 	if err := os.WriteFile(db, []byte(strings.Repeat("garbage!", 1024)), 0o600); err != nil {
 		t.Fatal(err)
@@ -234,8 +239,10 @@ func TestCorruptDatastoreIsRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not a healthy SQLite database") || !strings.Contains(err.Error(), db) {
 		t.Fatalf("start on a corrupt datastore: err = %v, want one naming %s", err, db)
 	}
-	if err := os.WriteFile(db, good, 0o600); err != nil {
-		t.Fatal(err)
+	for f, data := range saved {
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	resumed, err := p.Start(ctx, vc.Name, time.Minute)
 	if err != nil {

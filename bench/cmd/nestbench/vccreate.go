@@ -84,7 +84,7 @@ func vcCreate(ctx context.Context, r *runner) report.Section {
 		Title: "vc-create: create → kubectl-ready",
 		About: fmt.Sprintf("Target: create → kubectl-ready p50 ≤ %s, reported as p50/p90 over ≥ 10 creates, plus where the time goes. "+
 			"%d virtual clusters are created one after the other on one local host, each timed around `lifecycle.Provider.Create` "+
-			"(it returns when the virtual apiserver's /readyz is ok and the default service account exists) and deleted afterwards, untimed. "+
+			"(it returns when every virtual apiserver /readyz check passes but the two bootstrap hooks that first poll after a fixed 1 s, and the default service account exists: see docs/controlplane.md) and deleted afterwards, untimed. "+
 			"The phases come from the `Datastore is serving` and `Virtual apiserver is ready` lines of each `controlplane.log`. "+
 			"The floor, run interleaved with the creates, is `nest controlplane` started directly with `controllers.enabled: []` (kine+SQLite and kube-apiserver only), "+
 			"timed from process start until /readyz answers ok through the kubeconfig it writes. "+

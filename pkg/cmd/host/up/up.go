@@ -28,8 +28,8 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 		Example: `  # Start the local host with 3 simulated nodes
   nest host up
 
-  # Use embedded etcd instead of kine+SQLite, with 10 nodes
-  nest host up --datastore etcd --nodes 10
+  # Keep the host's data in kine+SQLite instead of etcd, with 10 nodes
+  nest host up --datastore kine --nodes 10
 
   # Show the processes it would start
   nest host up --dry-run`,
@@ -60,7 +60,7 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 		},
 	}
 	c.Flags().IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("number of simulated nodes (default %d, or what the host has)", localhost.DefaultNodes))
-	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore of a new host: kine (SQLite, default) or etcd")
+	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore of a new host: etcd (default) or kine (SQLite)")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for each component to become healthy")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the processes that would start, start nothing")
 	return c

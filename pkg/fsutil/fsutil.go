@@ -1,4 +1,5 @@
-package kubeconfig
+// Package fsutil holds the file-system helpers Nest shares.
+package fsutil
 
 import (
 	"io/fs"
@@ -6,9 +7,10 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic writes via a temp file in the same directory and a rename,
-// so readers (kubectl, running controllers) never see a half-written file.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+// WriteFileAtomic writes via a temp file in the same directory and a rename,
+// so that a crash never leaves a half-written file behind and readers
+// (kubectl, running components) never see one.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -36,10 +38,15 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	// Make the rename durable; not all filesystems support this, so ignore errors.
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes the rename durable; failures are ignored because some
+// filesystems do not support fsync on directories.
+func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	return nil
 }
