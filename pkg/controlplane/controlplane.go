@@ -246,6 +246,31 @@ func tuneGC() {
 // the process, so that two control planes never share one SQLite file or
 // socket. The kernel drops the lock when the process dies, even by SIGKILL.
 func lockDir(layout Layout) (func(), error) {
+	f, err := tryLock(layout)
+	if err != nil {
+		return nil, fmt.Errorf("another control plane is running in %s: %w", layout.Dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// WaitUnlocked waits until no process holds the state directory's lock, for
+// a restart right after a kill: the kernel releases it only once every
+// thread of the old process has exited.
+func WaitUnlocked(ctx context.Context, layout Layout) error {
+	for {
+		f, err := tryLock(layout)
+		if err == nil {
+			return f.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("another control plane still runs in %s: %w", layout.Dir, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func tryLock(layout Layout) (*os.File, error) {
 	path := filepath.Join(layout.RunDir(), "controlplane.lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -253,9 +278,9 @@ func lockDir(layout Layout) (func(), error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another control plane is running in %s (lock %s is held): %w", layout.Dir, path, err)
+		return nil, fmt.Errorf("lock %s is held: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
 }
 
 // ensureDefaultServiceAccount creates the default namespace's default

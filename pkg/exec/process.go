@@ -19,8 +19,14 @@ func Alive(pid int, marker string) bool {
 		return false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || isZombie(pid) {
+	if err != nil {
 		return false
+	}
+	if isZombie(pid) {
+		// The main thread has exited; the process is over once its other
+		// threads have too, which is when its files (locks) are closed.
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		return len(tasks) > 1
 	}
 	if len(cmdline) == 0 {
 		// Just exec'd, or dying: its memory is gone but its files (locks,

@@ -143,6 +143,11 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	if _, err := controlplane.Prepare(layout, endpoint(r.Port)); err != nil {
 		return err
 	}
+	lockCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := controlplane.WaitUnlocked(lockCtx, layout); err != nil {
+		return err
+	}
 	cmd := exec.Command{
 		Path: p.nestPath,
 		Args: []string{"controlplane",
