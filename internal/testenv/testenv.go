@@ -7,6 +7,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -199,7 +200,7 @@ func (e *Env) VirtualCluster(t testing.TB, name string, opts lifecycle.CreateOpt
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := p.Delete(ctx, name); err != nil {
+		if err := p.Delete(ctx, name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
 			t.Errorf("delete virtual cluster %s: %v", name, err)
 		}
 	})

@@ -158,3 +158,7 @@ func redactEndpoint(endpoint string) string {
 	}
 	return endpoint
 }
+
+// EtcdPrefix is the key prefix of virtual cluster name in an external etcd,
+// so that several virtual clusters can share one etcd.
+func EtcdPrefix(name string) string { return "/nest/" + name + "/registry" }

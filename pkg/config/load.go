@@ -62,3 +62,11 @@ func describeTypeError(err error) error {
 	}
 	return fmt.Errorf("%s: wrong type: got %s, want %s", m[2], m[1], m[3])
 }
+
+// LoadOrDefault loads path, or returns the defaults when path is "".
+func LoadOrDefault(path string) (*Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	return Load(path)
+}

@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if ep, _ := config.ParseEndpoint(cfg.Cluster.Datastore.Endpoint); ep.Kind == config.DatastoreEtcd {
 		// Several virtual clusters may share one etcd: each keeps to its own prefix.
 		if _, set := extra["etcd-prefix"]; !set {
-			extra["etcd-prefix"] = "/nest/" + cfg.Name + "/registry"
+			extra["etcd-prefix"] = config.EtcdPrefix(cfg.Name)
 		}
 	}
 	log.Info("Datastore is serving", "elapsed", time.Since(start).Round(time.Millisecond))

@@ -58,14 +58,15 @@ func TestDetachedProcessLifecycle(t *testing.T) {
 	if !Alive(pid, marker) {
 		t.Fatal("started process is not alive")
 	}
-	if Alive(pid, "some-other-program") {
-		t.Fatal("Alive ignored the marker: a reused pid would look like ours")
-	}
 	for i := 0; i < 500 && !strings.Contains(TailLog(logPath, 5), "started"); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if tail := TailLog(logPath, 5); !strings.Contains(tail, "started") {
 		t.Fatalf("log tail = %q", tail)
+	}
+	// Once it runs, a pid whose command line lacks the marker is not ours.
+	if Alive(pid, "some-other-program") {
+		t.Fatal("Alive ignored the marker: a reused pid would look like ours")
 	}
 	if err := Terminate(pid, marker, 5*time.Second); err != nil {
 		t.Fatal(err)

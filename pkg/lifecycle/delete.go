@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/exec"
 	"github.com/nestcluster/nest/pkg/kubeconfig"
 )
@@ -69,6 +70,11 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	ctxName := ContextName(name)
 	if err := kubeconfig.Remove(kubeconfig.DefaultPath(), ctxName, ctxName, ctxName); err != nil {
 		p.logger.Warn("Could not remove the context from the kubeconfig", "context", ctxName, "error", err)
+	}
+	if cfg, err := config.Load(p.layout(name).ConfigPath()); err == nil {
+		if err := p.deleteDatastore(ctx, cfg, name); err != nil {
+			return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
+		}
 	}
 	if err := os.RemoveAll(p.layout(name).Dir); err != nil {
 		return fmt.Errorf("remove state of %q: %w", name, err)

@@ -15,8 +15,8 @@ import (
 const (
 	DatastoreEtcd = "etcd" // embedded etcd
 	DatastoreKine = "kine" // kine on SQLite
-	// DefaultDatastore of a new local host: etcd, like real clusters, and
-	// measured faster to the first running pod (docs/benchmarks.md).
+	// DefaultDatastore of a new local host: etcd, like real clusters; the two
+	// measure equal (docs/localhost.md).
 	DefaultDatastore = DatastoreEtcd
 )
 

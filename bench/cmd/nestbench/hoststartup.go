@@ -181,9 +181,9 @@ func datastoreLabel(ds string) string {
 // defaultDatastoreNote states the host's default datastore next to this
 // run's p50 figures for both, so the reader can check the choice.
 func defaultDatastoreNote(lines []string) string {
-	return fmt.Sprintf("**Default: %s.** The local host emulates a real cluster, and real clusters run etcd; embedded etcd also reached the first Running pod sooner when this default was chosen "+
-		"(kube-controller-manager starts its controllers one by one, each making a service account and a token, so its start is bound by write latency, where etcd beats kine). "+
-		"Memory is about equal. Virtual clusters keep kine+SQLite, one file per cluster. This run's p50s: %s.",
+	return fmt.Sprintf("**Default: %s.** The local host stands in for a real cluster, and real clusters run etcd; "+
+		"kine+SQLite (`--datastore kine`) keeps the host in one file and is what virtual clusters use. "+
+		"Read the rows above for how they compare in this run; p50s: %s.",
 		localhost.DefaultDatastore, strings.Join(lines, "; "))
 }
 

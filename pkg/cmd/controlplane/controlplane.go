@@ -13,7 +13,7 @@ import (
 type flags struct {
 	name, dir, configPath  string
 	hostKubeconfig, hostNS string
-	bindAddress            string
+	bindAddress, datastore string
 	port                   int
 }
 
@@ -31,12 +31,12 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
     --host-kubeconfig host.kubeconfig --host-namespace nest-dev`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			cluster := config.Default()
-			if f.configPath != "" {
-				var err error
-				if cluster, err = config.Load(f.configPath); err != nil {
-					return err
-				}
+			cluster, err := config.LoadOrDefault(f.configPath)
+			if err != nil {
+				return err
+			}
+			if f.datastore != "" {
+				cluster.Datastore.Endpoint = f.datastore
 			}
 			return controlplane.Run(c.Context(), controlplane.Config{
 				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
@@ -48,6 +48,7 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().StringVar(&f.name, "name", "", "name of the virtual cluster")
 	c.Flags().StringVar(&f.dir, "dir", "", "state directory (certificates, SQLite data, kubeconfigs)")
 	c.Flags().StringVar(&f.configPath, "config", "", "nest.yaml of the virtual cluster")
+	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore endpoint, overriding nest.yaml (default: SQLite in --dir)")
 	c.Flags().StringVar(&f.bindAddress, "bind-address", "127.0.0.1", "address the virtual apiserver listens on")
 	c.Flags().IntVar(&f.port, "port", 6443, "port of the virtual apiserver")
 	c.Flags().StringVar(&f.hostKubeconfig, "host-kubeconfig", "", "kubeconfig of the host cluster")

@@ -17,6 +17,7 @@ type flags struct {
 	namespace         string
 	configPath        string
 	kubernetesVersion string
+	datastore         string
 	connect           bool
 	timeout           time.Duration
 }
@@ -36,19 +37,22 @@ once kubectl can use it.`,
   # Merge a context nest_dev into ~/.kube/config and switch to it
   nest create dev --connect
 
+  # Keep its objects in an external etcd (under /nest/ci/registry)
+  nest create ci --datastore etcd://10.0.0.5:2379
+
   # On another host cluster, with a config file
   nest create ci-42 --host-kubeconfig ~/.kube/host.yaml --namespace team-a-ci-42 --config nest.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			cluster := config.Default()
-			if f.configPath != "" {
-				var err error
-				if cluster, err = config.Load(f.configPath); err != nil {
-					return err
-				}
+			cluster, err := config.LoadOrDefault(f.configPath)
+			if err != nil {
+				return err
 			}
 			if f.kubernetesVersion != "" {
 				cluster.KubernetesVersion = f.kubernetesVersion
+			}
+			if f.datastore != "" {
+				cluster.Datastore.Endpoint = f.datastore
 			}
 			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
 			if err != nil {
@@ -81,6 +85,7 @@ once kubectl can use it.`,
 	c.Flags().StringVar(&f.namespace, "namespace", "", "namespace on the host (default nest-NAME)")
 	c.Flags().StringVar(&f.configPath, "config", "", "nest.yaml with the virtual cluster's settings")
 	c.Flags().StringVar(&f.kubernetesVersion, "kubernetes-version", "", "Kubernetes version (default and only supported: "+config.SupportedKubernetesVersion+")")
+	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore endpoint, overriding nest.yaml: etcd://host:2379, https://host:2379 or postgres://user:pass@host/db (default: embedded SQLite)")
 	c.Flags().BoolVar(&f.connect, "connect", false, "merge a context nest_NAME into your kubeconfig and make it current")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
 	return c
