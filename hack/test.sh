@@ -5,6 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
 
+# The Postgres datastore test runs a real PostgreSQL from Debian's packages.
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL is needed by the tests: sudo apt-get install postgresql" >&2
+    exit 1
+  fi
+fi
+
 echo "== go vet"
 go vet ./...
 echo "== gofmt"
