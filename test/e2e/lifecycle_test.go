@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nestcluster/nest/internal/testenv"
@@ -244,15 +245,22 @@ func TestCorruptDatastoreIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	resumed, err := p.Start(ctx, vc.Name, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err = kube.Clientset(resumed.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client = start(t, p, vc.Name)
 	if _, err := client.CoreV1().ConfigMaps("default").Get(ctx, "precious", metav1.GetOptions{}); err != nil {
 		t.Fatalf("object lost after restoring the datastore: %v", err)
 	}
+}
+
+// start starts a stopped virtual cluster and returns a client of it.
+func start(t *testing.T, p *lifecycle.Provider, name string) kubernetes.Interface {
+	t.Helper()
+	vc, err := p.Start(context.Background(), name, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kube.Clientset(vc.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/nestcluster/nest/internal/testenv"
 	"github.com/nestcluster/nest/pkg/config"
-	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/ports"
 )
@@ -49,14 +48,7 @@ func TestPostgresDatastore(t *testing.T) {
 	if err := p.Stop(ctx, vc.Name); err != nil {
 		t.Fatal(err)
 	}
-	resumed, err := p.Start(ctx, vc.Name, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err = kube.Clientset(resumed.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client = start(t, p, vc.Name)
 	got, err := client.CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{})
 	if err != nil || got.Data["in"] != "postgres" {
 		t.Fatalf("configmap after restart = %v, %v", got, err)
