@@ -20,3 +20,7 @@ func (l Layout) AdminKubeconfig() string { return filepath.Join(l.Dir, "kubeconf
 func (l Layout) ControllerManagerKubeconfig() string {
 	return filepath.Join(l.Dir, "kube-controller-manager.kubeconfig")
 }
+
+// HostKubeconfig holds the virtual cluster's own, namespace-scoped
+// credentials for the host (see pkg/hostaccess).
+func (l Layout) HostKubeconfig() string { return filepath.Join(l.Dir, "host.kubeconfig") }

@@ -25,6 +25,8 @@ type Params struct {
 	CAData         []byte
 	ClientCertData []byte
 	ClientKeyData  []byte
+	// Token authenticates instead of a client certificate (a service account's).
+	Token string
 	// Namespace is the context's default namespace; empty means "default".
 	Namespace string
 }
@@ -48,6 +50,7 @@ func Build(p Params) *clientcmdapi.Config {
 	user := clientcmdapi.NewAuthInfo()
 	user.ClientCertificateData = p.ClientCertData
 	user.ClientKeyData = p.ClientKeyData
+	user.Token = p.Token
 	cfg.AuthInfos[userName] = user
 
 	ctx := clientcmdapi.NewContext()

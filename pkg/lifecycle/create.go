@@ -73,12 +73,14 @@ func (p *Provider) Create(ctx context.Context, name string, opts CreateOptions) 
 	if err := ensureHostNamespace(ctx, host, namespace, name); err != nil {
 		return nil, err
 	}
-	p.logger.Info("Host namespace is ready", "namespace", namespace)
-
 	layout := p.layout(name)
 	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
+	if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig()); err != nil {
+		return nil, err
+	}
+	p.logger.Info("Host namespace is ready", "namespace", namespace)
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -155,7 +157,7 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 			"--dir=" + layout.Dir,
 			"--port=" + strconv.Itoa(r.Port),
 			"--config=" + layout.ConfigPath(),
-			"--host-kubeconfig=" + r.HostKubeconfig,
+			"--host-kubeconfig=" + layout.HostKubeconfig(),
 			"--host-namespace=" + r.HostNamespace,
 		},
 		LogPath: layout.LogPath(),

@@ -1,0 +1,39 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/nestcluster/nest/pkg/hostaccess"
+	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/kubeconfig"
+)
+
+// writeHostAccess gives the virtual cluster its own namespace-scoped host
+// credentials and writes them as a kubeconfig for its control plane.
+func writeHostAccess(ctx context.Context, host kubernetes.Interface, adminKubeconfig, namespace, vc, path string) error {
+	token, err := hostaccess.Ensure(ctx, host, namespace, vc)
+	if err != nil {
+		return err
+	}
+	admin, err := kube.RESTConfig(adminKubeconfig, "")
+	if err != nil {
+		return err
+	}
+	ca := admin.CAData
+	if len(ca) == 0 && admin.CAFile != "" {
+		if ca, err = os.ReadFile(admin.CAFile); err != nil {
+			return fmt.Errorf("host CA: %w", err)
+		}
+	}
+	cfg := kubeconfig.Build(kubeconfig.Params{
+		ContextName: "host", Server: admin.Host, CAData: ca, Token: token, Namespace: namespace,
+	})
+	if err := kubeconfig.Write(path, cfg); err != nil {
+		return fmt.Errorf("write host credentials: %w", err)
+	}
+	return nil
+}
