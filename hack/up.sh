@@ -25,6 +25,13 @@ else
 fi
 VC_KUBECONFIG="${NEST_HOME:-$HOME/.nest}/clusters/demo/kubeconfig"
 
+echo
+echo "Running a sample Deployment of 3 replicas in the virtual cluster (the syncer runs its pods on the host)..."
+kubectl --kubeconfig "$VC_KUBECONFIG" create deployment hello \
+  --image=registry.k8s.io/pause:3.10 --replicas=3 --dry-run=client -o yaml |
+  kubectl --kubeconfig "$VC_KUBECONFIG" apply -f - >/dev/null
+kubectl --kubeconfig "$VC_KUBECONFIG" rollout status deployment/hello --timeout=120s
+
 cat <<MSG
 
 Everything is up. Nodes are simulated by KWOK: pods are scheduled and
@@ -35,7 +42,8 @@ The local host cluster:
   kubectl --kubeconfig $HOST_KUBECONFIG -n nest-sample get pods
 
 The virtual cluster "demo" (you are its cluster-admin):
-  kubectl --kubeconfig $VC_KUBECONFIG get namespaces
+  kubectl --kubeconfig $VC_KUBECONFIG get pods -o wide
+  kubectl --kubeconfig $HOST_KUBECONFIG -n nest-demo get pods   # the same pods on the host
   nest connect demo      # merge context nest_demo into ~/.kube/config
 
 kubectl is in ./bin (export PATH="\$PWD/bin:\$PATH"). Stop everything with:

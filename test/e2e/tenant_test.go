@@ -48,7 +48,7 @@ func TestTenantSeesARealCluster(t *testing.T) {
 		{"tenant is cluster-admin and can delegate with RBAC", testRBAC},
 		{"CRDs with schemas and CEL rules validate custom resources", testCRD},
 		{"configmaps and secrets round-trip", testConfigMapsAndSecrets},
-		{"deployments create replicasets and pending pods", testDeployment},
+		{"deployments create replicasets and pods", testDeployment},
 		{"watches deliver events", testWatch},
 		{"server-side apply tracks field managers", testServerSideApply},
 		{"service accounts get tokens", testServiceAccountToken},

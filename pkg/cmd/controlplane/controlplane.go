@@ -8,6 +8,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
+	"github.com/nestcluster/nest/pkg/syncer"
 )
 
 type flags struct {
@@ -41,6 +42,7 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 			return controlplane.Run(c.Context(), controlplane.Config{
 				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
 				Cluster: cluster, HostKubeconfig: f.hostKubeconfig, HostNamespace: f.hostNS,
+				Hooks:  []controlplane.Hook{syncer.Hook()},
 				Logger: globals.Logger(streams),
 			})
 		},

@@ -1,0 +1,54 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// fakeNodeCapacity is what a virtual node reports. The syncer's host
+// credentials are namespace-scoped and cannot read host nodes, so virtual
+// nodes are placeholders that carry the host node's name (sync.fromHost.nodes
+// mode "real", with a cluster-scoped read grant, is the next step).
+var fakeNodeCapacity = corev1.ResourceList{
+	corev1.ResourceCPU:    resource.MustParse("16"),
+	corev1.ResourceMemory: resource.MustParse("64Gi"),
+	corev1.ResourcePods:   resource.MustParse("110"),
+}
+
+// ensureNode makes sure the virtual cluster has a node of that name, so a
+// virtual pod can be bound to where its host copy runs.
+func (s *Syncer) ensureNode(ctx context.Context, name string) error {
+	if _, err := s.virtual.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil {
+		return nil
+	} else if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("read virtual node %s: %w", name, err)
+	}
+	now := metav1.Now()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Labels:      map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", names.LabelManagedBy: names.ManagedByValue},
+			Annotations: map[string]string{names.Domain + "/node-mode": "fake"},
+		},
+		Status: corev1.NodeStatus{
+			Capacity:    fakeNodeCapacity,
+			Allocatable: fakeNodeCapacity,
+			Conditions: []corev1.NodeCondition{{
+				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "HostNode",
+				Message: "runs this virtual cluster's pods on the host", LastHeartbeatTime: now, LastTransitionTime: now,
+			}},
+			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "nest"},
+		},
+	}
+	if _, err := s.virtual.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create virtual node %s: %w", name, err)
+	}
+	return nil
+}

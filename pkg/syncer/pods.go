@@ -1,0 +1,173 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// syncPod converges one virtual pod and its host copy.
+func (s *Syncer) syncPod(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	vpod, err := s.virtualPods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		vpod = nil
+	} else if err != nil {
+		return err
+	}
+	hname := s.hostPodName(ns, name)
+	hpod, err := s.hostPods.Get(hname)
+	if apierrors.IsNotFound(err) {
+		hpod = nil
+	} else if err != nil {
+		return err
+	}
+	if hpod != nil && !s.owns(hpod, ns, name) {
+		return s.refuseForeign(ctx, vpod, hname)
+	}
+
+	switch {
+	case vpod == nil:
+		// The virtual pod is gone: so must its host copy be.
+		if hpod != nil {
+			return s.deleteHostPod(ctx, hpod, nil)
+		}
+		return nil
+	case vpod.DeletionTimestamp != nil:
+		// Being deleted: the host pod goes first; once it is gone the
+		// syncer, standing in for the kubelet, finishes the virtual delete.
+		if hpod != nil {
+			return s.deleteHostPod(ctx, hpod, vpod.DeletionGracePeriodSeconds)
+		}
+		zero := int64(0)
+		err := s.virtual.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{
+			GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &vpod.UID},
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("finish deleting virtual pod %s: %w", key, err)
+		}
+		return nil
+	case hpod == nil:
+		if vpod.Spec.NodeName != "" || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed {
+			// It ran on the host and its copy was deleted there: a pod
+			// is not re-run, it is reported lost, like a node loss.
+			return s.markLost(ctx, vpod)
+		}
+		if reason := isolationError(vpod, s.isolation); reason != "" {
+			return s.reject(ctx, vpod, reason)
+		}
+		if _, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create host pod %s for %s: %w", hname, key, err)
+		}
+		return nil
+	default:
+		if hpod.Annotations[names.AnnotationVirtualUID] != string(vpod.UID) {
+			// A host copy of an earlier pod of the same name: replace it.
+			return s.deleteHostPod(ctx, hpod, nil)
+		}
+		return s.syncStatus(ctx, vpod, hpod)
+	}
+}
+
+// owns reports whether a host pod is this syncer's copy of ns/name.
+func (s *Syncer) owns(hpod *corev1.Pod, ns, name string) bool {
+	return hpod.Labels[names.LabelManagedBy] == names.ManagedByValue &&
+		hpod.Labels[names.LabelVirtualCluster] == names.LabelValue(s.vc) &&
+		hpod.Annotations[annotationVirtualNS] == ns &&
+		hpod.Annotations[names.AnnotationVirtualName] == name
+}
+
+func (s *Syncer) deleteHostPod(ctx context.Context, hpod *corev1.Pod, grace *int64) error {
+	err := s.host.CoreV1().Pods(s.hostNamespace).Delete(ctx, hpod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: grace, Preconditions: &metav1.Preconditions{UID: &hpod.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete host pod %s: %w", hpod.Name, err)
+	}
+	return nil
+}
+
+// syncStatus binds the virtual pod to the host pod's node and copies the
+// host pod's status up.
+func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
+	if vpod.Spec.NodeName == "" && hpod.Spec.NodeName != "" {
+		if err := s.ensureNode(ctx, hpod.Spec.NodeName); err != nil {
+			return err
+		}
+		err := s.virtual.CoreV1().Pods(vpod.Namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: vpod.Name, Namespace: vpod.Namespace, UID: vpod.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: hpod.Spec.NodeName},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsConflict(err) {
+			return fmt.Errorf("bind virtual pod %s/%s to %s: %w", vpod.Namespace, vpod.Name, hpod.Spec.NodeName, err)
+		}
+		// The bind changes the virtual pod; its event brings us back.
+		return nil
+	}
+	status := *hpod.Status.DeepCopy()
+	status.NominatedNodeName = ""
+	if equality.Semantic.DeepEqual(status, vpod.Status) {
+		return nil
+	}
+	updated := vpod.DeepCopy()
+	updated.Status = status
+	if _, err := s.virtual.CoreV1().Pods(vpod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("update status of virtual pod %s/%s: %w", vpod.Namespace, vpod.Name, err)
+	}
+	return nil
+}
+
+// markLost fails a virtual pod whose host copy disappeared.
+func (s *Syncer) markLost(ctx context.Context, vpod *corev1.Pod) error {
+	if vpod.Status.Phase == corev1.PodFailed || vpod.Status.Phase == corev1.PodSucceeded {
+		return nil
+	}
+	updated := vpod.DeepCopy()
+	updated.Status.Phase = corev1.PodFailed
+	updated.Status.Reason = "HostPodLost"
+	updated.Status.Message = "the pod's copy on the host cluster was deleted"
+	_, err := s.virtual.CoreV1().Pods(vpod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("mark virtual pod %s/%s lost: %w", vpod.Namespace, vpod.Name, err)
+	}
+	return nil
+}
+
+// reject records why a pod will not be run on the host.
+func (s *Syncer) reject(ctx context.Context, vpod *corev1.Pod, reason string) error {
+	return s.warn(ctx, vpod, "IsolationPolicy", reason)
+}
+
+// refuseForeign leaves a host pod Nest does not own alone, and says so.
+func (s *Syncer) refuseForeign(ctx context.Context, vpod *corev1.Pod, hname string) error {
+	if vpod == nil {
+		return nil
+	}
+	return s.warn(ctx, vpod, "HostNameTaken", fmt.Sprintf("host pod %s/%s exists and is not managed by Nest; it is left alone", s.hostNamespace, hname))
+}
+
+// warn records a Warning event on a virtual pod, once per reason.
+func (s *Syncer) warn(ctx context.Context, vpod *corev1.Pod, reason, message string) error {
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: vpod.Name + "." + string(vpod.UID)[:8] + "." + reason, Namespace: vpod.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: vpod.Namespace, Name: vpod.Name, UID: vpod.UID, APIVersion: "v1"},
+		Reason:         reason, Message: message, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "nest-syncer"},
+		FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1,
+	}
+	_, err := s.virtual.CoreV1().Events(vpod.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("record event on %s/%s: %w", vpod.Namespace, vpod.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package syncer
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// subdomainLimit is the name limit of configmaps, secrets and PVCs.
+const subdomainLimit = 253
+
+// hostPodName is the host name of a virtual pod.
+func (s *Syncer) hostPodName(namespace, name string) string {
+	return names.HostName(s.vc, namespace, name)
+}
+
+// hostObjectName is the host name of a configmap, secret or PVC a pod uses.
+func (s *Syncer) hostObjectName(namespace, name string) string {
+	return names.HostNameWithLimit(subdomainLimit, s.vc, namespace, name)
+}
+
+// isolationError says why a pod may not run on the host, or "".
+func isolationError(pod *corev1.Pod, policy config.Isolation) string {
+	if pod.Spec.HostNetwork && !policy.AllowHostNetwork {
+		return "hostNetwork is not allowed by this virtual cluster's isolation policy"
+	}
+	if (pod.Spec.HostPID || pod.Spec.HostIPC) && !policy.AllowHostNetwork {
+		return "hostPID and hostIPC are not allowed by this virtual cluster's isolation policy"
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.HostPath != nil && !policy.AllowHostPath {
+			return fmt.Sprintf("hostPath volume %q is not allowed by this virtual cluster's isolation policy", v.Name)
+		}
+	}
+	for _, c := range allContainers(&pod.Spec) {
+		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged && !policy.AllowPrivileged {
+			return fmt.Sprintf("container %q is privileged, which this virtual cluster's isolation policy does not allow", c.Name)
+		}
+	}
+	return ""
+}
+
+func allContainers(spec *corev1.PodSpec) []corev1.Container {
+	out := append([]corev1.Container{}, spec.InitContainers...)
+	return append(out, spec.Containers...)
+}
+
+// translatePod returns the host pod for a virtual pod: in the host
+// namespace, under its translated name, with every reference to a
+// configmap, secret or claim translated the same way, and nothing that
+// would reach the host's API with the tenant's identity.
+func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
+	h := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      s.hostPodName(v.Namespace, v.Name),
+			Namespace: s.hostNamespace,
+			Labels:    names.OwnershipLabels(s.vc, v.Namespace),
+			Annotations: map[string]string{
+				names.AnnotationVirtualName: v.Name,
+				names.AnnotationVirtualKind: "Pod",
+				names.AnnotationVirtualUID:  string(v.UID),
+				annotationVirtualNS:         v.Namespace,
+			},
+		},
+		Spec: *v.Spec.DeepCopy(),
+	}
+	spec := &h.Spec
+	// The host schedules it; the virtual pod is bound to the node it lands on.
+	spec.NodeName = ""
+	spec.SchedulerName = ""
+	// The host's default service account, with no token: the tenant's
+	// service account lives in the virtual cluster, not on the host.
+	spec.ServiceAccountName = ""
+	spec.DeprecatedServiceAccount = ""
+	spec.AutomountServiceAccountToken = ptrTo(false)
+	// Priority classes are the virtual cluster's; the host's admission
+	// sets the host's default.
+	spec.PriorityClassName = ""
+	spec.Priority = nil
+	spec.PreemptionPolicy = nil
+	spec.ImagePullSecrets = translateLocalRefs(spec.ImagePullSecrets, func(n string) string { return s.hostObjectName(v.Namespace, n) })
+
+	var volumes []corev1.Volume
+	dropped := map[string]bool{}
+	for _, vol := range spec.Volumes {
+		if s.translateVolume(v.Namespace, &vol) {
+			volumes = append(volumes, vol)
+		} else {
+			dropped[vol.Name] = true
+		}
+	}
+	spec.Volumes = volumes
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range list {
+			s.translateContainer(v.Namespace, &list[i], dropped)
+		}
+	}
+	for i := range spec.EphemeralContainers {
+		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
+		s.translateContainer(v.Namespace, &c, dropped)
+		spec.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
+	}
+	return h
+}
+
+// annotationVirtualNS holds the virtual namespace in full (the label value
+// may be hashed).
+const annotationVirtualNS = names.Domain + "/virtual-namespace"
+
+// translateVolume rewrites a volume's references; false drops it (the
+// service-account token projection of the virtual cluster).
+func (s *Syncer) translateVolume(ns string, vol *corev1.Volume) bool {
+	name := func(n string) string { return s.hostObjectName(ns, n) }
+	switch {
+	case vol.ConfigMap != nil:
+		vol.ConfigMap.Name = name(vol.ConfigMap.Name)
+	case vol.Secret != nil:
+		vol.Secret.SecretName = name(vol.Secret.SecretName)
+	case vol.PersistentVolumeClaim != nil:
+		vol.PersistentVolumeClaim.ClaimName = name(vol.PersistentVolumeClaim.ClaimName)
+	case vol.Projected != nil:
+		var sources []corev1.VolumeProjection
+		for _, src := range vol.Projected.Sources {
+			switch {
+			case src.ServiceAccountToken != nil:
+				continue // a virtual token means nothing to the host
+			case src.ConfigMap != nil:
+				src.ConfigMap.Name = name(src.ConfigMap.Name)
+			case src.Secret != nil:
+				src.Secret.Name = name(src.Secret.Name)
+			}
+			sources = append(sources, src)
+		}
+		if len(sources) == 0 || strings.HasPrefix(vol.Name, "kube-api-access-") {
+			return false
+		}
+		vol.Projected.Sources = sources
+	}
+	return true
+}
+
+func (s *Syncer) translateContainer(ns string, c *corev1.Container, dropped map[string]bool) {
+	name := func(n string) string { return s.hostObjectName(ns, n) }
+	for i := range c.Env {
+		if ref := c.Env[i].ValueFrom; ref != nil {
+			if ref.ConfigMapKeyRef != nil {
+				ref.ConfigMapKeyRef.Name = name(ref.ConfigMapKeyRef.Name)
+			}
+			if ref.SecretKeyRef != nil {
+				ref.SecretKeyRef.Name = name(ref.SecretKeyRef.Name)
+			}
+		}
+	}
+	for i := range c.EnvFrom {
+		if c.EnvFrom[i].ConfigMapRef != nil {
+			c.EnvFrom[i].ConfigMapRef.Name = name(c.EnvFrom[i].ConfigMapRef.Name)
+		}
+		if c.EnvFrom[i].SecretRef != nil {
+			c.EnvFrom[i].SecretRef.Name = name(c.EnvFrom[i].SecretRef.Name)
+		}
+	}
+	var mounts []corev1.VolumeMount
+	for _, m := range c.VolumeMounts {
+		if !dropped[m.Name] {
+			mounts = append(mounts, m)
+		}
+	}
+	c.VolumeMounts = mounts
+}
+
+func translateLocalRefs(refs []corev1.LocalObjectReference, name func(string) string) []corev1.LocalObjectReference {
+	out := make([]corev1.LocalObjectReference, len(refs))
+	for i, r := range refs {
+		out[i] = corev1.LocalObjectReference{Name: name(r.Name)}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func ptrTo[T any](v T) *T { return &v }

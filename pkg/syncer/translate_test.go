@@ -1,0 +1,105 @@
+package syncer
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+func TestTranslatePod(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev"}
+	v := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "uid-1", Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{
+			NodeName:           "virtual-node",
+			ServiceAccountName: "builder",
+			PriorityClassName:  "high",
+			ImagePullSecrets:   []corev1.LocalObjectReference{{Name: "regcred"}},
+			Volumes: []corev1.Volume{
+				{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
+				{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "nest-syncer"}}},
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "db"}}},
+				{Name: "kube-api-access-abcde", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}},
+					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}}},
+				}}}},
+			},
+			Containers: []corev1.Container{{
+				Name: "app", Image: "shop/web:1",
+				Env:     []corev1.EnvVar{{Name: "PW", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db-pw"}, Key: "pw"}}}},
+				EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "env"}}}},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "cfg", MountPath: "/cfg"},
+					{Name: "kube-api-access-abcde", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"},
+				},
+			}},
+		},
+	}
+	h := s.translatePod(v)
+	host := func(n string) string { return names.HostNameWithLimit(subdomainLimit, "dev", "shop", n) }
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"name", h.Name, "web-x-shop-x-dev"},
+		{"namespace", h.Namespace, "nest-dev"},
+		{"managed-by label", h.Labels[names.LabelManagedBy], "nest"},
+		{"virtual uid", h.Annotations[names.AnnotationVirtualUID], "uid-1"},
+		{"virtual namespace", h.Annotations[annotationVirtualNS], "shop"},
+		{"node left to the host scheduler", h.Spec.NodeName, ""},
+		{"host default service account", h.Spec.ServiceAccountName, ""},
+		{"no token automount", *h.Spec.AutomountServiceAccountToken, false},
+		{"no virtual priority class", h.Spec.PriorityClassName, ""},
+		{"pull secret translated", h.Spec.ImagePullSecrets[0].Name, host("regcred")},
+		{"configmap volume translated", h.Spec.Volumes[0].ConfigMap.Name, host("settings")},
+		// A tenant naming a host object (here the syncer's own token) gets
+		// the translated name, which Nest alone makes.
+		{"secret volume translated", h.Spec.Volumes[1].Secret.SecretName, host("nest-syncer")},
+		{"claim translated", h.Spec.Volumes[2].PersistentVolumeClaim.ClaimName, host("db")},
+		{"service account token volume dropped", len(h.Spec.Volumes), 3},
+		{"its mount dropped", len(h.Spec.Containers[0].VolumeMounts), 1},
+		{"secret env translated", h.Spec.Containers[0].Env[0].ValueFrom.SecretKeyRef.Name, host("db-pw")},
+		{"configmap envFrom translated", h.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name, host("env")},
+		{"virtual pod untouched", v.Spec.Volumes[1].Secret.SecretName, "nest-syncer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Fatalf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsolationError(t *testing.T) {
+	t.Parallel()
+	yes := true
+	tests := []struct {
+		name   string
+		spec   corev1.PodSpec
+		policy config.Isolation
+		want   string
+	}{
+		{name: "plain pod", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}}}},
+		{name: "host network", spec: corev1.PodSpec{HostNetwork: true}, want: "hostNetwork"},
+		{name: "host network allowed", spec: corev1.PodSpec{HostNetwork: true}, policy: config.Isolation{AllowHostNetwork: true}},
+		{name: "host path", spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}}, want: "hostPath"},
+		{name: "privileged init container", spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, want: "privileged"},
+		{name: "privileged allowed", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, policy: config.Isolation{AllowPrivileged: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := isolationError(&corev1.Pod{Spec: tt.spec}, tt.policy)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("isolationError = %q, want one with %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+)
+
+// TestSyncerRunsDeployment: a Deployment in a virtual cluster runs on the
+// host, as exactly its own translated pods, and leaves nothing when deleted.
+func TestSyncerRunsDeployment(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "workloads", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	hostPods := func() ([]corev1.Pod, error) {
+		l, err := env.Client.CoreV1().Pods(vc.HostNamespace).List(ctx, metav1.ListOptions{LabelSelector: "nest.dev/virtual-cluster=workloads"})
+		if err != nil {
+			return nil, err
+		}
+		return l.Items, nil
+	}
+	if _, err := client.AppsV1().Deployments("default").Create(ctx, deployment("web", 20), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 2*time.Minute, "20/20 replicas available in the virtual cluster", func() (bool, error) {
+		d, err := client.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return d.Status.AvailableReplicas == 20, fmt.Errorf("%d available", d.Status.AvailableReplicas)
+	})
+	pods, err := hostPods()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods) != 20 {
+		t.Fatalf("host namespace holds %d pods, want exactly 20", len(pods))
+	}
+	vpods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range vpods.Items {
+		if p.Spec.NodeName == "" || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+			t.Errorf("virtual pod %s: node %q phase %s IP %q, want bound, Running, with the host pod's IP", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.PodIP)
+		}
+	}
+
+	if err := client.AppsV1().Deployments("default").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 2*time.Minute, "no pods left on either side", func() (bool, error) {
+		pods, err := hostPods()
+		if err != nil {
+			return false, err
+		}
+		vpods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, err
+		}
+		return len(pods) == 0 && len(vpods.Items) == 0, fmt.Errorf("%d host, %d virtual pods", len(pods), len(vpods.Items))
+	})
+}
+
+// TestSyncerEnforcesIsolation: a privileged pod never reaches the host and
+// its owner is told why.
+func TestSyncerEnforcesIsolation(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "isolated", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "escape"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "root", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
+		}}},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "an IsolationPolicy warning on the pod", func() (bool, error) {
+		evs, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=IsolationPolicy,involvedObject.name=escape"})
+		return err == nil && len(evs.Items) > 0, err
+	})
+	host, err := env.Client.CoreV1().Pods(vc.HostNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(host.Items) != 0 {
+		t.Fatalf("a privileged pod reached the host: %v", host.Items[0].Name)
+	}
+}
