@@ -58,15 +58,26 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return nil
 	case hpod == nil:
-		if vpod.Spec.NodeName != "" || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed {
-			// It ran on the host and its copy was deleted there: a pod
-			// is not re-run, it is reported lost, like a node loss.
+		if vpod.Status.HostIP != "" || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed {
+			// It ran on the host (its status came from there) and its copy
+			// was deleted there: a pod is not re-run, it is reported lost,
+			// as after a node loss.
 			return s.markLost(ctx, vpod)
 		}
 		if reason := isolationError(vpod, s.isolation); reason != "" {
 			return s.reject(ctx, vpod, reason)
 		}
-		if _, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		_, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// Not in our informer: either ours and not seen yet, or a pod
+			// Nest does not own (the informer only sees Nest's).
+			existing, gerr := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, hname, metav1.GetOptions{})
+			if gerr == nil && !s.owns(existing, ns, name) {
+				return s.refuseForeign(ctx, vpod, hname)
+			}
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("create host pod %s for %s: %w", hname, key, err)
 		}
 		return nil

@@ -99,3 +99,43 @@ func TestSyncerEnforcesIsolation(t *testing.T) {
 		t.Fatalf("a privileged pod reached the host: %v", host.Items[0].Name)
 	}
 }
+
+// TestSyncerLeavesForeignHostPodsAlone: a host pod that Nest did not make is
+// never changed or deleted, even when a virtual pod's translated name
+// collides with it; the virtual pod gets a warning instead.
+func TestSyncerLeavesForeignHostPodsAlone(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "squatted", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	foreign := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app-x-default-x-squatted", Labels: map[string]string{"owner": "someone-else"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "theirs", Image: "theirs:1"}}},
+	}
+	var created *corev1.Pod
+	// The host makes the namespace's default service account a moment
+	// after the namespace.
+	testenv.Eventually(t, time.Minute, "the foreign pod to be created on the host", func() (bool, error) {
+		var err error
+		created, err = env.Client.CoreV1().Pods(vc.HostNamespace).Create(ctx, foreign, metav1.CreateOptions{})
+		return err == nil, err
+	})
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "mine", Image: "mine:1"}}},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "a HostNameTaken warning on the virtual pod", func() (bool, error) {
+		evs, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=HostNameTaken,involvedObject.name=app"})
+		return err == nil && len(evs.Items) > 0, err
+	})
+	got, err := env.Client.CoreV1().Pods(vc.HostNamespace).Get(ctx, foreign.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the foreign host pod is gone: %v", err)
+	}
+	if got.UID != created.UID || got.Spec.Containers[0].Image != "theirs:1" || got.Labels["owner"] != "someone-else" {
+		t.Fatalf("the foreign host pod was changed: %+v", got.ObjectMeta)
+	}
+}
