@@ -67,6 +67,14 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		if reason := isolationError(vpod, s.isolation); reason != "" {
 			return s.reject(ctx, vpod, reason)
 		}
+		// What the pod uses goes first, so that it starts with its config.
+		for kind, refs := range podRefs(vpod) {
+			for ref := range refs {
+				if err := s.syncRef(ctx, kind, ns, ref); err != nil {
+					return err
+				}
+			}
+		}
 		_, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			// Not in our informer: either ours and not seen yet, or a pod

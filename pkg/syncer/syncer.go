@@ -2,18 +2,20 @@
 // copies pods down into the host namespace under translated names, binds
 // the virtual pods to the nodes they land on, and copies their status back.
 //
-// This is the first step of the syncer (issue 5): pods only. The
-// configmaps, secrets and claims pods refer to are referenced under their
-// translated names already, so that a tenant can never point a pod at a
-// host object that Nest did not make; copying those objects comes next.
+// So far it syncs pods and the configmaps and secrets they use (issue 5,
+// first steps). Every reference a pod makes (configmaps, secrets, claims,
+// pull secrets) is translated, so that a tenant can never point a pod at a
+// host object that Nest did not make.
 package syncer
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
@@ -30,14 +32,18 @@ import (
 
 // Syncer mirrors one virtual cluster's pods to its host namespace.
 type Syncer struct {
-	vc            string
-	hostNamespace string
-	isolation     config.Isolation
-	virtual, host kubernetes.Interface
-	virtualPods   corelisters.PodLister
-	hostPods      corelisters.PodNamespaceLister
-	queue         workqueue.TypedRateLimitingInterface[string]
-	log           *slog.Logger
+	vc                string
+	hostNamespace     string
+	isolation         config.Isolation
+	virtual, host     kubernetes.Interface
+	virtualPods       corelisters.PodLister
+	hostPods          corelisters.PodNamespaceLister
+	virtualConfigMaps corelisters.ConfigMapLister
+	hostConfigMaps    corelisters.ConfigMapNamespaceLister
+	virtualSecrets    corelisters.SecretLister
+	hostSecrets       corelisters.SecretNamespaceLister
+	queue             workqueue.TypedRateLimitingInterface[string]
+	log               *slog.Logger
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the
@@ -75,30 +81,38 @@ func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolati
 				names.LabelManagedBy: names.ManagedByValue, names.LabelVirtualCluster: names.LabelValue(vc),
 			}).String()
 		}))
-	vpods := virtualInformers.Core().V1().Pods()
-	hpods := hostInformers.Core().V1().Pods()
-	s.virtualPods = vpods.Lister()
-	s.hostPods = hpods.Lister().Pods(hostNamespace)
-	if _, err := vpods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    s.enqueueVirtual,
-		UpdateFunc: func(_, obj any) { s.enqueueVirtual(obj) },
-		DeleteFunc: s.enqueueVirtual,
-	}); err != nil {
-		return err
+	vpods, hpods := virtualInformers.Core().V1().Pods(), hostInformers.Core().V1().Pods()
+	vcms, hcms := virtualInformers.Core().V1().ConfigMaps(), hostInformers.Core().V1().ConfigMaps()
+	vsecrets, hsecrets := virtualInformers.Core().V1().Secrets(), hostInformers.Core().V1().Secrets()
+	s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
+	s.virtualConfigMaps, s.hostConfigMaps = vcms.Lister(), hcms.Lister().ConfigMaps(hostNamespace)
+	s.virtualSecrets, s.hostSecrets = vsecrets.Lister(), hsecrets.Lister().Secrets(hostNamespace)
+	handlers := []struct {
+		informer cache.SharedIndexInformer
+		enqueue  func(any)
+	}{
+		{vpods.Informer(), s.enqueueVirtualPod},
+		{hpods.Informer(), s.enqueueHost(kindPod)},
+		{vcms.Informer(), s.enqueueVirtual(string(refConfigMap))},
+		{hcms.Informer(), s.enqueueHost(string(refConfigMap))},
+		{vsecrets.Informer(), s.enqueueVirtual(string(refSecret))},
+		{hsecrets.Informer(), s.enqueueHost(string(refSecret))},
 	}
-	if _, err := hpods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    s.enqueueHost,
-		UpdateFunc: func(_, obj any) { s.enqueueHost(obj) },
-		DeleteFunc: s.enqueueHost,
-	}); err != nil {
-		return err
+	var synced []cache.InformerSynced
+	for _, h := range handlers {
+		if _, err := h.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    h.enqueue,
+			UpdateFunc: func(_, obj any) { h.enqueue(obj) },
+			DeleteFunc: h.enqueue,
+		}); err != nil {
+			return err
+		}
+		synced = append(synced, h.informer.HasSynced)
 	}
 	virtualInformers.Start(ctx.Done())
 	hostInformers.Start(ctx.Done())
-	for _, synced := range []cache.InformerSynced{vpods.Informer().HasSynced, hpods.Informer().HasSynced} {
-		if !cache.WaitForCacheSync(ctx.Done(), synced) {
-			return ctx.Err()
-		}
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return ctx.Err()
 	}
 	// Host pods whose virtual pod is gone (deleted while the syncer was
 	// down) are found by the initial host events, like any other.
@@ -114,14 +128,24 @@ func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolati
 	return nil
 }
 
-func (s *Syncer) enqueueVirtual(obj any) {
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-		s.queue.Add(key)
+// kindPod prefixes the queue keys of pods; configmaps and secrets use their
+// refKind. A key is "kind|namespace/name" of the virtual object.
+const kindPod = "pods"
+
+func queueKey(kind, key string) string { return kind + "|" + key }
+
+func (s *Syncer) enqueueVirtual(kind string) func(any) {
+	return func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			s.queue.Add(queueKey(kind, key))
+		}
 	}
 }
 
-// enqueueHost maps a host pod back to its virtual pod's key.
-func (s *Syncer) enqueueHost(obj any) {
+// enqueueVirtualPod queues a pod and everything it refers to, whose host
+// copies depend on whether a live pod still uses them.
+func (s *Syncer) enqueueVirtualPod(obj any) {
+	s.enqueueVirtual(kindPod)(obj)
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -129,9 +153,27 @@ func (s *Syncer) enqueueHost(obj any) {
 	if !ok {
 		return
 	}
-	ns, name := pod.Annotations[annotationVirtualNS], pod.Annotations[names.AnnotationVirtualName]
-	if ns != "" && name != "" {
-		s.queue.Add(ns + "/" + name)
+	for kind, refs := range podRefs(pod) {
+		for name := range refs {
+			s.queue.Add(queueKey(string(kind), pod.Namespace+"/"+name))
+		}
+	}
+}
+
+// enqueueHost maps a host object back to its virtual object's key.
+func (s *Syncer) enqueueHost(kind string) func(any) {
+	return func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return
+		}
+		ns, name := m.GetAnnotations()[annotationVirtualNS], m.GetAnnotations()[names.AnnotationVirtualName]
+		if ns != "" && name != "" {
+			s.queue.Add(queueKey(kind, ns+"/"+name))
+		}
 	}
 }
 
@@ -141,11 +183,27 @@ func (s *Syncer) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer s.queue.Done(key)
-	if err := s.syncPod(ctx, key); err != nil {
+	if err := s.sync(ctx, key); err != nil {
 		s.log.Warn("Sync failed, retrying", "pod", key, "error", err)
 		s.queue.AddRateLimited(key)
 		return true
 	}
 	s.queue.Forget(key)
 	return true
+}
+
+// sync dispatches a queue key to its kind's sync.
+func (s *Syncer) sync(ctx context.Context, key string) error {
+	kind, objKey, ok := strings.Cut(key, "|")
+	if !ok {
+		return nil
+	}
+	if kind == kindPod {
+		return s.syncPod(ctx, objKey)
+	}
+	ns, name, err := cache.SplitMetaNamespaceKey(objKey)
+	if err != nil {
+		return nil
+	}
+	return s.syncRef(ctx, refKind(kind), ns, name)
 }

@@ -103,3 +103,33 @@ func TestIsolationError(t *testing.T) {
 		})
 	}
 }
+
+func TestPodRefs(t *testing.T) {
+	t.Parallel()
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}},
+		Volumes: []corev1.Volume{
+			{Name: "a", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cm-vol"}}}},
+			{Name: "b", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s-proj"}}},
+			}}}},
+		},
+		InitContainers: []corev1.Container{{EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s-envfrom"}}}}}},
+		Containers:     []corev1.Container{{Env: []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cm-env"}}}}}}},
+	}}
+	refs := podRefs(pod)
+	tests := []struct {
+		kind refKind
+		name string
+	}{
+		{refSecret, "pull"}, {refConfigMap, "cm-vol"}, {refSecret, "s-proj"}, {refSecret, "s-envfrom"}, {refConfigMap, "cm-env"},
+	}
+	for _, tt := range tests {
+		if !refs[tt.kind][tt.name] {
+			t.Errorf("podRefs lacks %s %s: %v", tt.kind, tt.name, refs)
+		}
+	}
+	if n := len(refs[refConfigMap]) + len(refs[refSecret]); n != len(tests) {
+		t.Errorf("podRefs found %d references, want %d: %v", n, len(tests), refs)
+	}
+}

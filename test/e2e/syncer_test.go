@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -138,4 +139,73 @@ func TestSyncerLeavesForeignHostPodsAlone(t *testing.T) {
 	if got.UID != created.UID || got.Spec.Containers[0].Image != "theirs:1" || got.Labels["owner"] != "someone-else" {
 		t.Fatalf("the foreign host pod was changed: %+v", got.ObjectMeta)
 	}
+}
+
+// TestSyncerCopiesWhatPodsUse: configmaps and secrets reach the host only
+// while a pod uses them, and follow their virtual originals.
+func TestSyncerCopiesWhatPodsUse(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "configs", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	if _, err := client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}, Data: map[string]string{"mode": "v1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"creds", "unused"} {
+		if _, err := client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: map[string]string{"pw": name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "user"},
+		Spec: corev1.PodSpec{
+			Volumes: []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}},
+			Containers: []corev1.Container{{
+				Name: "app", Image: "app:1",
+				Env:          []corev1.EnvVar{{Name: "PW", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "pw"}}}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "cfg", MountPath: "/cfg"}},
+			}},
+		},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hostCM := func() (*corev1.ConfigMap, error) {
+		return env.Client.CoreV1().ConfigMaps(vc.HostNamespace).Get(ctx, "settings-x-default-x-configs", metav1.GetOptions{})
+	}
+	testenv.Eventually(t, time.Minute, "the configmap and secret on the host, and the pod Running", func() (bool, error) {
+		if _, err := hostCM(); err != nil {
+			return false, err
+		}
+		if _, err := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, "creds-x-default-x-configs", metav1.GetOptions{}); err != nil {
+			return false, err
+		}
+		p, err := client.CoreV1().Pods("default").Get(ctx, "user", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+	if _, err := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, "unused-x-default-x-configs", metav1.GetOptions{}); err == nil {
+		t.Fatal("a secret no pod uses was copied to the host")
+	}
+
+	cm, err := client.CoreV1().ConfigMaps("default").Get(ctx, "settings", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["mode"] = "v2"
+	if _, err := client.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "the host copy to follow the update", func() (bool, error) {
+		h, err := hostCM()
+		return err == nil && h.Data["mode"] == "v2", err
+	})
+
+	if err := client.CoreV1().Pods("default").Delete(ctx, "user", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "the copies to leave the host with the last pod using them", func() (bool, error) {
+		_, cmErr := hostCM()
+		_, sErr := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, "creds-x-default-x-configs", metav1.GetOptions{})
+		return apierrors.IsNotFound(cmErr) && apierrors.IsNotFound(sErr), fmt.Errorf("configmap: %v, secret: %v", cmErr, sErr)
+	})
 }
