@@ -80,9 +80,6 @@ func NewProvider(home *nesthome.Home, opts ...Option) (*Provider, error) {
 	return p, nil
 }
 
-// Home is the Nest home the provider works in.
-func (p *Provider) Home() *nesthome.Home { return p.home }
-
 func (p *Provider) layout(name string) controlplane.Layout {
 	return controlplane.Layout{Dir: p.home.ClusterDir(name)}
 }

@@ -112,12 +112,6 @@ func (h *Host) kubeconfigFor(c string) string {
 	return filepath.Join(h.dir, "kubeconfigs", c+".kubeconfig")
 }
 
-// Exists reports whether the host was ever brought up (and not purged).
-func (h *Host) Exists() (bool, error) {
-	s, err := h.loadState()
-	return s != nil, err
-}
-
 // Client returns an admin client of the local host.
 func (h *Host) Client() (kubernetes.Interface, error) {
 	if _, err := os.Stat(h.KubeconfigPath()); err != nil {

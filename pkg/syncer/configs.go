@@ -62,130 +62,157 @@ func (s *Syncer) hostMeta(ns, name, kind string, uid types.UID, hname string) me
 	}
 }
 
-// ownsObject reports whether host metadata marks this syncer's copy of ns/name.
-func (s *Syncer) ownsObject(m metav1.ObjectMeta, ns, name string) bool {
-	return m.Labels[names.LabelManagedBy] == names.ManagedByValue &&
-		m.Labels[names.LabelVirtualCluster] == names.LabelValue(s.vc) &&
-		m.Annotations[annotationVirtualNS] == ns && m.Annotations[names.AnnotationVirtualName] == name
+// ownsObject reports whether a host object is this syncer's copy of the
+// virtual object ns/name.
+func (s *Syncer) ownsObject(m metav1.Object, ns, name string) bool {
+	l, a := m.GetLabels(), m.GetAnnotations()
+	return l[names.LabelManagedBy] == names.ManagedByValue &&
+		l[names.LabelVirtualCluster] == names.LabelValue(s.vc) &&
+		a[annotationVirtualNS] == ns && a[names.AnnotationVirtualName] == name
+}
+
+// hostClient is the part of a typed client-go client that syncCopy uses.
+type hostClient[T any] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Get(context.Context, string, metav1.GetOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+	Delete(context.Context, string, metav1.DeleteOptions) error
+}
+
+// copyOf describes the host copy of one configmap or secret for syncCopy.
+type copyOf[T metav1.Object] struct {
+	kind    string // for messages: "configmap", "secret"
+	client  hostClient[T]
+	host    T    // the current host copy, if exists
+	exists  bool // whether host is set
+	wanted  bool // a live pod uses the virtual object, and it exists
+	want    func() T
+	current func(host, want T) bool
+	// update returns the host copy carrying want's content, or false when
+	// it cannot be updated in place (then it is replaced).
+	update func(host, want T) (T, bool)
+}
+
+// syncCopy converges one host copy: absent when not wanted; created, kept
+// equal, or replaced when it cannot be updated in place.
+func syncCopy[T metav1.Object](ctx context.Context, s *Syncer, c copyOf[T], ns, name string) error {
+	hname := s.hostObjectName(ns, name)
+	remove := func(what string) error {
+		uid := c.host.GetUID()
+		err := c.client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		return ignoreGone(err, what+" host "+c.kind+" "+hname)
+	}
+	if !c.wanted {
+		if !c.exists {
+			return nil
+		}
+		return remove("delete")
+	}
+	want := c.want()
+	if !c.exists {
+		_, err := c.client.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// Not in our informer: ours and not seen yet, or not Nest's.
+			existing, gerr := c.client.Get(ctx, hname, metav1.GetOptions{})
+			if gerr != nil {
+				return ignoreGone(gerr, "read host "+c.kind+" "+hname)
+			}
+			if !s.ownsObject(existing, ns, name) {
+				s.log.Warn("Host object not managed by Nest has the translated name; left alone", "kind", c.kind, "virtual", ns+"/"+name, "host", hname)
+			}
+			return nil
+		}
+		return wrap(err, "create host "+c.kind+" "+hname)
+	}
+	if c.current(c.host, want) {
+		return nil
+	}
+	updated, ok := c.update(c.host, want)
+	if !ok {
+		return remove("replace")
+	}
+	maps.Copy(updated.GetAnnotations(), want.GetAnnotations())
+	_, err := c.client.Update(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsInvalid(err) { // an immutable copy: replace it
+		return remove("replace")
+	}
+	return wrap(err, "update host "+c.kind+" "+hname)
+}
+
+// sameOrigin reports whether a host copy was made from this virtual object.
+func sameOrigin(host, want metav1.Object) bool {
+	return host.GetAnnotations()[names.AnnotationVirtualUID] == want.GetAnnotations()[names.AnnotationVirtualUID]
 }
 
 func (s *Syncer) syncConfigMap(ctx context.Context, ns, name, hname string, referenced bool) error {
-	v, err := s.virtualConfigMaps.ConfigMaps(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		v = nil
-	} else if err != nil {
+	v, haveV, err := found(s.virtualConfigMaps.ConfigMaps(ns).Get(name))
+	if err != nil {
 		return err
 	}
-	h, err := s.hostConfigMaps.Get(hname)
-	if apierrors.IsNotFound(err) {
-		h = nil
-	} else if err != nil {
+	h, haveH, err := found(s.hostConfigMaps.Get(hname))
+	if err != nil {
 		return err
 	}
-	client := s.host.CoreV1().ConfigMaps(s.hostNamespace)
-	if v == nil || !referenced {
-		if h == nil {
-			return nil
-		}
-		return ignoreGone(client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &h.UID}}), "delete host configmap "+hname)
-	}
-	want := &corev1.ConfigMap{ObjectMeta: s.hostMeta(ns, name, "ConfigMap", v.UID, hname), Data: v.Data, BinaryData: v.BinaryData, Immutable: v.Immutable}
-	if h == nil {
-		_, err := client.Create(ctx, want, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return s.checkForeign(ctx, func() (metav1.ObjectMeta, error) {
-				o, err := client.Get(ctx, hname, metav1.GetOptions{})
-				if err != nil {
-					return metav1.ObjectMeta{}, err
-				}
-				return o.ObjectMeta, nil
-			}, ns, name, "configmap")
-		}
-		return wrap(err, "create host configmap "+hname)
-	}
-	if equality.Semantic.DeepEqual(h.Data, want.Data) && equality.Semantic.DeepEqual(h.BinaryData, want.BinaryData) &&
-		h.Annotations[names.AnnotationVirtualUID] == string(v.UID) {
-		return nil
-	}
-	updated := h.DeepCopy()
-	updated.Data, updated.BinaryData, updated.Immutable = want.Data, want.BinaryData, want.Immutable
-	maps.Copy(updated.Annotations, want.Annotations)
-	_, err = client.Update(ctx, updated, metav1.UpdateOptions{})
-	if apierrors.IsInvalid(err) { // an immutable copy: replace it
-		return ignoreGone(client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &h.UID}}), "replace host configmap "+hname)
-	}
-	return wrap(err, "update host configmap "+hname)
+	return syncCopy(ctx, s, copyOf[*corev1.ConfigMap]{
+		kind: "configmap", client: s.host.CoreV1().ConfigMaps(s.hostNamespace),
+		host: h, exists: haveH, wanted: haveV && referenced,
+		want: func() *corev1.ConfigMap {
+			return &corev1.ConfigMap{ObjectMeta: s.hostMeta(ns, name, "ConfigMap", v.UID, hname), Data: v.Data, BinaryData: v.BinaryData, Immutable: v.Immutable}
+		},
+		current: func(h, want *corev1.ConfigMap) bool {
+			return sameOrigin(h, want) && equality.Semantic.DeepEqual(h.Data, want.Data) && equality.Semantic.DeepEqual(h.BinaryData, want.BinaryData)
+		},
+		update: func(h, want *corev1.ConfigMap) (*corev1.ConfigMap, bool) {
+			updated := h.DeepCopy()
+			updated.Data, updated.BinaryData, updated.Immutable = want.Data, want.BinaryData, want.Immutable
+			return updated, true
+		},
+	}, ns, name)
 }
 
 func (s *Syncer) syncSecret(ctx context.Context, ns, name, hname string, referenced bool) error {
-	v, err := s.virtualSecrets.Secrets(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		v = nil
-	} else if err != nil {
+	v, haveV, err := found(s.virtualSecrets.Secrets(ns).Get(name))
+	if err != nil {
 		return err
 	}
-	h, err := s.hostSecrets.Get(hname)
-	if apierrors.IsNotFound(err) {
-		h = nil
-	} else if err != nil {
+	h, haveH, err := found(s.hostSecrets.Get(hname))
+	if err != nil {
 		return err
 	}
-	client := s.host.CoreV1().Secrets(s.hostNamespace)
-	if v == nil || !referenced {
-		if h == nil {
-			return nil
-		}
-		return ignoreGone(client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &h.UID}}), "delete host secret "+hname)
-	}
-	// A virtual service-account token secret becomes Opaque on the host:
-	// kept as a token type, with its annotations, the host's token
-	// controller would fill it with a token of the host.
-	typ := v.Type
-	if typ == corev1.SecretTypeServiceAccountToken {
-		typ = corev1.SecretTypeOpaque
-	}
-	want := &corev1.Secret{ObjectMeta: s.hostMeta(ns, name, "Secret", v.UID, hname), Data: v.Data, Type: typ, Immutable: v.Immutable}
-	if h == nil {
-		_, err := client.Create(ctx, want, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return s.checkForeign(ctx, func() (metav1.ObjectMeta, error) {
-				o, err := client.Get(ctx, hname, metav1.GetOptions{})
-				if err != nil {
-					return metav1.ObjectMeta{}, err
-				}
-				return o.ObjectMeta, nil
-			}, ns, name, "secret")
-		}
-		return wrap(err, "create host secret "+hname)
-	}
-	if equality.Semantic.DeepEqual(h.Data, want.Data) && h.Type == want.Type && h.Annotations[names.AnnotationVirtualUID] == string(v.UID) {
-		return nil
-	}
-	if h.Type != want.Type { // the type of a secret cannot change: replace it
-		return ignoreGone(client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &h.UID}}), "replace host secret "+hname)
-	}
-	updated := h.DeepCopy()
-	updated.Data, updated.Immutable = want.Data, want.Immutable
-	maps.Copy(updated.Annotations, want.Annotations)
-	_, err = client.Update(ctx, updated, metav1.UpdateOptions{})
-	if apierrors.IsInvalid(err) {
-		return ignoreGone(client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &h.UID}}), "replace host secret "+hname)
-	}
-	return wrap(err, "update host secret "+hname)
+	return syncCopy(ctx, s, copyOf[*corev1.Secret]{
+		kind: "secret", client: s.host.CoreV1().Secrets(s.hostNamespace),
+		host: h, exists: haveH, wanted: haveV && referenced,
+		want: func() *corev1.Secret {
+			// A virtual service-account token secret becomes Opaque on the
+			// host: kept as a token type, with its annotations, the host's
+			// token controller would fill it with a token of the host.
+			typ := v.Type
+			if typ == corev1.SecretTypeServiceAccountToken {
+				typ = corev1.SecretTypeOpaque
+			}
+			return &corev1.Secret{ObjectMeta: s.hostMeta(ns, name, "Secret", v.UID, hname), Data: v.Data, Type: typ, Immutable: v.Immutable}
+		},
+		current: func(h, want *corev1.Secret) bool {
+			return sameOrigin(h, want) && h.Type == want.Type && equality.Semantic.DeepEqual(h.Data, want.Data)
+		},
+		update: func(h, want *corev1.Secret) (*corev1.Secret, bool) {
+			if h.Type != want.Type { // the type of a secret cannot change
+				return nil, false
+			}
+			updated := h.DeepCopy()
+			updated.Data, updated.Immutable = want.Data, want.Immutable
+			return updated, true
+		},
+	}, ns, name)
 }
 
-// checkForeign handles a name taken on the host by an object the informer
-// does not see: ours-not-yet-seen is fine; anything else is left alone
-// and logged (there is no single virtual object to warn on).
-func (s *Syncer) checkForeign(_ context.Context, get func() (metav1.ObjectMeta, error), ns, name, kind string) error {
-	m, err := get()
-	if err != nil {
-		return ignoreGone(err, "read host "+kind+" "+name)
+// found turns a lister's NotFound into "absent", keeping other errors.
+func found[T any](obj T, err error) (T, bool, error) {
+	if apierrors.IsNotFound(err) {
+		var zero T
+		return zero, false, nil
 	}
-	if !s.ownsObject(m, ns, name) {
-		s.log.Warn("Host object not managed by Nest has the translated name; left alone", "kind", kind, "virtual", ns+"/"+name, "host", m.Name)
-	}
-	return nil
+	return obj, err == nil, err
 }
 
 func ignoreGone(err error, what string) error {

@@ -19,20 +19,16 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	vpod, err := s.virtualPods.Pods(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		vpod = nil
-	} else if err != nil {
+	vpod, _, err := found(s.virtualPods.Pods(ns).Get(name))
+	if err != nil {
 		return err
 	}
 	hname := s.hostPodName(ns, name)
-	hpod, err := s.hostPods.Get(hname)
-	if apierrors.IsNotFound(err) {
-		hpod = nil
-	} else if err != nil {
+	hpod, _, err := found(s.hostPods.Get(hname))
+	if err != nil {
 		return err
 	}
-	if hpod != nil && !s.owns(hpod, ns, name) {
+	if hpod != nil && !s.ownsObject(hpod, ns, name) {
 		return s.refuseForeign(ctx, vpod, hname)
 	}
 
@@ -80,7 +76,7 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 			// Not in our informer: either ours and not seen yet, or a pod
 			// Nest does not own (the informer only sees Nest's).
 			existing, gerr := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, hname, metav1.GetOptions{})
-			if gerr == nil && !s.owns(existing, ns, name) {
+			if gerr == nil && !s.ownsObject(existing, ns, name) {
 				return s.refuseForeign(ctx, vpod, hname)
 			}
 			return nil
@@ -96,14 +92,6 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return s.syncStatus(ctx, vpod, hpod)
 	}
-}
-
-// owns reports whether a host pod is this syncer's copy of ns/name.
-func (s *Syncer) owns(hpod *corev1.Pod, ns, name string) bool {
-	return hpod.Labels[names.LabelManagedBy] == names.ManagedByValue &&
-		hpod.Labels[names.LabelVirtualCluster] == names.LabelValue(s.vc) &&
-		hpod.Annotations[annotationVirtualNS] == ns &&
-		hpod.Annotations[names.AnnotationVirtualName] == name
 }
 
 func (s *Syncer) deleteHostPod(ctx context.Context, hpod *corev1.Pod, grace *int64) error {
