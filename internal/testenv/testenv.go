@@ -12,11 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/nestcluster/nest/pkg/controlplane"
+	nestexec "github.com/nestcluster/nest/pkg/exec"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/localhost"
@@ -197,18 +201,42 @@ func (e *Env) VirtualCluster(t testing.TB, name string, opts lifecycle.CreateOpt
 	if err != nil {
 		t.Fatalf("create virtual cluster %s: %v", name, err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := p.Delete(ctx, name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
-			t.Errorf("delete virtual cluster %s: %v", name, err)
-		}
-	})
 	client, err := kube.Clientset(vc.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if t.Failed() {
+			e.dumpVirtualCluster(ctx, t, vc, client)
+		}
+		if err := p.Delete(ctx, name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
+			t.Errorf("delete virtual cluster %s: %v", name, err)
+		}
+	})
 	return vc, client
+}
+
+// dumpVirtualCluster logs what a failed test needs to be understood on a
+// machine nobody can log in to (CI): the pods on both sides and the end of
+// the control plane's log.
+func (e *Env) dumpVirtualCluster(ctx context.Context, t testing.TB, vc *lifecycle.Cluster, client kubernetes.Interface) {
+	t.Helper()
+	podLines := func(c kubernetes.Interface, ns, selector string) string {
+		l, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return err.Error()
+		}
+		var b strings.Builder
+		for _, p := range l.Items {
+			fmt.Fprintf(&b, "\n  %s/%s node=%q phase=%s", p.Namespace, p.Name, p.Spec.NodeName, p.Status.Phase)
+		}
+		return fmt.Sprintf("%d pods%s", len(l.Items), b.String())
+	}
+	t.Logf("virtual cluster %s: virtual pods: %s", vc.Name, podLines(client, "", ""))
+	t.Logf("virtual cluster %s: host pods in %s: %s", vc.Name, vc.HostNamespace, podLines(e.Client, vc.HostNamespace, ""))
+	t.Logf("virtual cluster %s: %s", vc.Name, nestexec.TailLog(controlplane.Layout{Dir: e.Home.ClusterDir(vc.Name)}.LogPath(), 80))
 }
 
 // Eventually polls cond until it returns true or timeout passes. There are

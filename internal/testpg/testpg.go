@@ -1,0 +1,97 @@
+// Package testpg starts a real PostgreSQL server for tests, from Debian's
+// postgresql package: the Postgres datastore of virtual clusters and the
+// hub's Postgres store are tested against it, never against a fake.
+package testpg
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nestcluster/nest/pkg/ports"
+)
+
+// Start runs a throwaway PostgreSQL server from Debian's packages (which
+// `make test` installs) for one test, and returns its URL
+// (postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable). The server
+// stops when the test's clean-ups run; register it before anything that
+// must still reach it while cleaning up (t.Cleanup is LIFO).
+func Start(t testing.TB) string {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(bins) == 0 {
+		t.Fatal("PostgreSQL is not installed: `make test` installs Debian's postgresql package (apt-get install postgresql)")
+	}
+	sort.Strings(bins)
+	binDir := filepath.Dir(bins[len(bins)-1])
+	dir, err := os.MkdirTemp("", "nest-postgres-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	// PostgreSQL refuses to run as root: run it as the postgres user then.
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs the postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(name string, args ...string) *exec.Cmd {
+		cmd := exec.Command(filepath.Join(binDir, name), args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setsid: true}
+		cmd.Dir = dir
+		return cmd
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := run("initdb", "-D", data, "--auth=trust", "--username=postgres", "--no-sync").CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port, err := ports.Free()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := run("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "postgres.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.Stdout, server.Stderr = logFile, logFile
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = server.Process.Signal(syscall.SIGINT) // fast shutdown
+		_ = server.Wait()
+		logFile.Close()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres did not accept connections on %s: %v (log: %s)", addr, err, logFile.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "postgres://postgres@" + addr + "/postgres?sslmode=disable"
+}
