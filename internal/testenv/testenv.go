@@ -236,6 +236,19 @@ func (e *Env) dumpVirtualCluster(ctx context.Context, t testing.TB, vc *lifecycl
 	}
 	t.Logf("virtual cluster %s: virtual pods: %s", vc.Name, podLines(client, "", ""))
 	t.Logf("virtual cluster %s: host pods in %s: %s", vc.Name, vc.HostNamespace, podLines(e.Client, vc.HostNamespace, ""))
+	if rs, err := client.AppsV1().ReplicaSets("").List(ctx, metav1.ListOptions{}); err == nil {
+		for _, r := range rs.Items {
+			t.Logf("virtual cluster %s: replicaset %s/%s: %d replicas, %d ready, %d available", vc.Name, r.Namespace, r.Name, r.Status.Replicas, r.Status.ReadyReplicas, r.Status.AvailableReplicas)
+		}
+	}
+	if evs, err := client.CoreV1().Events("").List(ctx, metav1.ListOptions{}); err == nil {
+		for i, ev := range evs.Items {
+			if i >= 40 {
+				break
+			}
+			t.Logf("virtual cluster %s: event %s %s/%s %s: %s", vc.Name, ev.Type, ev.InvolvedObject.Kind, ev.InvolvedObject.Name, ev.Reason, ev.Message)
+		}
+	}
 	t.Logf("virtual cluster %s: %s", vc.Name, nestexec.TailLog(controlplane.Layout{Dir: e.Home.ClusterDir(vc.Name)}.LogPath(), 80))
 }
 

@@ -6,6 +6,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -36,6 +37,9 @@ func Tune(cfg *rest.Config) *rest.Config {
 	cfg.QPS = 200
 	cfg.Burst = 400
 	cfg.UserAgent = UserAgent
+	// Each distinct API warning (a deprecated kind such as v1 Endpoints,
+	// which Nest still serves tenants) is worth one line, not one per call.
+	cfg.WarningHandler = rest.NewWarningWriter(os.Stderr, rest.WarningWriterOptions{Deduplicate: true})
 	return cfg
 }
 

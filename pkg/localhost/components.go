@@ -27,7 +27,12 @@ type component struct {
 // componentNames in start order; Down stops them in reverse.
 var componentNames = []string{"datastore", components.APIServer, components.ControllerManager, components.Scheduler, "kwok"}
 
+// nodeMonitorGracePeriod is how long the local host's node controller waits
+// for a heartbeat of a simulated node before marking it NotReady.
+const nodeMonitorGracePeriod = "3m"
+
 // components returns the host's processes in start order.
+
 func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component {
 	loopback := "127.0.0.1"
 	etcdServers := "unix://" + h.kineSocket()
@@ -80,6 +85,10 @@ func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component 
 			"--service-cluster-ip-range="+ServiceCIDR,
 			"--leader-elect=false",
 			"--profiling=false",
+			// Simulated nodes on a shared, noisy machine: kwok starved of CPU
+			// for the default 50 s would get every node marked NotReady and
+			// every pod on it unready. Nodes here fail only when kwok does.
+			"--node-monitor-grace-period="+nodeMonitorGracePeriod,
 		),
 	}
 	schedKubeconfig := h.kubeconfigFor(components.Scheduler)

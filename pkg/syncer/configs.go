@@ -81,13 +81,15 @@ type hostClient[T any] interface {
 
 // copyOf describes the host copy of one configmap or secret for syncCopy.
 type copyOf[T metav1.Object] struct {
-	kind    string // for messages: "configmap", "secret"
-	client  hostClient[T]
-	host    T    // the current host copy, if exists
-	exists  bool // whether host is set
-	wanted  bool // a live pod uses the virtual object, and it exists
-	want    func() T
-	current func(host, want T) bool
+	kind     string // for messages: "configmap", "secret"
+	hostName string
+	virtual  corev1.ObjectReference // told when a foreign host object has the name
+	client   hostClient[T]
+	host     T    // the current host copy, if exists
+	exists   bool // whether host is set
+	wanted   bool // a live pod uses the virtual object, and it exists
+	want     func() T
+	current  func(host, want T) bool
 	// update returns the host copy carrying want's content, or false when
 	// it cannot be updated in place (then it is replaced).
 	update func(host, want T) (T, bool)
@@ -96,7 +98,7 @@ type copyOf[T metav1.Object] struct {
 // syncCopy converges one host copy: absent when not wanted; created, kept
 // equal, or replaced when it cannot be updated in place.
 func syncCopy[T metav1.Object](ctx context.Context, s *Syncer, c copyOf[T], ns, name string) error {
-	hname := s.hostObjectName(ns, name)
+	hname := c.hostName
 	remove := func(what string) error {
 		uid := c.host.GetUID()
 		err := c.client.Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
@@ -118,7 +120,7 @@ func syncCopy[T metav1.Object](ctx context.Context, s *Syncer, c copyOf[T], ns, 
 				return ignoreGone(gerr, "read host "+c.kind+" "+hname)
 			}
 			if !s.ownsObject(existing, ns, name) {
-				s.log.Warn("Host object not managed by Nest has the translated name; left alone", "kind", c.kind, "virtual", ns+"/"+name, "host", hname)
+				return s.refuseForeign(ctx, c.virtual, c.kind, hname)
 			}
 			return nil
 		}
@@ -154,8 +156,8 @@ func (s *Syncer) syncConfigMap(ctx context.Context, ns, name, hname string, refe
 		return err
 	}
 	return syncCopy(ctx, s, copyOf[*corev1.ConfigMap]{
-		kind: "configmap", client: s.host.CoreV1().ConfigMaps(s.hostNamespace),
-		host: h, exists: haveH, wanted: haveV && referenced,
+		kind: "configmap", hostName: hname, client: s.host.CoreV1().ConfigMaps(s.hostNamespace),
+		host: h, exists: haveH, wanted: haveV && referenced, virtual: objectRef(v, "ConfigMap"),
 		want: func() *corev1.ConfigMap {
 			return &corev1.ConfigMap{ObjectMeta: s.hostMeta(ns, name, "ConfigMap", v.UID, hname), Data: v.Data, BinaryData: v.BinaryData, Immutable: v.Immutable}
 		},
@@ -180,8 +182,8 @@ func (s *Syncer) syncSecret(ctx context.Context, ns, name, hname string, referen
 		return err
 	}
 	return syncCopy(ctx, s, copyOf[*corev1.Secret]{
-		kind: "secret", client: s.host.CoreV1().Secrets(s.hostNamespace),
-		host: h, exists: haveH, wanted: haveV && referenced,
+		kind: "secret", hostName: hname, client: s.host.CoreV1().Secrets(s.hostNamespace),
+		host: h, exists: haveH, wanted: haveV && referenced, virtual: objectRef(v, "Secret"),
 		want: func() *corev1.Secret {
 			// A virtual service-account token secret becomes Opaque on the
 			// host: kept as a token type, with its annotations, the host's

@@ -3,6 +3,8 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"maps"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -29,7 +31,7 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		return err
 	}
 	if hpod != nil && !s.ownsObject(hpod, ns, name) {
-		return s.refuseForeign(ctx, vpod, hname)
+		return s.refuseForeign(ctx, objectRef(vpod, "Pod"), "pod", hname)
 	}
 
 	switch {
@@ -65,6 +67,9 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		// What the pod uses goes first, so that it starts with its config.
 		for kind, refs := range podRefs(vpod) {
+			if !s.enabled(string(kind)) {
+				continue
+			}
 			for ref := range refs {
 				if err := s.syncRef(ctx, kind, ns, ref); err != nil {
 					return err
@@ -77,7 +82,7 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 			// Nest does not own (the informer only sees Nest's).
 			existing, gerr := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, hname, metav1.GetOptions{})
 			if gerr == nil && !s.ownsObject(existing, ns, name) {
-				return s.refuseForeign(ctx, vpod, hname)
+				return s.refuseForeign(ctx, objectRef(vpod, "Pod"), "pod", hname)
 			}
 			return nil
 		}
@@ -89,6 +94,14 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		if hpod.Annotations[names.AnnotationVirtualUID] != string(vpod.UID) {
 			// A host copy of an earlier pod of the same name: replace it.
 			return s.deleteHostPod(ctx, hpod, nil)
+		}
+		if want := s.hostLabels(vpod.Labels, ns); !maps.Equal(hpod.Labels, want) {
+			// Labels are what host services select on: keep them equal.
+			updated := hpod.DeepCopy()
+			updated.Labels = want
+			if _, err := s.host.CoreV1().Pods(s.hostNamespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+				return ignoreGone(err, "update labels of host pod "+hname)
+			}
 		}
 		return s.syncStatus(ctx, vpod, hpod)
 	}
@@ -152,29 +165,41 @@ func (s *Syncer) markLost(ctx context.Context, vpod *corev1.Pod) error {
 
 // reject records why a pod will not be run on the host.
 func (s *Syncer) reject(ctx context.Context, vpod *corev1.Pod, reason string) error {
-	return s.warn(ctx, vpod, "IsolationPolicy", reason)
+	return s.warn(ctx, objectRef(vpod, "Pod"), "IsolationPolicy", reason)
 }
 
-// refuseForeign leaves a host pod Nest does not own alone, and says so.
-func (s *Syncer) refuseForeign(ctx context.Context, vpod *corev1.Pod, hname string) error {
-	if vpod == nil {
+// refuseForeign leaves a host object Nest does not own alone, and tells the
+// virtual object that wanted its name.
+func (s *Syncer) refuseForeign(ctx context.Context, virtual corev1.ObjectReference, kind, hname string) error {
+	s.log.Warn("Host object not managed by Nest has the translated name; left alone", "kind", kind, "virtual", virtual.Namespace+"/"+virtual.Name, "host", hname)
+	return s.warn(ctx, virtual, "HostNameTaken", fmt.Sprintf("host %s %s/%s exists and is not managed by Nest; it is left alone", kind, s.hostNamespace, hname))
+}
+
+// objectRef refers to a virtual object in events; an empty reference when
+// there is none (a nil pointer).
+func objectRef[T metav1.Object](obj T, kind string) corev1.ObjectReference {
+	var zero T
+	if any(obj) == any(zero) {
+		return corev1.ObjectReference{}
+	}
+	return corev1.ObjectReference{Kind: kind, APIVersion: "v1", Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+}
+
+// warn records a Warning event on a virtual object, once per reason.
+func (s *Syncer) warn(ctx context.Context, obj corev1.ObjectReference, reason, message string) error {
+	if obj.Name == "" {
 		return nil
 	}
-	return s.warn(ctx, vpod, "HostNameTaken", fmt.Sprintf("host pod %s/%s exists and is not managed by Nest; it is left alone", s.hostNamespace, hname))
-}
-
-// warn records a Warning event on a virtual pod, once per reason.
-func (s *Syncer) warn(ctx context.Context, vpod *corev1.Pod, reason, message string) error {
 	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{Name: vpod.Name + "." + string(vpod.UID)[:8] + "." + reason, Namespace: vpod.Namespace},
-		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: vpod.Namespace, Name: vpod.Name, UID: vpod.UID, APIVersion: "v1"},
+		ObjectMeta:     metav1.ObjectMeta{Name: obj.Name + "." + string(obj.UID)[:min(8, len(obj.UID))] + "." + strings.ToLower(reason), Namespace: obj.Namespace},
+		InvolvedObject: obj,
 		Reason:         reason, Message: message, Type: corev1.EventTypeWarning,
 		Source:         corev1.EventSource{Component: "nest-syncer"},
 		FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1,
 	}
-	_, err := s.virtual.CoreV1().Events(vpod.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	_, err := s.virtual.CoreV1().Events(obj.Namespace).Create(ctx, ev, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("record event on %s/%s: %w", vpod.Namespace, vpod.Name, err)
+		return fmt.Errorf("record event on %s %s/%s: %w", obj.Kind, obj.Namespace, obj.Name, err)
 	}
 	return nil
 }

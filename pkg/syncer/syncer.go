@@ -13,6 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -35,6 +38,7 @@ type Syncer struct {
 	vc                string
 	hostNamespace     string
 	isolation         config.Isolation
+	rules             config.Sync // which kinds to sync
 	virtual, host     kubernetes.Interface
 	virtualPods       corelisters.PodLister
 	hostPods          corelisters.PodNamespaceLister
@@ -42,6 +46,11 @@ type Syncer struct {
 	hostConfigMaps    corelisters.ConfigMapNamespaceLister
 	virtualSecrets    corelisters.SecretLister
 	hostSecrets       corelisters.SecretNamespaceLister
+	virtualServices   corelisters.ServiceLister
+	hostServices      corelisters.ServiceNamespaceLister
+	virtualEndpoints  corelisters.EndpointsLister
+	hostEndpoints     corelisters.EndpointsNamespaceLister
+	hostEvents        corelisters.EventNamespaceLister
 	queue             workqueue.TypedRateLimitingInterface[string]
 	log               *slog.Logger
 }
@@ -58,18 +67,17 @@ func Hook() controlplane.Hook {
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
-		return Run(ctx, env.Name, env.HostNamespace, env.Config.Isolation, env.Virtual, host, env.Logger)
+		return Run(ctx, env.Name, env.HostNamespace, env.Config, env.Virtual, host, env.Logger)
 	}
 }
 
-// Run syncs until ctx ends.
-func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolation, virtual, host kubernetes.Interface, log *slog.Logger) error {
+// Run syncs until ctx ends, the kinds that cfg's sync section enables.
+func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virtual, host kubernetes.Interface, log *slog.Logger) error {
 	s := &Syncer{
-		vc: vc, hostNamespace: hostNamespace, isolation: isolation,
+		vc: vc, hostNamespace: hostNamespace, isolation: cfg.Isolation, rules: cfg.Sync,
 		virtual: virtual, host: host, log: log.With("component", "syncer"),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "pods"}),
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
 	}
 	defer s.queue.ShutDown()
 
@@ -81,12 +89,20 @@ func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolati
 				names.LabelManagedBy: names.ManagedByValue, names.LabelVirtualCluster: names.LabelValue(vc),
 			}).String()
 		}))
+	// Host events carry no labels: they are watched in the whole namespace.
+	hostEventInformers := informers.NewSharedInformerFactoryWithOptions(host, 0, informers.WithNamespace(hostNamespace))
+	hevents := hostEventInformers.Core().V1().Events()
+	s.hostEvents = hevents.Lister().Events(hostNamespace)
 	vpods, hpods := virtualInformers.Core().V1().Pods(), hostInformers.Core().V1().Pods()
 	vcms, hcms := virtualInformers.Core().V1().ConfigMaps(), hostInformers.Core().V1().ConfigMaps()
 	vsecrets, hsecrets := virtualInformers.Core().V1().Secrets(), hostInformers.Core().V1().Secrets()
 	s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
 	s.virtualConfigMaps, s.hostConfigMaps = vcms.Lister(), hcms.Lister().ConfigMaps(hostNamespace)
 	s.virtualSecrets, s.hostSecrets = vsecrets.Lister(), hsecrets.Lister().Secrets(hostNamespace)
+	vsvcs, hsvcs := virtualInformers.Core().V1().Services(), hostInformers.Core().V1().Services()
+	veps, heps := virtualInformers.Core().V1().Endpoints(), hostInformers.Core().V1().Endpoints()
+	s.virtualServices, s.hostServices = vsvcs.Lister(), hsvcs.Lister().Services(hostNamespace)
+	s.virtualEndpoints, s.hostEndpoints = veps.Lister(), heps.Lister().Endpoints(hostNamespace)
 	handlers := []struct {
 		informer cache.SharedIndexInformer
 		enqueue  func(any)
@@ -97,6 +113,11 @@ func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolati
 		{hcms.Informer(), s.enqueueHost(string(refConfigMap))},
 		{vsecrets.Informer(), s.enqueueVirtual(string(refSecret))},
 		{hsecrets.Informer(), s.enqueueHost(string(refSecret))},
+		{vsvcs.Informer(), s.enqueueVirtual(kindService)},
+		{hsvcs.Informer(), s.enqueueHost(kindService)},
+		{veps.Informer(), s.enqueueVirtual(kindService)},
+		{heps.Informer(), s.enqueueHost(kindService)},
+		{hevents.Informer(), s.enqueueHostEvent},
 	}
 	var synced []cache.InformerSynced
 	for _, h := range handlers {
@@ -111,6 +132,7 @@ func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolati
 	}
 	virtualInformers.Start(ctx.Done())
 	hostInformers.Start(ctx.Done())
+	hostEventInformers.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
@@ -127,6 +149,24 @@ func Run(ctx context.Context, vc, hostNamespace string, isolation config.Isolati
 	<-ctx.Done()
 	return nil
 }
+
+// maxRetryDelay caps the back-off of a failing key. client-go's default
+// grows to 1000 s, so a host outage of a minute would leave keys waiting
+// for a quarter of an hour after the host came back; 30 s converges soon
+// after an outage and still keeps a broken object from spinning.
+const maxRetryDelay = 30 * time.Second
+
+// retryLimiter is client-go's controller limiter with maxRetryDelay: per-key
+// exponential back-off from 5 ms, and an overall bucket for retries.
+func retryLimiter() workqueue.TypedRateLimiter[string] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, maxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(50), 500)},
+	)
+}
+
+// everything selects every object of a lister.
+var everything = labels.Everything()
 
 // kindPod prefixes the queue keys of pods; configmaps and secrets use their
 // refKind. A key is "kind|namespace/name" of the virtual object.
@@ -177,6 +217,23 @@ func (s *Syncer) enqueueHost(kind string) func(any) {
 	}
 }
 
+// enabled reports whether nest.yaml's sync section turns a queue kind on
+// (sync.toHost.<kind>.enabled; events: sync.fromHost.events.enabled).
+func (s *Syncer) enabled(kind string) bool {
+	if kind == kindEvent {
+		return s.rules.FromHost[kind].IsEnabled()
+	}
+	return s.rules.ToHost[kind].IsEnabled()
+}
+
+// enqueueHostEvent queues a host event by its own name: it is copied up,
+// never down. Deletions are left to the virtual apiserver's event TTL.
+func (s *Syncer) enqueueHostEvent(obj any) {
+	if ev, ok := obj.(*corev1.Event); ok {
+		s.queue.Add(queueKey(kindEvent, ev.Name))
+	}
+}
+
 func (s *Syncer) processNext(ctx context.Context) bool {
 	key, quit := s.queue.Get()
 	if quit {
@@ -184,7 +241,7 @@ func (s *Syncer) processNext(ctx context.Context) bool {
 	}
 	defer s.queue.Done(key)
 	if err := s.sync(ctx, key); err != nil {
-		s.log.Warn("Sync failed, retrying", "pod", key, "error", err)
+		s.log.Warn("Sync failed, retrying", "key", key, "error", err)
 		s.queue.AddRateLimited(key)
 		return true
 	}
@@ -198,12 +255,21 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 	if !ok {
 		return nil
 	}
-	if kind == kindPod {
+	if !s.enabled(kind) {
+		return nil
+	}
+	switch kind {
+	case kindPod:
 		return s.syncPod(ctx, objKey)
+	case kindEvent:
+		return s.syncEvent(ctx, objKey)
 	}
 	ns, name, err := cache.SplitMetaNamespaceKey(objKey)
 	if err != nil {
 		return nil
+	}
+	if kind == kindService {
+		return s.syncService(ctx, ns, name)
 	}
 	return s.syncRef(ctx, refKind(kind), ns, name)
 }

@@ -59,7 +59,7 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      s.hostPodName(v.Namespace, v.Name),
 			Namespace: s.hostNamespace,
-			Labels:    names.OwnershipLabels(s.vc, v.Namespace),
+			Labels:    s.hostLabels(v.Labels, v.Namespace),
 			Annotations: map[string]string{
 				names.AnnotationVirtualName: v.Name,
 				names.AnnotationVirtualKind: "Pod",
@@ -106,6 +106,35 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 		spec.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
 	}
 	return h
+}
+
+// hostLabels are the labels of a host copy: the tenant's own, so that host
+// services can select host pods, plus the ownership labels, which also keep
+// a selector from reaching another virtual namespace or cluster. Tenant
+// labels under Nest's domain are dropped: they would forge ownership.
+func (s *Syncer) hostLabels(virtual map[string]string, ns string) map[string]string {
+	out := names.OwnershipLabels(s.vc, ns)
+	for k, v := range virtual {
+		if !isNestKey(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// hostSelector translates a tenant's label selector for host objects.
+func (s *Syncer) hostSelector(virtual map[string]string, ns string) map[string]string {
+	if len(virtual) == 0 {
+		return nil
+	}
+	return s.hostLabels(virtual, ns)
+}
+
+// isNestKey reports whether a label or annotation key is in Nest's domain
+// (nest.dev/x or sub.nest.dev/x).
+func isNestKey(k string) bool {
+	prefix, _, ok := strings.Cut(k, "/")
+	return ok && (prefix == names.Domain || strings.HasSuffix(prefix, "."+names.Domain))
 }
 
 // annotationVirtualNS holds the virtual namespace in full (the label value

@@ -1,0 +1,354 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// Services are copied down with their selector translated, so they select
+// exactly the host copies of the tenant's pods. The host is the source of
+// truth for what it allocates: a virtual service is recreated with the
+// cluster IP of its host copy (cluster IPs are immutable; the virtual and
+// host service CIDRs match), node ports are copied up, and so is the
+// load-balancer status. Rules in docs/syncer.md.
+
+// kindService is the queue kind of services; endpoints of selector-less
+// services share it, since they depend on their service.
+const kindService = "services"
+
+// isAPIServerService reports whether a virtual service is the virtual
+// apiserver's own `default/kubernetes`, which never goes to the host.
+func isAPIServerService(ns, name string) bool { return ns == "default" && name == "kubernetes" }
+
+func (s *Syncer) hostServiceName(ns, name string) string { return names.HostName(s.vc, ns, name) }
+
+// syncService converges one virtual service, its host copy, and for a
+// selector-less service the endpoints the tenant wrote for it.
+func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
+	v, haveV, err := found(s.virtualServices.Services(ns).Get(name))
+	if err != nil {
+		return err
+	}
+	hname := s.hostServiceName(ns, name)
+	h, haveH, err := found(s.hostServices.Get(hname))
+	if err != nil {
+		return err
+	}
+	if !haveV && haveH {
+		// The lister may lag a recreation (see recreateVirtualService):
+		// losing the host copy would lose its cluster IP. Ask the apiserver.
+		live, err := s.virtual.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			v, haveV = live, true
+		} else if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("read virtual service %s/%s: %w", ns, name, err)
+		}
+	}
+	wanted := haveV && !isAPIServerService(ns, name)
+	err = syncCopy(ctx, s, copyOf[*corev1.Service]{
+		kind: "service", hostName: hname, client: s.host.CoreV1().Services(s.hostNamespace),
+		host: h, exists: haveH, wanted: wanted, virtual: objectRef(v, "Service"),
+		want: func() *corev1.Service { return s.translateService(v, hname) },
+		current: func(h, want *corev1.Service) bool {
+			merged, ok := mergeService(h, want)
+			return ok && sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && equality.Semantic.DeepEqual(merged.Spec, h.Spec)
+		},
+		update: mergeService,
+	}, ns, name)
+	if err != nil {
+		return err
+	}
+	if wanted {
+		if err := s.restoreEndpoints(ctx, v); err != nil {
+			return err
+		}
+	}
+	if s.enabled("endpoints") {
+		if err := s.syncEndpoints(ctx, ns, name, hname, wanted && len(v.Spec.Selector) == 0); err != nil {
+			return err
+		}
+	}
+	if !wanted || !haveH || !s.ownsObject(h, ns, name) {
+		return nil
+	}
+	return s.syncServiceUp(ctx, v, h)
+}
+
+// translateService returns the host copy of a virtual service. The host
+// allocates the cluster IP and node ports; external IPs are dropped, since
+// they would let a tenant intercept traffic to any address on the host
+// (CVE-2020-8554).
+func (s *Syncer) translateService(v *corev1.Service, hname string) *corev1.Service {
+	meta := s.hostMeta(v.Namespace, v.Name, "Service", v.UID, hname)
+	meta.Labels = s.hostLabels(v.Labels, v.Namespace)
+	h := &corev1.Service{ObjectMeta: meta}
+	if v.Spec.ClusterIP == corev1.ClusterIPNone {
+		h.Spec.ClusterIP = corev1.ClusterIPNone
+	}
+	copyServiceSpec(&h.Spec, &v.Spec, s.hostSelector(v.Spec.Selector, v.Namespace))
+	for i := range h.Spec.Ports {
+		h.Spec.Ports[i].NodePort = 0
+	}
+	return h
+}
+
+// copyServiceSpec copies what the tenant decides about a service; cluster
+// IPs, node ports, IP families and health-check ports are the host's.
+func copyServiceSpec(dst, src *corev1.ServiceSpec, selector map[string]string) {
+	dst.Type = src.Type
+	dst.Selector = selector
+	dst.Ports = append([]corev1.ServicePort(nil), src.Ports...)
+	dst.SessionAffinity = src.SessionAffinity
+	dst.SessionAffinityConfig = src.SessionAffinityConfig.DeepCopy()
+	dst.PublishNotReadyAddresses = src.PublishNotReadyAddresses
+	dst.ExternalName = src.ExternalName
+	dst.ExternalTrafficPolicy = src.ExternalTrafficPolicy
+	dst.InternalTrafficPolicy = src.InternalTrafficPolicy
+	dst.LoadBalancerSourceRanges = src.LoadBalancerSourceRanges
+	dst.LoadBalancerClass = src.LoadBalancerClass
+	dst.AllocateLoadBalancerNodePorts = src.AllocateLoadBalancerNodePorts
+	dst.TrafficDistribution = src.TrafficDistribution
+}
+
+// mergeService returns the host service carrying want's spec and the host's
+// allocations, or false when it must be replaced (headless or ExternalName
+// changed: the host cannot convert those in place without losing the IP
+// anyway).
+func mergeService(h, want *corev1.Service) (*corev1.Service, bool) {
+	headless := func(s *corev1.Service) bool { return s.Spec.ClusterIP == corev1.ClusterIPNone }
+	external := func(s *corev1.Service) bool { return s.Spec.Type == corev1.ServiceTypeExternalName }
+	if headless(h) != headless(want) || external(h) != external(want) {
+		return nil, false
+	}
+	updated := h.DeepCopy()
+	updated.Labels = want.Labels
+	copyServiceSpec(&updated.Spec, &want.Spec, want.Spec.Selector)
+	hostPorts := map[string]int32{}
+	for _, p := range h.Spec.Ports {
+		hostPorts[portKey(p)] = p.NodePort
+	}
+	for i := range updated.Spec.Ports {
+		if updated.Spec.Type == corev1.ServiceTypeNodePort || updated.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			updated.Spec.Ports[i].NodePort = hostPorts[portKey(updated.Spec.Ports[i])]
+		}
+	}
+	return updated, true
+}
+
+func portKey(p corev1.ServicePort) string { return fmt.Sprintf("%s/%d", p.Protocol, p.Port) }
+
+// syncServiceUp brings what the host allocated into the virtual service:
+// its cluster IP, node ports and load-balancer status.
+func (s *Syncer) syncServiceUp(ctx context.Context, v, h *corev1.Service) error {
+	hostIP, virtualIP := h.Spec.ClusterIP, v.Spec.ClusterIP
+	if hostIP != "" && hostIP != corev1.ClusterIPNone && virtualIP != corev1.ClusterIPNone && virtualIP != hostIP {
+		return s.recreateVirtualService(ctx, v, h)
+	}
+	hostPorts := map[string]int32{}
+	for _, p := range h.Spec.Ports {
+		hostPorts[portKey(p)] = p.NodePort
+	}
+	updated := v.DeepCopy()
+	for i, p := range updated.Spec.Ports {
+		if np := hostPorts[portKey(p)]; np != 0 {
+			updated.Spec.Ports[i].NodePort = np
+		}
+	}
+	if !equality.Semantic.DeepEqual(updated.Spec.Ports, v.Spec.Ports) {
+		if _, err := s.virtual.CoreV1().Services(v.Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+			return ignoreGone(err, fmt.Sprintf("copy node ports up to virtual service %s/%s", v.Namespace, v.Name))
+		}
+		return nil // its event brings us back for the status
+	}
+	if equality.Semantic.DeepEqual(v.Status.LoadBalancer, h.Status.LoadBalancer) {
+		return nil
+	}
+	updated.Status.LoadBalancer = *h.Status.LoadBalancer.DeepCopy()
+	_, err := s.virtual.CoreV1().Services(v.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return ignoreGone(err, fmt.Sprintf("copy load-balancer status up to virtual service %s/%s", v.Namespace, v.Name))
+}
+
+// recreateVirtualService gives a virtual service the cluster IP of its host
+// copy. A cluster IP cannot change, so the service is deleted and created
+// again under the same name; its host copy stays (syncService checks the
+// apiserver before removing a host service whose virtual one seems gone).
+func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Service) error {
+	services := s.virtual.CoreV1().Services(v.Namespace)
+	all, err := s.virtualServices.List(everything)
+	if err != nil {
+		return err
+	}
+	for _, other := range all {
+		if other.Spec.ClusterIP == h.Spec.ClusterIP {
+			// The virtual allocator gave this IP to another service, which
+			// is itself about to move to its host IP: wait for it.
+			return fmt.Errorf("virtual service %s/%s: cluster IP %s of its host copy is still held by %s/%s", v.Namespace, v.Name, h.Spec.ClusterIP, other.Namespace, other.Name)
+		}
+	}
+	again := v.DeepCopy()
+	again.ObjectMeta = metav1.ObjectMeta{
+		Name: v.Name, Namespace: v.Namespace, Labels: v.Labels, Annotations: v.Annotations,
+		OwnerReferences: v.OwnerReferences, Finalizers: v.Finalizers,
+	}
+	again.Spec.ClusterIP, again.Spec.ClusterIPs = h.Spec.ClusterIP, h.Spec.ClusterIPs
+	again.Spec.IPFamilies, again.Spec.IPFamilyPolicy = nil, nil
+	again.Status = corev1.ServiceStatus{}
+	if len(v.Spec.Selector) == 0 {
+		if err := s.backUpEndpoints(v, again); err != nil {
+			return err
+		}
+	}
+	err = services.Delete(ctx, v.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &v.UID}})
+	if err != nil {
+		return ignoreGone(err, fmt.Sprintf("delete virtual service %s/%s to give it its host cluster IP", v.Namespace, v.Name))
+	}
+	if _, err := services.Create(ctx, again, metav1.CreateOptions{}); err != nil {
+		// Never leave the tenant without its service: take any IP now,
+		// move to the host's on a later pass.
+		again.Spec.ClusterIP, again.Spec.ClusterIPs = "", nil
+		if _, err2 := services.Create(ctx, again, metav1.CreateOptions{}); err2 != nil && !apierrors.IsAlreadyExists(err2) {
+			return fmt.Errorf("recreate virtual service %s/%s: %w (with its host cluster IP: %v)", v.Namespace, v.Name, err2, err)
+		}
+		return fmt.Errorf("recreate virtual service %s/%s with cluster IP %s: %w", v.Namespace, v.Name, h.Spec.ClusterIP, err)
+	}
+	s.log.Info("Virtual service moved to its host cluster IP", "service", v.Namespace+"/"+v.Name, "clusterIP", h.Spec.ClusterIP)
+	return nil
+}
+
+// The endpoints controller deletes the Endpoints of a deleted service, even
+// of a selector-less one whose endpoints the tenant wrote by hand. So before
+// a selector-less service is recreated, its endpoints are kept in an
+// annotation of the new service, and put back if they vanish within
+// endpointsBackupWindow; then the annotation is removed.
+const (
+	annotationEndpointsBackup = names.Domain + "/endpoints-backup"
+	annotationRecreatedAt     = names.Domain + "/recreated-at"
+	endpointsBackupWindow     = 30 * time.Second
+)
+
+// endpointsBackup is what annotationEndpointsBackup holds.
+type endpointsBackup struct {
+	Labels      map[string]string       `json:"labels,omitempty"`
+	Annotations map[string]string       `json:"annotations,omitempty"`
+	Subsets     []corev1.EndpointSubset `json:"subsets"`
+}
+
+func (s *Syncer) backUpEndpoints(v, again *corev1.Service) error {
+	ep, ok, err := found(s.virtualEndpoints.Endpoints(v.Namespace).Get(v.Name))
+	if err != nil || !ok {
+		return err
+	}
+	data, err := json.Marshal(endpointsBackup{Labels: ep.Labels, Annotations: ep.Annotations, Subsets: ep.Subsets})
+	if err != nil {
+		return fmt.Errorf("back up endpoints %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	again.Annotations = maps.Clone(again.Annotations)
+	if again.Annotations == nil {
+		again.Annotations = map[string]string{}
+	}
+	again.Annotations[annotationEndpointsBackup] = string(data)
+	again.Annotations[annotationRecreatedAt] = time.Now().UTC().Format(time.RFC3339)
+	return nil
+}
+
+// restoreEndpoints puts back the endpoints of a recreated selector-less
+// service while its backup window is open, and drops the backup after.
+func (s *Syncer) restoreEndpoints(ctx context.Context, v *corev1.Service) error {
+	backup, ok := v.Annotations[annotationEndpointsBackup]
+	if !ok {
+		return nil
+	}
+	at, _ := time.Parse(time.RFC3339, v.Annotations[annotationRecreatedAt])
+	if left := endpointsBackupWindow - time.Since(at); left > 0 {
+		s.queue.AddAfter(queueKey(kindService, v.Namespace+"/"+v.Name), left)
+		if _, err := s.virtual.CoreV1().Endpoints(v.Namespace).Get(ctx, v.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return wrap(err, fmt.Sprintf("read endpoints %s/%s", v.Namespace, v.Name))
+		}
+		var b endpointsBackup
+		if err := json.Unmarshal([]byte(backup), &b); err != nil {
+			return fmt.Errorf("endpoints backup of service %s/%s: %w", v.Namespace, v.Name, err)
+		}
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: v.Name, Namespace: v.Namespace, Labels: b.Labels, Annotations: b.Annotations}, Subsets: b.Subsets}
+		_, err := s.virtual.CoreV1().Endpoints(v.Namespace).Create(ctx, ep, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return fmt.Errorf("restore endpoints %s/%s after recreating the service: %w", v.Namespace, v.Name, err)
+	}
+	updated := v.DeepCopy()
+	delete(updated.Annotations, annotationEndpointsBackup)
+	delete(updated.Annotations, annotationRecreatedAt)
+	_, err := s.virtual.CoreV1().Services(v.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	return ignoreGone(err, fmt.Sprintf("drop endpoints backup of service %s/%s", v.Namespace, v.Name))
+}
+
+// syncEndpoints copies the endpoints a tenant wrote for a selector-less
+// service to its host copy (a service with a selector gets its endpoints
+// from the host's own controller, from the host pods it selects).
+func (s *Syncer) syncEndpoints(ctx context.Context, ns, name, hname string, selectorless bool) error {
+	v, haveV, err := found(s.virtualEndpoints.Endpoints(ns).Get(name))
+	if err != nil {
+		return err
+	}
+	h, haveH, err := found(s.hostEndpoints.Get(hname))
+	if err != nil {
+		return err
+	}
+	return syncCopy(ctx, s, copyOf[*corev1.Endpoints]{
+		kind: "endpoints", hostName: hname, client: s.host.CoreV1().Endpoints(s.hostNamespace),
+		host: h, exists: haveH, wanted: haveV && selectorless, virtual: objectRef(v, "Endpoints"),
+		want: func() *corev1.Endpoints {
+			meta := s.hostMeta(ns, name, "Endpoints", v.UID, hname)
+			meta.Labels = s.hostLabels(v.Labels, ns)
+			return &corev1.Endpoints{ObjectMeta: meta, Subsets: s.translateSubsets(ns, v.Subsets)}
+		},
+		current: func(h, want *corev1.Endpoints) bool {
+			return sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && equality.Semantic.DeepEqual(h.Subsets, want.Subsets)
+		},
+		update: func(h, want *corev1.Endpoints) (*corev1.Endpoints, bool) {
+			updated := h.DeepCopy()
+			updated.Labels, updated.Subsets = want.Labels, want.Subsets
+			return updated, true
+		},
+	}, ns, name)
+}
+
+// translateSubsets points endpoint addresses that name virtual pods at
+// their host copies.
+func (s *Syncer) translateSubsets(ns string, subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
+	out := make([]corev1.EndpointSubset, len(subsets))
+	for i := range subsets {
+		out[i] = *subsets[i].DeepCopy()
+		for _, addrs := range [][]corev1.EndpointAddress{out[i].Addresses, out[i].NotReadyAddresses} {
+			for j := range addrs {
+				ref := addrs[j].TargetRef
+				if ref == nil {
+					continue
+				}
+				if ref.Kind == "Pod" {
+					refNS := ref.Namespace
+					if refNS == "" {
+						refNS = ns
+					}
+					addrs[j].TargetRef = &corev1.ObjectReference{Kind: "Pod", Namespace: s.hostNamespace, Name: s.hostPodName(refNS, ref.Name)}
+				} else {
+					addrs[j].TargetRef = nil // nothing on the host to point at
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+package syncer
+
+import (
+	"maps"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestHostLabels(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev"}
+	tests := []struct {
+		name    string
+		virtual map[string]string
+		want    map[string]string
+	}{
+		{"none", nil, map[string]string{"nest.dev/managed-by": "nest", "nest.dev/virtual-cluster": "dev", "nest.dev/virtual-namespace": "shop"}},
+		{"tenant labels kept", map[string]string{"app": "web", "example.com/tier": "front"},
+			map[string]string{"app": "web", "example.com/tier": "front", "nest.dev/managed-by": "nest", "nest.dev/virtual-cluster": "dev", "nest.dev/virtual-namespace": "shop"}},
+		{"forged ownership dropped", map[string]string{"nest.dev/virtual-cluster": "other", "x.nest.dev/a": "b", "nest.devil/ok": "yes"},
+			map[string]string{"nest.devil/ok": "yes", "nest.dev/managed-by": "nest", "nest.dev/virtual-cluster": "dev", "nest.dev/virtual-namespace": "shop"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := s.hostLabels(tt.virtual, "shop"); !maps.Equal(got, tt.want) {
+				t.Errorf("hostLabels() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if got := s.hostSelector(nil, "shop"); got != nil {
+		t.Errorf("hostSelector(nil) = %v, want nil: a selector-less service stays selector-less", got)
+	}
+}
+
+func TestTranslateService(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev"}
+	port := corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP, NodePort: 30001}
+	v := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "u1", Labels: map[string]string{"tier": "front"}, Annotations: map[string]string{"tenant": "note"}},
+		Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"},
+			Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{port},
+			ExternalIPs: []string{"1.2.3.4"},
+		},
+	}
+	h := s.translateService(v, "web-x-shop-x-dev")
+	if h.Name != "web-x-shop-x-dev" || h.Namespace != "nest-dev" {
+		t.Errorf("host service is %s/%s", h.Namespace, h.Name)
+	}
+	if h.Spec.ClusterIP != "" || len(h.Spec.ClusterIPs) != 0 || h.Spec.Ports[0].NodePort != 0 {
+		t.Errorf("host service asks for the virtual allocations: clusterIP %q, node port %d", h.Spec.ClusterIP, h.Spec.Ports[0].NodePort)
+	}
+	if len(h.Spec.ExternalIPs) != 0 {
+		t.Errorf("external IPs reached the host: %v", h.Spec.ExternalIPs)
+	}
+	if h.Spec.Selector["app"] != "web" || h.Spec.Selector["nest.dev/virtual-namespace"] != "shop" || h.Spec.Selector["nest.dev/virtual-cluster"] != "dev" {
+		t.Errorf("selector %v is not scoped to the virtual namespace and cluster", h.Spec.Selector)
+	}
+	if _, ok := h.Annotations["tenant"]; ok {
+		t.Error("tenant annotations reached the host")
+	}
+	if v.Spec.Ports[0].NodePort != 30001 {
+		t.Error("translateService changed the virtual service")
+	}
+	headless := v.DeepCopy()
+	headless.Spec.Type, headless.Spec.ClusterIP = corev1.ServiceTypeClusterIP, corev1.ClusterIPNone
+	if got := s.translateService(headless, "x").Spec.ClusterIP; got != corev1.ClusterIPNone {
+		t.Errorf("headless service's host copy has cluster IP %q", got)
+	}
+}
+
+func TestMergeService(t *testing.T) {
+	t.Parallel()
+	host := &corev1.Service{Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.5.5", ClusterIPs: []string{"10.96.5.5"},
+		Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP, NodePort: 31000}},
+	}}
+	tests := []struct {
+		name         string
+		want         corev1.ServiceSpec
+		ok           bool
+		wantNodePort int32
+	}{
+		{"keeps the host's allocations", corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}}, true, 31000},
+		{"new port: the host allocates", corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 81, Protocol: corev1.ProtocolTCP}}}, true, 0},
+		{"to ClusterIP: no node port", corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}}, true, 0},
+		{"to headless: replaced", corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone}, false, 0},
+		{"to ExternalName: replaced", corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "db.example.com"}, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := mergeService(host, &corev1.Service{Spec: tt.want})
+			if ok != tt.ok {
+				t.Fatalf("mergeService() ok = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if got.Spec.ClusterIP != "10.96.5.5" {
+				t.Errorf("cluster IP %q, want the host's", got.Spec.ClusterIP)
+			}
+			if got.Spec.Ports[0].NodePort != tt.wantNodePort {
+				t.Errorf("node port %d, want %d", got.Spec.Ports[0].NodePort, tt.wantNodePort)
+			}
+		})
+	}
+}
+
+func TestTranslateSubsets(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev"}
+	in := []corev1.EndpointSubset{{
+		Addresses: []corev1.EndpointAddress{
+			{IP: "10.0.0.1", TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "db-0"}},
+			{IP: "10.0.0.2", TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "other", Name: "db-1"}},
+			{IP: "10.0.0.3", TargetRef: &corev1.ObjectReference{Kind: "Node", Name: "n"}},
+			{IP: "10.0.0.4"},
+		},
+	}}
+	out := s.translateSubsets("shop", in)
+	wantRefs := []*corev1.ObjectReference{
+		{Kind: "Pod", Namespace: "nest-dev", Name: "db-0-x-shop-x-dev"},
+		{Kind: "Pod", Namespace: "nest-dev", Name: "db-1-x-other-x-dev"},
+		nil, nil,
+	}
+	for i, want := range wantRefs {
+		got := out[0].Addresses[i].TargetRef
+		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+			t.Errorf("address %d: target %v, want %v", i, got, want)
+		}
+	}
+	if in[0].Addresses[0].TargetRef.Name != "db-0" {
+		t.Error("translateSubsets changed its input")
+	}
+}
+
+func TestVirtualEvents(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev"}
+	ref := corev1.ObjectReference{Namespace: "shop", Name: "web-1"}
+	tests := []struct{ msg, want string }{
+		{"Successfully assigned nest-dev/web-1-x-shop-x-dev to nest-node-0", "Successfully assigned shop/web-1 to nest-node-0"},
+		{"Pulling image for web-1-x-shop-x-dev", "Pulling image for web-1"},
+		{"Back-off restarting failed container", "Back-off restarting failed container"},
+	}
+	for _, tt := range tests {
+		if got := s.virtualMessage(tt.msg, "web-1-x-shop-x-dev", ref); got != tt.want {
+			t.Errorf("virtualMessage(%q) = %q, want %q", tt.msg, got, tt.want)
+		}
+	}
+	if got := virtualEventName("web-1", "web-1-x-shop-x-dev.18a2b3c4d5e6f708"); got != "web-1.18a2b3c4d5e6f708" {
+		t.Errorf("virtualEventName() = %q", got)
+	}
+}

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+)
+
+// TestSyncerServices: services reach the host with selectors that pick
+// exactly the tenant's pods, each virtual service ends up with the cluster
+// IP and node ports the host gave its copy, a selector-less service's
+// endpoints follow it down, host events about the pods come up with
+// virtual names, and deleting a service removes its copy.
+func TestSyncerServices(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "services", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	if _, err := client.AppsV1().Deployments("default").Create(ctx, deployment("web", 2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	port := []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}
+	services := []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"tier": "front"}}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: port}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-np"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"}, Ports: port}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-headless"}, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "web"}, Ports: port}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "db"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "pg", Port: 5432, Protocol: corev1.ProtocolTCP}}}},
+	}
+	for _, svc := range services {
+		if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.CoreV1().Endpoints("default").Create(ctx, &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: "10.123.0.7"}},
+			Ports:     []corev1.EndpointPort{{Name: "pg", Port: 5432, Protocol: corev1.ProtocolTCP}},
+		}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hostName := func(name string) string { return name + "-x-default-x-services" }
+	hostSvc := func(name string) (*corev1.Service, error) {
+		return env.Client.CoreV1().Services(vc.HostNamespace).Get(ctx, hostName(name), metav1.GetOptions{})
+	}
+
+	testenv.Eventually(t, 2*time.Minute, "every service on the host, and each virtual service with its host copy's cluster IP and node ports", func() (bool, error) {
+		for _, svc := range services {
+			h, err := hostSvc(svc.Name)
+			if err != nil {
+				return false, err
+			}
+			v, err := client.CoreV1().Services("default").Get(ctx, svc.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if v.Spec.ClusterIP != h.Spec.ClusterIP {
+				return false, fmt.Errorf("service %s: virtual cluster IP %s, host %s", svc.Name, v.Spec.ClusterIP, h.Spec.ClusterIP)
+			}
+			if v.Spec.Ports[0].NodePort != h.Spec.Ports[0].NodePort {
+				return false, fmt.Errorf("service %s: virtual node port %d, host %d", svc.Name, v.Spec.Ports[0].NodePort, h.Spec.Ports[0].NodePort)
+			}
+		}
+		return true, nil
+	})
+	h, err := hostSvc("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Labels["tier"] != "front" || h.Spec.Selector["app"] != "web" || h.Spec.Selector["nest.dev/virtual-namespace"] != "default" || h.Spec.Selector["nest.dev/virtual-cluster"] != "services" {
+		t.Fatalf("host service web: labels %v, selector %v; want the tenant's, scoped to the virtual namespace and cluster", h.Labels, h.Spec.Selector)
+	}
+	if h, err := hostSvc("web-headless"); err != nil || h.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Fatalf("headless service on the host: %v, %v", h, err)
+	}
+
+	testenv.Eventually(t, 2*time.Minute, "the host's endpoints of web to be the two tenant pods, as in the virtual cluster", func() (bool, error) {
+		hostIPs, err := endpointIPs(ctx, env.Client.CoreV1().Endpoints(vc.HostNamespace), hostName("web"))
+		if err != nil {
+			return false, err
+		}
+		virtualIPs, err := endpointIPs(ctx, client.CoreV1().Endpoints("default"), "web")
+		if err != nil {
+			return false, err
+		}
+		return len(hostIPs) == 2 && slices.Equal(hostIPs, virtualIPs), fmt.Errorf("host %v, virtual %v", hostIPs, virtualIPs)
+	})
+	testenv.Eventually(t, time.Minute, "the selector-less service's endpoints on the host", func() (bool, error) {
+		ips, err := endpointIPs(ctx, env.Client.CoreV1().Endpoints(vc.HostNamespace), hostName("db"))
+		return err == nil && slices.Equal(ips, []string{"10.123.0.7"}), fmt.Errorf("%v, %v", ips, err)
+	})
+
+	testenv.Eventually(t, time.Minute, "the host scheduler's events about the pods, with virtual names", func() (bool, error) {
+		evs, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=Scheduled"})
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range evs.Items {
+			if strings.Contains(ev.Message, vc.HostNamespace) || strings.Contains(ev.Message, "-x-") {
+				return false, fmt.Errorf("event message names host objects: %q", ev.Message)
+			}
+			if strings.HasPrefix(ev.Message, "Successfully assigned default/web-") && ev.InvolvedObject.Kind == "Pod" {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%d Scheduled events, none about a web pod", len(evs.Items))
+	})
+
+	for _, svc := range services {
+		if err := client.CoreV1().Services("default").Delete(ctx, svc.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, time.Minute, "no service copies left on the host", func() (bool, error) {
+		for _, svc := range services {
+			if _, err := hostSvc(svc.Name); !apierrors.IsNotFound(err) {
+				return false, fmt.Errorf("host service %s: %v", svc.Name, err)
+			}
+		}
+		_, err := env.Client.CoreV1().Endpoints(vc.HostNamespace).Get(ctx, hostName("db"), metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Errorf("host endpoints db: %v", err)
+	})
+}
+
+// endpointIPs lists the ready addresses of an Endpoints object, sorted.
+func endpointIPs(ctx context.Context, c interface {
+	Get(context.Context, string, metav1.GetOptions) (*corev1.Endpoints, error)
+}, name string) ([]string, error) {
+	ep, err := c.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, s := range ep.Subsets {
+		for _, a := range s.Addresses {
+			ips = append(ips, a.IP)
+		}
+	}
+	slices.Sort(ips)
+	return ips, nil
+}
