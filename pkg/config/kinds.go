@@ -114,6 +114,7 @@ var knownControllers = map[string]string{
 	"disruption":                          "disruption-controller",
 	"replicationcontroller":               "replicationcontroller-controller",
 	"ephemeral-volume":                    "ephemeral-volume-controller",
+	"pvc-protection":                      "persistentvolumeclaim-protection-controller",
 	"legacy-serviceaccount-token-cleaner": "legacy-serviceaccount-token-cleaner-controller",
 	"validatingadmissionpolicy-status":    "validatingadmissionpolicy-status-controller",
 	"storageversion-garbage-collector":    "storageversion-garbage-collector-controller",

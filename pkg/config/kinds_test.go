@@ -38,6 +38,7 @@ func TestKubeControllerManagerNames(t *testing.T) {
 		"disruption":                          kcmnames.DisruptionController,
 		"replicationcontroller":               kcmnames.ReplicationControllerController,
 		"ephemeral-volume":                    kcmnames.EphemeralVolumeController,
+		"pvc-protection":                      kcmnames.PersistentVolumeClaimProtectionController,
 		"legacy-serviceaccount-token-cleaner": kcmnames.LegacyServiceAccountTokenCleanerController,
 		"validatingadmissionpolicy-status":    kcmnames.ValidatingAdmissionPolicyStatusController,
 		"storageversion-garbage-collector":    kcmnames.StorageVersionGarbageCollectorController,

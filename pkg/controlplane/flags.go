@@ -25,6 +25,10 @@ func apiServerTuning(extra map[string]string) map[string]string {
 		// failed with "Too large resource version". Clients fall back to
 		// list+watch, as against any apiserver without the feature.
 		"feature-gates": "WatchList=false",
+		// The datastore-size metric polls etcd's Status; kine on SQLite
+		// cannot answer it (no dbstat table) and the client logged a
+		// retried failure every few seconds. Nothing else uses it here.
+		"etcd-db-metric-poll-interval": "0s",
 	}
 	maps.Copy(tuning, extra)
 	return tuning

@@ -84,6 +84,11 @@ func (s *Syncer) virtualOrigin(involved corev1.ObjectReference) (ref corev1.Obje
 		if have {
 			host = svc
 		}
+	case "PersistentVolumeClaim":
+		pvc, have, _ := found(s.hostPVCs.Get(involved.Name))
+		if have {
+			host = pvc
+		}
 	}
 	if host == nil {
 		return ref, "", false

@@ -158,3 +158,40 @@ func TestVirtualEvents(t *testing.T) {
 		t.Errorf("virtualEventName() = %q", got)
 	}
 }
+
+func TestTranslatePVC(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev"}
+	snapGroup := "snapshot.storage.k8s.io"
+	class := "fast"
+	tests := []struct {
+		name           string
+		spec           corev1.PersistentVolumeClaimSpec
+		wantDataSource string // "" for none
+	}{
+		{"plain claim", corev1.PersistentVolumeClaimSpec{StorageClassName: &class}, ""},
+		{"host volume picks dropped", corev1.PersistentVolumeClaimSpec{VolumeName: "pv-1", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}}, ""},
+		{"clone of a claim", corev1.PersistentVolumeClaimSpec{DataSource: &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "src"}}, "src-x-shop-x-dev"},
+		{"snapshot source dropped", corev1.PersistentVolumeClaimSpec{DataSource: &corev1.TypedLocalObjectReference{APIGroup: &snapGroup, Kind: "VolumeSnapshot", Name: "s"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "shop", UID: "u"}, Spec: tt.spec}
+			h := s.translatePVC(v, "data-x-shop-x-dev")
+			if h.Spec.VolumeName != "" || h.Spec.Selector != nil {
+				t.Errorf("host claim picks host volumes: volumeName %q selector %v", h.Spec.VolumeName, h.Spec.Selector)
+			}
+			got := ""
+			if h.Spec.DataSource != nil {
+				got = h.Spec.DataSource.Name
+			}
+			if got != tt.wantDataSource {
+				t.Errorf("data source %q, want %q", got, tt.wantDataSource)
+			}
+			if tt.spec.StorageClassName != nil && (h.Spec.StorageClassName == nil || *h.Spec.StorageClassName != class) {
+				t.Errorf("storage class not kept: %v", h.Spec.StorageClassName)
+			}
+		})
+	}
+}

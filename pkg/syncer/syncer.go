@@ -50,6 +50,8 @@ type Syncer struct {
 	hostServices      corelisters.ServiceNamespaceLister
 	virtualEndpoints  corelisters.EndpointsLister
 	hostEndpoints     corelisters.EndpointsNamespaceLister
+	virtualPVCs       corelisters.PersistentVolumeClaimLister
+	hostPVCs          corelisters.PersistentVolumeClaimNamespaceLister
 	hostEvents        corelisters.EventNamespaceLister
 	queue             workqueue.TypedRateLimitingInterface[string]
 	log               *slog.Logger
@@ -103,6 +105,8 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 	veps, heps := virtualInformers.Core().V1().Endpoints(), hostInformers.Core().V1().Endpoints()
 	s.virtualServices, s.hostServices = vsvcs.Lister(), hsvcs.Lister().Services(hostNamespace)
 	s.virtualEndpoints, s.hostEndpoints = veps.Lister(), heps.Lister().Endpoints(hostNamespace)
+	vpvcs, hpvcs := virtualInformers.Core().V1().PersistentVolumeClaims(), hostInformers.Core().V1().PersistentVolumeClaims()
+	s.virtualPVCs, s.hostPVCs = vpvcs.Lister(), hpvcs.Lister().PersistentVolumeClaims(hostNamespace)
 	handlers := []struct {
 		informer cache.SharedIndexInformer
 		enqueue  func(any)
@@ -117,6 +121,8 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 		{hsvcs.Informer(), s.enqueueHost(kindService)},
 		{veps.Informer(), s.enqueueVirtual(kindService)},
 		{heps.Informer(), s.enqueueHost(kindService)},
+		{vpvcs.Informer(), s.enqueueVirtual(kindPVC)},
+		{hpvcs.Informer(), s.enqueueHost(kindPVC)},
 		{hevents.Informer(), s.enqueueHostEvent},
 	}
 	var synced []cache.InformerSynced
@@ -268,8 +274,11 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	if kind == kindService {
+	switch kind {
+	case kindService:
 		return s.syncService(ctx, ns, name)
+	case kindPVC:
+		return s.syncPVC(ctx, ns, name)
 	}
 	return s.syncRef(ctx, refKind(kind), ns, name)
 }
