@@ -274,7 +274,8 @@ type Meta struct {
 	ResourceVersion int64     `json:"resourceVersion"`
 }
 
-func (m *Meta) meta() *Meta { return m }
+// GetMeta returns the Meta of any object that embeds it.
+func (m *Meta) GetMeta() *Meta { return m }
 
 // micros and fromMicros are the one encoding of times in the database.
 func micros(t time.Time) int64 {
