@@ -221,6 +221,19 @@ func testAudit(t *testing.T, h *hub) {
 		t.Fatalf("csv export %q, %v", rows, err)
 	}
 	h.do("GET", "/api/v1/audit?format=xml", h.admin, nil).must(t, 400)
+
+	// A tenant's audit log holds the tenant's own events, with the project
+	// of project events, and nothing of other tenants.
+	var tn, other store.Tenant
+	var p store.Project
+	h.do("POST", "/api/v1/tenants", h.admin, map[string]any{"name": "audited"}).must(t, 201).decode(t, &tn)
+	h.do("POST", "/api/v1/tenants", h.admin, map[string]any{"name": "unrelated"}).must(t, 201).decode(t, &other)
+	h.do("POST", "/api/v1/tenants/"+tn.ID+"/projects", h.admin, map[string]any{"name": "p"}).must(t, 201).decode(t, &p)
+	var events store.Page[store.AuditEvent]
+	h.do("GET", "/api/v1/tenants/"+tn.ID+"/audit", h.admin, nil).must(t, 200).decode(t, &events)
+	if len(events.Items) != 2 || events.Items[0].Action != "tenant.create" || events.Items[1].ProjectID != p.ID {
+		t.Fatalf("tenant audit %+v", events.Items)
+	}
 }
 
 func testNoEscalation(t *testing.T, h *hub) {

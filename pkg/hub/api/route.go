@@ -81,11 +81,26 @@ func (c *call) listOptions(filterOf map[string]string) (store.ListOptions, *Erro
 	return opts, nil
 }
 
-// record appends the audit event of this call's change.
+// record appends the audit event of this call's change. Its scope is the
+// path's, made precise by the object itself (a new project names its
+// project, a new tenant its tenant), so that scoped audit lists find it.
 func (c *call) record(id string, before, after any) error {
+	tenantID, projectID := c.scope.TenantID, c.scope.ProjectID
+	obj := after
+	if obj == nil {
+		obj = before
+	}
+	switch o := obj.(type) {
+	case *store.Tenant:
+		tenantID = o.ID
+	case *store.Project:
+		tenantID, projectID = o.TenantID, o.ID
+	case *store.RoleBinding:
+		tenantID, projectID = o.TenantID, o.ProjectID
+	}
 	return audit.Record(c.ctx, c.store(), audit.Change{
 		Principal: c.principal.String(), Action: string(c.route.Permission), Resource: c.route.Resource,
-		ResourceID: id, TenantID: c.scope.TenantID, ProjectID: c.scope.ProjectID, RequestID: c.requestID,
+		ResourceID: id, TenantID: tenantID, ProjectID: projectID, RequestID: c.requestID,
 		Before: before, After: after,
 	})
 }

@@ -138,7 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Info("Created the admin user with the given bootstrap key", "user", auth.AdminUser)
 	case key != "":
 		log.Info("Created the admin user; its API key is shown once, below", "user", auth.AdminUser)
-		fmt.Fprintf(cfg.KeyOut, "\nAdmin API key (shown only this once; store it now):\n\n  %s\n\nUse it with: curl -H 'Authorization: Bearer %s' ...\n\n", key, key)
+		fmt.Fprintf(cfg.KeyOut, "\nAdmin API key (shown only this once; store it now):\n\n  %s\n\nSend it as the header \"Authorization: Bearer KEY\".\n\n", key)
 	case bootstrapKey != "":
 		log.Warn("The hub already has users: the bootstrap key is ignored")
 	}
