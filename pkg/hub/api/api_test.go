@@ -19,30 +19,19 @@ import (
 
 // TestAPI runs the behaviour cases against SQLite and PostgreSQL.
 func TestAPI(t *testing.T) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, h *hub)
-	}{
-		{"objects have resourceVersions and stale updates conflict", testOptimisticConcurrency},
-		{"concurrent updates never lose one", testConcurrentUpdates},
-		{"lists are paged with cursors and filtered", testPaging},
-		{"creates are idempotent with a key", testIdempotency},
-		{"api keys are shown once and can be revoked", testAPIKeys},
-		{"every change is audited without secrets", testAudit},
-		{"role bindings cannot escalate", testNoEscalation},
-		{"teams grant their roles to members", testTeams},
+	withHub := func(run func(*testing.T, *hub)) func(*testing.T, *store.Store) {
+		return func(t *testing.T, s *store.Store) { run(t, newHub(t, s)) }
 	}
-	for _, b := range storetest.Both(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, newHub(t, b.Open(t)))
-				})
-			}
-		})
-	}
+	storetest.RunBoth(t, []storetest.Case{
+		{Name: "objects have resourceVersions and stale updates conflict", Run: withHub(testOptimisticConcurrency)},
+		{Name: "concurrent updates never lose one", Run: withHub(testConcurrentUpdates)},
+		{Name: "lists are paged with cursors and filtered", Run: withHub(testPaging)},
+		{Name: "creates are idempotent with a key", Run: withHub(testIdempotency)},
+		{Name: "api keys are shown once and can be revoked", Run: withHub(testAPIKeys)},
+		{Name: "every change is audited without secrets", Run: withHub(testAudit)},
+		{Name: "role bindings cannot escalate", Run: withHub(testNoEscalation)},
+		{Name: "teams grant their roles to members", Run: withHub(testTeams)},
+	})
 }
 
 func testOptimisticConcurrency(t *testing.T, h *hub) {

@@ -14,31 +14,17 @@ import (
 // TestStore runs every case against SQLite and PostgreSQL, each case on a
 // fresh database.
 func TestStore(t *testing.T) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s *store.Store)
-	}{
-		{"migrate twice applies nothing the second time", testMigrateIdempotent},
-		{"create get update delete with resource versions", testCRUD},
-		{"concurrent updates never lose one", testConcurrentUpdates},
-		{"pages are stable and filtered", testPagination},
-		{"references and cascades", testReferences},
-		{"grants come from users and teams", testGrants},
-		{"audit log appends and filters", testAudit},
-		{"idempotency records", testIdempotency},
-		{"api keys are found by prefix and touched", testAPIKeys},
-	}
-	for _, b := range storetest.Both(t) {
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, b.Open(t))
-				})
-			}
-		})
-	}
+	storetest.RunBoth(t, []storetest.Case{
+		{Name: "migrate twice applies nothing the second time", Run: testMigrateIdempotent},
+		{Name: "create get update delete with resource versions", Run: testCRUD},
+		{Name: "concurrent updates never lose one", Run: testConcurrentUpdates},
+		{Name: "pages are stable and filtered", Run: testPagination},
+		{Name: "references and cascades", Run: testReferences},
+		{Name: "grants come from users and teams", Run: testGrants},
+		{Name: "audit log appends and filters", Run: testAudit},
+		{Name: "idempotency records", Run: testIdempotency},
+		{Name: "api keys are found by prefix and touched", Run: testAPIKeys},
+	})
 }
 
 func must(t *testing.T, err error) {

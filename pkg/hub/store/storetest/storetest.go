@@ -81,3 +81,26 @@ func OpenURL(t testing.TB, url string) *store.Store {
 	}
 	return s
 }
+
+// Case is one test case run on a fresh store of each backend.
+type Case struct {
+	Name string
+	Run  func(t *testing.T, s *store.Store)
+}
+
+// RunBoth runs every case, in parallel, on a fresh migrated store of
+// SQLite and of PostgreSQL: subtests BACKEND/CASE.
+func RunBoth(t *testing.T, cases []Case) {
+	t.Helper()
+	for _, b := range Both(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			for _, tc := range cases {
+				t.Run(tc.Name, func(t *testing.T) {
+					t.Parallel()
+					tc.Run(t, b.Open(t))
+				})
+			}
+		})
+	}
+}
