@@ -3,12 +3,15 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nestcluster/nest/pkg/hub/api"
+	"github.com/nestcluster/nest/pkg/hub/auth"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
 )
 
@@ -99,6 +102,33 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	for _, want := range []string{"TenantPage", "CreateTenantRequest", "CreatedAPIKey", "Error", "AuditEventPage"} {
 		if _, ok := doc.Components.Schemas[want]; !ok {
 			t.Errorf("schema %s missing", want)
+		}
+	}
+}
+
+// TestDocsListEveryRoute keeps docs/hub.md true to the route table and the
+// built-in roles.
+func TestDocsListEveryRoute(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "hub.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	for _, rt := range api.Routes() {
+		perm := string(rt.Permission)
+		if perm == "" {
+			perm = "(any caller)"
+		}
+		row := fmt.Sprintf("| %s | `%s` | `%s` | %s |", rt.Method, strings.TrimPrefix(rt.Path, api.V1), perm, rt.Scope)
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/hub.md lacks the route row %s", row)
+		}
+	}
+	for _, r := range auth.BuiltinRoles() {
+		row := fmt.Sprintf("| `%s` | %s | %s |", r.Name, r.Description, strings.Join(r.Permissions, ", "))
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/hub.md lacks the role row %s", row)
 		}
 	}
 }
