@@ -240,3 +240,53 @@ func TestAuthenticate(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentStarts is hub replicas starting together on one empty
+// Postgres database: all succeed, and exactly one admin key is made.
+func TestConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	pg := storetest.Postgres(t)
+	url := pg.URL(t)
+	const replicas = 4
+	keys := make(chan string, replicas)
+	errs := make(chan error, replicas)
+	for range replicas {
+		go func() {
+			ctx := context.Background()
+			s, err := store.Open(ctx, url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			if _, err := s.Migrate(ctx); err != nil {
+				errs <- err
+				return
+			}
+			if err := auth.EnsureBuiltinRoles(ctx, s); err != nil {
+				errs <- err
+				return
+			}
+			key, err := auth.Bootstrap(ctx, s, "")
+			if err != nil {
+				errs <- err
+				return
+			}
+			keys <- key
+		}()
+	}
+	made := 0
+	for range replicas {
+		select {
+		case err := <-errs:
+			t.Fatalf("a replica failed to start: %v", err)
+		case key := <-keys:
+			if key != "" {
+				made++
+			}
+		}
+	}
+	if made != 1 {
+		t.Fatalf("%d replicas made an admin key, want 1", made)
+	}
+}

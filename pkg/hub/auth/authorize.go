@@ -128,7 +128,8 @@ func EnsureBuiltinRoles(ctx context.Context, s *store.Store) error {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			r = &store.Role{Meta: store.Meta{Name: br.Name}, Description: br.Description, Builtin: true, Permissions: br.Permissions}
-			if err := s.Roles.Create(ctx, r); err != nil {
+			// A replica starting at the same time may create it first.
+			if err := s.Roles.Create(ctx, r); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 				return fmt.Errorf("create built-in role: %w", err)
 			}
 		case err != nil:
@@ -189,6 +190,10 @@ func Bootstrap(ctx context.Context, s *store.Store, key string) (string, error) 
 		created = true
 		return nil
 	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		// A replica starting at the same time bootstrapped the hub first.
+		return "", nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("bootstrap the hub: %w", err)
 	}

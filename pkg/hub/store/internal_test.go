@@ -1,7 +1,10 @@
 package store
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +72,29 @@ func TestRedactURL(t *testing.T) {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMigrateAllOrNothing: a failing migration leaves no trace of the
+// migrations run with it, and a later good run applies them.
+func TestMigrateAllOrNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "sub", "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	good := Migration{Version: 1, Name: "good", SQL: "CREATE TABLE a (x TEXT);\n"}
+	bad := Migration{Version: 2, Name: "bad", SQL: "CREATE TABLE b (x TEXT);\nCREATE TABLE nonsense;\n"}
+	if _, err := s.migrate(ctx, []Migration{good, bad}); err == nil || !strings.Contains(err.Error(), "0002_bad") {
+		t.Fatalf("migrate = %v, want an error naming 0002_bad", err)
+	}
+	if _, err := s.exec(ctx, "SELECT x FROM a"); err == nil {
+		t.Fatal("table a exists after a failed migration run")
+	}
+	applied, err := s.migrate(ctx, []Migration{good})
+	if err != nil || len(applied) != 1 || applied[0] != 1 {
+		t.Fatalf("second run applied %v, %v", applied, err)
 	}
 }

@@ -54,8 +54,8 @@ func loadMigrations(fsys fs.FS) ([]Migration, error) {
 }
 
 // Migrate applies the embedded migrations that the database has not seen,
-// each in its own transaction, recording it in schema_migrations. It
-// returns the versions it applied.
+// recording each in schema_migrations, all in one transaction. It returns
+// the versions it applied.
 func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	ms, err := Migrations()
 	if err != nil {
@@ -64,45 +64,49 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	return s.migrate(ctx, ms)
 }
 
+// migrationLock is the PostgreSQL advisory lock that serializes hub
+// replicas migrating one database ("nest" in ASCII).
+const migrationLock = 0x6e657374
+
 func (s *Store) migrate(ctx context.Context, ms []Migration) ([]int, error) {
-	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    BIGINT PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at BIGINT NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
-	}
 	var applied []int
-	for _, m := range ms {
-		err := s.InTx(ctx, func(ctx context.Context) error {
-			if s.dialect == Postgres {
-				// Hub replicas starting together: one migrates, the
-				// others wait here and then find the version recorded.
-				if _, err := s.exec(ctx, `LOCK TABLE schema_migrations IN EXCLUSIVE MODE`); err != nil {
-					return err
-				}
+	err := s.InTx(ctx, func(ctx context.Context) error {
+		if s.dialect == Postgres {
+			// Replicas starting together: one migrates, the others wait
+			// here and then find every version recorded.
+			if _, err := s.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLock); err != nil {
+				return fmt.Errorf("lock for migrations: %w", err)
 			}
+		}
+		if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    BIGINT PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		for _, m := range ms {
 			var n int
 			if err := s.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
-				return err
+				return fmt.Errorf("read schema_migrations: %w", err)
 			}
 			if n > 0 {
-				return nil
+				continue
 			}
 			for _, stmt := range splitStatements(m.SQL) {
 				if _, err := s.exec(ctx, stmt); err != nil {
-					return err
+					return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
 				}
 			}
 			if _, err := s.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.Version, m.Name, micros(s.now())); err != nil {
-				return err
+				return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 			applied = append(applied, m.Version)
-			return nil
-		})
-		if err != nil {
-			return applied, fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return applied, nil
 }

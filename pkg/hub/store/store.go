@@ -20,6 +20,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +75,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		path := strings.TrimPrefix(url, "sqlite:")
 		if path == "" {
 			return nil, fmt.Errorf("database %q: sqlite needs a path (sqlite:PATH)", url)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create the directory of sqlite database %s: %w", path, err)
 		}
 		// WAL lets readers run beside the one writer; busy_timeout makes a
 		// writer wait for the lock instead of failing; immediate

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nestcluster/nest/internal/testpg"
 	"github.com/nestcluster/nest/pkg/hub/store"
@@ -52,6 +53,18 @@ func Postgres(t testing.TB) Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
+	// testpg.Start returns once the port accepts connections, which can be
+	// before the server accepts logins ("the database system is starting
+	// up"): wait for a query to work.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := admin.PingContext(context.Background())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres does not accept logins: %v", err)
+		}
+	}
 	return Backend{Name: "postgres", open: func(t testing.TB) string {
 		t.Helper()
 		name := fmt.Sprintf("hub_%d", dbSeq.Add(1))
