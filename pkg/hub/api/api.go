@@ -143,7 +143,14 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 // requestIDPattern keeps client-chosen request ids safe to log and echo.
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-type requestIDKey struct{}
+// requestInfo is what the middleware logs about a request, filled in as it
+// is served.
+type requestInfo struct {
+	id        string
+	principal string
+}
+
+type requestInfoKey struct{}
 
 // statusWriter remembers the status code written.
 type statusWriter struct {
@@ -175,7 +182,8 @@ func (a *API) middleware(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		info := &requestInfo{id: id}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
@@ -191,7 +199,8 @@ func (a *API) middleware(next http.Handler) http.Handler {
 			elapsed := a.now().Sub(start)
 			a.requests.WithLabelValues(pattern, strconv.Itoa(sw.status)).Inc()
 			a.latency.WithLabelValues(pattern).Observe(elapsed.Seconds())
-			a.log.Info("Request served", "requestId", id, "method", r.Method, "route", pattern, "status", sw.status, "elapsed", elapsed)
+			a.log.Info("Request served", "requestId", id, "principal", info.principal, "method", r.Method, "route", pattern,
+				"status", sw.status, "elapsed", elapsed)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -207,11 +216,13 @@ func newRequestID() string {
 // run the handler (in a transaction for changes, with idempotency for
 // creates) and write the response.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
-	c := &call{api: a, route: rt, r: r, ctx: r.Context(), requestID: r.Context().Value(requestIDKey{}).(string)}
+	info := r.Context().Value(requestInfoKey{}).(*requestInfo)
+	c := &call{api: a, route: rt, r: r, ctx: r.Context(), requestID: info.id}
 	if e := a.authenticate(c); e != nil {
 		writeError(w, e)
 		return
 	}
+	info.principal = c.principal.String()
 	switch rt.Scope {
 	case ScopeAny:
 		c.scope = auth.Scope{Any: true}

@@ -185,6 +185,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	pruneCtx, stopPrune := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() { defer close(pruned); pruneIdempotency(pruneCtx, s, log) }()
+	defer func() { stopPrune(); <-pruned }() // before the store closes
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve on %s: %w", addr, err)
@@ -198,6 +202,31 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("Hub stopped")
 	return nil
+}
+
+// IdempotencyTTL is how long the result of a create made with an
+// Idempotency-Key is replayed to a retry.
+const IdempotencyTTL = 24 * time.Hour
+
+// pruneIdempotency forgets idempotency records past IdempotencyTTL, hourly,
+// until ctx is done.
+func pruneIdempotency(ctx context.Context, s *store.Store, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := s.PruneIdempotency(ctx, time.Now().Add(-IdempotencyTTL)); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("Could not prune idempotency records", "err", err)
+			}
+		} else if n > 0 {
+			log.Debug("Pruned idempotency records", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func openStore(ctx context.Context, url string, log *slog.Logger) (*store.Store, error) {

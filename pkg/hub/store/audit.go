@@ -108,3 +108,14 @@ func (s *Store) PutIdempotency(ctx context.Context, r *IdempotencyRecord) error 
 	}
 	return nil
 }
+
+// PruneIdempotency forgets the records made before a time, and returns how
+// many it removed.
+func (s *Store) PruneIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, micros(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune idempotency keys: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nestcluster/nest/pkg/hub/store"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
@@ -258,6 +259,17 @@ func testIdempotency(t *testing.T, s *store.Store) {
 	must(t, err)
 	if got.Status != 201 || string(got.Response) != `{}` || got.RequestHash != "h" {
 		t.Fatalf("got %+v", got)
+	}
+	n, err := s.PruneIdempotency(ctx, got.CreatedAt)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("pruned %d records made at the limit", n)
+	}
+	n, err = s.PruneIdempotency(ctx, got.CreatedAt.Add(time.Microsecond))
+	must(t, err)
+	_, err = s.GetIdempotency(ctx, "u", "k")
+	if n != 1 || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pruned %d, then get = %v", n, err)
 	}
 }
 
