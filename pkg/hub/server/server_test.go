@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nestcluster/nest/pkg/hub/auth"
@@ -19,24 +18,6 @@ import (
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
 	nestlog "github.com/nestcluster/nest/pkg/log"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // start runs a hub until the test ends and returns its URL.
 func start(t *testing.T, cfg server.Config) (string, *http.Client, func()) {
@@ -98,7 +79,8 @@ func TestRun(t *testing.T) {
 			if b.Name != storetest.SQLite.Name {
 				db = b.URL(t)
 			}
-			var out, logs syncBuffer
+			// The buffers are read only after Ready or after the server stopped.
+			var out, logs bytes.Buffer
 			cfg := server.Config{DataDir: dir, Database: db, KeyOut: &out, Logger: nestlog.New(&logs, 1)}
 			url, client, stop := start(t, cfg)
 			key := keyPattern.FindString(out.String())
@@ -116,15 +98,18 @@ func TestRun(t *testing.T) {
 			}
 			stop()
 
-			var out2 syncBuffer
+			var out2 bytes.Buffer
 			cfg.KeyOut = &out2
 			url, client, stop = start(t, cfg)
-			defer stop()
 			if out2.String() != "" {
 				t.Fatalf("second start printed %q", out2.String())
 			}
 			if code, _ := get(t, client, url+"/api/v1/whoami", key); code != 200 {
 				t.Fatalf("the first key no longer works: %d", code)
+			}
+			stop()
+			if !strings.Contains(logs.String(), "principal=user:admin") {
+				t.Fatalf("the request log does not name the principal:\n%s", logs.String())
 			}
 			if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), key[len("nest_"):]) {
 				t.Fatal("the log contains the admin key")
@@ -150,7 +135,7 @@ func TestBootstrapKeySources(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var out syncBuffer
+			var out bytes.Buffer
 			tc.cfg.DataDir, tc.cfg.KeyOut = t.TempDir(), &out
 			url, client, stop := start(t, tc.cfg)
 			defer stop()
