@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,9 +115,17 @@ func New(cfg Config) (*API, error) {
 // /api/v1/openapi.json.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// paths knows every route's path regardless of method, to tell a
+	// wrong method (405) from an unknown path (404).
+	paths := http.NewServeMux()
+	allowed := map[string][]string{}
 	for i := range a.routes {
 		r := &a.routes[i]
 		mux.HandleFunc(r.Pattern(), func(w http.ResponseWriter, req *http.Request) { a.serve(w, req, r) })
+		if allowed[r.Path] == nil {
+			paths.HandleFunc(r.Path, func(http.ResponseWriter, *http.Request) {})
+		}
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
 	}
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET "+V1+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -125,6 +134,13 @@ func (a *API) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.cfg.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			methods := strings.Join(allowed[pattern], ", ")
+			w.Header().Set("Allow", methods)
+			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+				Message: r.Method + " is not allowed here; use " + methods, Details: map[string]string{"allow": methods}})
+			return
+		}
 		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
 	})
 	return a.middleware(mux)

@@ -295,11 +295,15 @@ func TestRequests(t *testing.T) {
 		{"too large", "POST", "/api/v1/tenants", `{"name":"a","displayName":"` + strings.Repeat("x", 2000) + `"}`, 413, "body", false},
 		{"no key", "GET", "/api/v1/tenants", nil, 401, "", true},
 		{"no route", "GET", "/api/v1/nothing", nil, 404, "", false},
+		{"wrong method", "PATCH", "/api/v1/tenants", nil, 405, "", false},
+		{"disable yourself", "PUT", "/api/v1/users/{admin}", `{"disabled":true,"resourceVersion":1}`, 400, "disabled", false},
 		{"built-in role", "DELETE", "/api/v1/roles/{hub-admin}", nil, 400, "role", false},
 		{"idempotency key on update", "PUT", "/api/v1/users/x", `{"resourceVersion":1}`, 400, "Idempotency-Key", false},
 	}
 	h := newHub(t, storetest.SQLite.Open(t), func(c *api.Config) { c.MaxBodyBytes = 1024 })
 	hubAdmin, err := h.s.Roles.Find(context.Background(), map[string]string{"name": auth.RoleHubAdmin})
+	mustDo(t, err)
+	admin, err := h.s.Users.Find(context.Background(), map[string]string{"name": auth.AdminUser})
 	mustDo(t, err)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +316,8 @@ func TestRequests(t *testing.T) {
 			if tc.field == "Idempotency-Key" {
 				headers = []string{"Idempotency-Key", "k"}
 			}
-			r := h.do(tc.method, strings.Replace(tc.path, "{hub-admin}", hubAdmin.ID, 1), key, tc.body, headers...).must(t, tc.status)
+			path := strings.NewReplacer("{hub-admin}", hubAdmin.ID, "{admin}", admin.ID).Replace(tc.path)
+			r := h.do(tc.method, path, key, tc.body, headers...).must(t, tc.status)
 			e := r.apiError(t)
 			if e.Code == "" || e.Message == "" || e.Details["field"] != tc.field {
 				t.Fatalf("error %+v, want one naming field %q", e, tc.field)

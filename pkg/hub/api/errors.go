@@ -26,6 +26,7 @@ const (
 	CodeUnauthenticated     = "unauthenticated"
 	CodePermissionDenied    = "permission_denied"
 	CodeNotFound            = "not_found"
+	CodeMethodNotAllowed    = "method_not_allowed"
 	CodeConflict            = "conflict"
 	CodeAlreadyExists       = "already_exists"
 	CodeIdempotencyMismatch = "idempotency_key_reused"

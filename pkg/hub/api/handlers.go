@@ -171,6 +171,9 @@ func updateUser(c *call, req *UpdateUserRequest) (*store.User, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.ID == c.principal.UserID && req.Disabled {
+		return nil, invalid("disabled", "you cannot disable yourself")
+	}
 	return update(c, c.store().Users, u, req.ResourceVersion, func(u *store.User) {
 		u.Email, u.Disabled = req.Email, req.Disabled
 		if req.Password != "" {
