@@ -183,6 +183,27 @@ func testAPIKeys(t *testing.T, h *hub) {
 	h.do("DELETE", "/api/v1/apikeys/"+created.ID, h.admin, nil).must(t, 200)
 	h.do("GET", "/api/v1/whoami", created.Key, nil).must(t, 401)
 	h.do("GET", "/api/v1/whoami", h.admin, nil).must(t, 200)
+
+	// An administrator gives a new user its first key; the user sees it
+	// among its own and nobody else's keys.
+	var ada store.User
+	h.do("POST", "/api/v1/users", h.admin, map[string]any{"name": "ada"}).must(t, 201).decode(t, &ada)
+	var tn store.Tenant
+	h.do("POST", "/api/v1/tenants", h.admin, map[string]any{"name": "t"}).must(t, 201).decode(t, &tn)
+	bind(t, h.s, "ada", auth.RoleProjectViewer, ada.ID, tn.ID, "")
+	var adaKey api.CreatedAPIKey
+	h.do("POST", "/api/v1/users/"+ada.ID+"/apikeys", h.admin, map[string]any{"name": "first"}).must(t, 201).decode(t, &adaKey)
+	if adaKey.UserID != ada.ID {
+		t.Fatalf("key for ada belongs to %s", adaKey.UserID)
+	}
+	var own store.Page[store.APIKey]
+	h.do("GET", "/api/v1/apikeys", adaKey.Key, nil).must(t, 200).decode(t, &own)
+	if len(own.Items) != 1 || own.Items[0].ID != adaKey.ID {
+		t.Fatalf("ada's keys: %+v", own.Items)
+	}
+	h.do("DELETE", "/api/v1/apikeys/"+created.ID, adaKey.Key, nil).must(t, 404)
+	h.do("DELETE", "/api/v1/users/"+ada.ID+"/apikeys/"+adaKey.ID, h.admin, nil).must(t, 200)
+	h.do("GET", "/api/v1/whoami", adaKey.Key, nil).must(t, 401)
 }
 
 func testAudit(t *testing.T, h *hub) {

@@ -382,19 +382,40 @@ func deleteRoleBinding(c *call, _ *none) (*none, error) {
 	return remove(c, c.store().RoleBindings, b)
 }
 
-// API keys: each caller manages its own.
+// API keys: each caller manages its own under /apikeys; user
+// administrators manage anyone's under /users/{user}/apikeys.
+
+// keyOwner is the user whose keys the call is about.
+func (c *call) keyOwner() (string, error) {
+	if c.path("user") == "" {
+		return c.principal.UserID, nil
+	}
+	u, err := getUser(c, nil)
+	if err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
 
 func listAPIKeys(c *call, _ *none) (store.Page[store.APIKey], error) {
-	return list(c, c.store().APIKeys, byName, map[string]string{"userId": c.principal.UserID})
+	owner, err := c.keyOwner()
+	if err != nil {
+		return store.Page[store.APIKey]{}, err
+	}
+	return list(c, c.store().APIKeys, byName, map[string]string{"userId": owner})
 }
 
 func createAPIKey(c *call, req *CreateAPIKeyRequest) (*CreatedAPIKey, error) {
+	owner, err := c.keyOwner()
+	if err != nil {
+		return nil, err
+	}
 	secret := auth.NewKey()
 	prefix, hash, err := auth.SplitKey(secret)
 	if err != nil {
 		return nil, err
 	}
-	k, err := create(c, c.store().APIKeys, &store.APIKey{Meta: store.Meta{Name: req.Name}, UserID: c.principal.UserID,
+	k, err := create(c, c.store().APIKeys, &store.APIKey{Meta: store.Meta{Name: req.Name}, UserID: owner,
 		Prefix: prefix, KeyHash: hash, ExpiresAt: req.ExpiresAt.UTC()})
 	if err != nil {
 		return nil, err
@@ -403,7 +424,11 @@ func createAPIKey(c *call, req *CreateAPIKeyRequest) (*CreatedAPIKey, error) {
 }
 
 func revokeAPIKey(c *call, _ *none) (*store.APIKey, error) {
-	k, err := get(c, c.store().APIKeys, "key", func(k *store.APIKey) bool { return k.UserID == c.principal.UserID })
+	owner, err := c.keyOwner()
+	if err != nil {
+		return nil, err
+	}
+	k, err := get(c, c.store().APIKeys, "key", func(k *store.APIKey) bool { return k.UserID == owner })
 	if err != nil {
 		return nil, err
 	}

@@ -72,13 +72,17 @@ var allowedRoles = map[string]string{
 	"createAPIKey": "all",
 	"revokeAPIKey": "all",
 
+	"listUserAPIKeys":  "hub-admin",
+	"createUserAPIKey": "hub-admin",
+	"revokeUserAPIKey": "hub-admin",
+
 	"listAudit":       "hub-admin",
 	"listTenantAudit": "hub-admin tenant-admin",
 }
 
 // permFixture is what every permission case calls routes on.
 type permFixture struct {
-	tenant, project, user, team, role, ownKey string
+	tenant, project, user, team, role, ownKey, userKey string
 	bindings                                  map[api.ScopeKind]string
 }
 
@@ -113,12 +117,19 @@ func newPermFixture(t *testing.T, s *store.Store, role string) (*permFixture, st
 	own := &store.APIKey{Meta: store.Meta{Name: "second"}, UserID: caller.ID, Prefix: "prefix-own-1", KeyHash: "x"}
 	mustDo(t, s.APIKeys.Create(ctx, own))
 	f.ownKey = own.ID
+	theirs := &store.APIKey{Meta: store.Meta{Name: "theirs"}, UserID: other.ID, Prefix: "prefix-their", KeyHash: "x"}
+	mustDo(t, s.APIKeys.Create(ctx, theirs))
+	f.userKey = theirs.ID
 	return f, key
 }
 
 func (f *permFixture) path(rt api.Route) string {
+	key := f.ownKey
+	if strings.Contains(rt.Path, "{user}") {
+		key = f.userKey
+	}
 	r := strings.NewReplacer("{tenant}", f.tenant, "{project}", f.project, "{user}", f.user, "{team}", f.team,
-		"{role}", f.role, "{key}", f.ownKey, "{binding}", f.bindings[rt.Scope])
+		"{role}", f.role, "{key}", key, "{binding}", f.bindings[rt.Scope])
 	return r.Replace(rt.Path)
 }
 

@@ -63,6 +63,9 @@ func Routes() []Route {
 		route("listAPIKeys", mGet, V1+"/apikeys", "apikey.list", ScopeAny, "apikey", "List the caller's API keys (never their secrets)", listAPIKeys).asList("name"),
 		route("createAPIKey", mPost, V1+"/apikeys", "apikey.create", ScopeAny, "apikey", "Create an API key for the caller; the response holds the secret, shown only this once", createAPIKey),
 		route("revokeAPIKey", mDelete, V1+"/apikeys/{key}", "apikey.delete", ScopeAny, "apikey", "Revoke one of the caller's API keys", revokeAPIKey),
+		route("listUserAPIKeys", mGet, V1+"/users/{user}/apikeys", "user.get", ScopeGlobal, "apikey", "List a user's API keys (never their secrets)", listAPIKeys).asList("name"),
+		route("createUserAPIKey", mPost, V1+"/users/{user}/apikeys", "user.update", ScopeGlobal, "apikey", "Create an API key for a user; the response holds the secret, shown only this once", createAPIKey),
+		route("revokeUserAPIKey", mDelete, V1+"/users/{user}/apikeys/{key}", "user.update", ScopeGlobal, "apikey", "Revoke one of a user's API keys", revokeAPIKey),
 
 		route("listAudit", mGet, V1+"/audit", "audit.list", ScopeGlobal, "audit", "List (or export with format=csv) the audit log, oldest first", listAudit).
 			asList("format", "principal", "action", "resource", "resourceId", "tenantId", "projectId", "requestId"),
