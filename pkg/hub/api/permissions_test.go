@@ -83,7 +83,7 @@ var allowedRoles = map[string]string{
 // permFixture is what every permission case calls routes on.
 type permFixture struct {
 	tenant, project, user, team, role, ownKey, userKey string
-	bindings                                  map[api.ScopeKind]string
+	bindings                                           map[api.ScopeKind]string
 }
 
 func newPermFixture(t *testing.T, s *store.Store, role string) (*permFixture, string) {
