@@ -31,6 +31,7 @@ func TestAPI(t *testing.T) {
 		{Name: "every change is audited without secrets", Run: withHub(testAudit)},
 		{Name: "role bindings cannot escalate", Run: withHub(testNoEscalation)},
 		{Name: "teams grant their roles to members", Run: withHub(testTeams)},
+		{Name: "the last hub-admin stays", Run: withHub(testLastHubAdmin)},
 	})
 }
 
@@ -381,4 +382,26 @@ func TestAuthRateLimit(t *testing.T) {
 	if e.Code != api.CodeTooManyRequests || e.Details["retryAfterSeconds"] == "" {
 		t.Fatalf("rate limit error %+v", e)
 	}
+}
+
+func testLastHubAdmin(t *testing.T, h *hub) {
+	var page store.Page[store.RoleBinding]
+	h.do("GET", "/api/v1/rolebindings", h.admin, nil).must(t, 200).decode(t, &page)
+	if len(page.Items) != 1 {
+		t.Fatalf("global bindings %+v", page.Items)
+	}
+	first := page.Items[0]
+	h.do("DELETE", "/api/v1/rolebindings/"+first.ID, h.admin, nil).must(t, 409)
+
+	bob, bobKey := userWithKey(t, h.s, "bob")
+	var second store.RoleBinding
+	h.do("POST", "/api/v1/rolebindings", h.admin, map[string]any{"name": "bob-admin", "role": auth.RoleHubAdmin, "subjectKind": "user", "subjectId": bob.ID}).
+		must(t, 201).decode(t, &second)
+	h.do("DELETE", "/api/v1/rolebindings/"+first.ID, h.admin, nil).must(t, 204)
+	// The admin is no hub-admin any more; bob is the last one and stays.
+	h.do("GET", "/api/v1/users", h.admin, nil).must(t, 403)
+	h.do("DELETE", "/api/v1/rolebindings/"+second.ID, bobKey, nil).must(t, 409)
+	var admins store.Page[store.User]
+	h.do("GET", "/api/v1/users?name=admin", bobKey, nil).must(t, 200).decode(t, &admins)
+	h.do("DELETE", "/api/v1/users/"+admins.Items[0].ID, bobKey, nil).must(t, 204)
 }

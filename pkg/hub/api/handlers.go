@@ -190,6 +190,9 @@ func deleteUser(c *call, _ *none) (*none, error) {
 	if u.ID == c.principal.UserID {
 		return nil, invalid("user", "you cannot delete yourself")
 	}
+	if err := c.keepAHubAdmin(func(b *store.RoleBinding) bool { return b.SubjectID == u.ID }); err != nil {
+		return nil, err
+	}
 	return remove(c, c.store().Users, u)
 }
 
@@ -379,7 +382,37 @@ func deleteRoleBinding(c *call, _ *none) (*none, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.keepAHubAdmin(func(o *store.RoleBinding) bool { return o.ID == b.ID }); err != nil {
+		return nil, err
+	}
 	return remove(c, c.store().RoleBindings, b)
+}
+
+// keepAHubAdmin refuses a change that would remove every global hub-admin
+// binding (removing tells which ones it removes): the hub would have no
+// administrator left.
+func (c *call) keepAHubAdmin(removing func(*store.RoleBinding) bool) error {
+	role, err := c.store().Roles.Find(c.ctx, map[string]string{"name": auth.RoleHubAdmin})
+	if err != nil {
+		return err
+	}
+	opts := store.ListOptions{Limit: store.MaxLimit, Filters: map[string]string{"tenantId": "", "projectId": "", "roleId": role.ID}}
+	for {
+		page, err := c.store().RoleBindings.List(c.ctx, opts)
+		if err != nil {
+			return err
+		}
+		for i := range page.Items {
+			if !removing(&page.Items[i]) {
+				return nil
+			}
+		}
+		if opts.Cursor = page.NextCursor; opts.Cursor == "" {
+			break
+		}
+	}
+	return &Error{Status: http.StatusConflict, Code: CodeConflict,
+		Message: "this would remove the last global hub-admin binding: bind hub-admin to another user first"}
 }
 
 // API keys: each caller manages its own under /apikeys; user
@@ -474,6 +507,16 @@ func listAudit(c *call, _ *none) (store.Page[store.AuditEvent], error) {
 		_ = audit.WriteCSV(w, page.Items)
 	}
 	return page, nil
+}
+
+// Permissions.
+
+func listPermissions(c *call, _ *none) (*Permissions, error) {
+	p := &Permissions{Items: []string{}}
+	for _, perm := range auth.All() {
+		p.Items = append(p.Items, string(perm))
+	}
+	return p, nil
 }
 
 // Who am I.

@@ -49,11 +49,12 @@ var allowedRoles = map[string]string{
 	"addTeamMember":    "hub-admin tenant-admin",
 	"removeTeamMember": "hub-admin tenant-admin",
 
-	"listRoles":  "hub-admin tenant-admin project-admin project-editor project-viewer",
-	"getRole":    "hub-admin tenant-admin project-admin project-editor project-viewer",
-	"createRole": "hub-admin",
-	"updateRole": "hub-admin",
-	"deleteRole": "hub-admin",
+	"listPermissions": "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"listRoles":       "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"getRole":         "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"createRole":      "hub-admin",
+	"updateRole":      "hub-admin",
+	"deleteRole":      "hub-admin",
 
 	"listGlobalRoleBindings":   "hub-admin",
 	"createGlobalRoleBinding":  "hub-admin",

@@ -54,6 +54,7 @@ func Routes() []Route {
 		route("addTeamMember", mPut, team+"/members/{user}", "team.update", ScopeTenant, "team", "Add a user to a team", addTeamMember),
 		route("removeTeamMember", mDelete, team+"/members/{user}", "team.update", ScopeTenant, "team", "Remove a user from a team", removeTeamMember),
 
+		route("listPermissions", mGet, V1+"/permissions", "role.list", ScopeAny, "role", "List every permission (resource.verb) roles can grant", listPermissions),
 		route("listRoles", mGet, V1+"/roles", "role.list", ScopeAny, "role", "List built-in and custom roles", listRoles).asList("name"),
 		route("createRole", mPost, V1+"/roles", "role.create", ScopeGlobal, "role", "Create a custom role", createRole),
 		route("getRole", mGet, V1+"/roles/{role}", "role.get", ScopeAny, "role", "Get a role", getRole),

@@ -195,6 +195,11 @@ type TeamMembers struct {
 	Items []store.TeamMember `json:"items"`
 }
 
+// Permissions lists every permission a custom role may name.
+type Permissions struct {
+	Items []string `json:"items"`
+}
+
 // Grant is one role binding's permissions at its scope, as whoami shows it.
 type Grant struct {
 	TenantID    string   `json:"tenantId,omitempty"`
