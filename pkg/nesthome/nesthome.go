@@ -95,6 +95,9 @@ func OpenDefault() (*Home, error) {
 // Dir is the home's root.
 func (h *Home) Dir() string { return h.dir }
 
+// HubDir holds the hub's default database and TLS certificate.
+func (h *Home) HubDir() string { return filepath.Join(h.dir, "hub") }
+
 // HostDir holds the local host cluster.
 func (h *Home) HostDir() string { return filepath.Join(h.dir, "host") }
 

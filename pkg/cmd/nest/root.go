@@ -14,6 +14,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/create"
 	"github.com/nestcluster/nest/pkg/cmd/delete"
 	"github.com/nestcluster/nest/pkg/cmd/host"
+	"github.com/nestcluster/nest/pkg/cmd/hub"
 	"github.com/nestcluster/nest/pkg/cmd/list"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
 	"github.com/nestcluster/nest/pkg/config"
@@ -49,6 +50,7 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		resume.NewCommand(streams, globals),
 		delete.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
+		hub.NewCommand(streams, globals),
 		controlplane.NewCommand(streams, globals),
 		component.NewCommand(),
 		&cobra.Command{

@@ -1,0 +1,459 @@
+// Package api is the hub's JSON REST API under /api/v1: one route table
+// (routes.go) from which the server registers its handlers and the OpenAPI
+// document is generated; authentication by API key, one permission check
+// per route, an audit event per change, uniform errors, request ids,
+// cursor pages, optimistic concurrency and idempotent creates.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/nestcluster/nest/pkg/hub/audit"
+	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/store"
+	nestlog "github.com/nestcluster/nest/pkg/log"
+)
+
+// Config configures the API.
+type Config struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	// Registry receives the API's metrics and is served at /metrics; nil
+	// makes a new one.
+	Registry *prometheus.Registry
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// AuthFailures is how fast one client IP regains a failed
+	// authentication attempt, AuthBurst how many it has at first (default
+	// one per 6 s, burst 10).
+	AuthFailures rate.Limit
+	AuthBurst    int
+}
+
+func (c *Config) validate() error {
+	if c.Store == nil {
+		return errors.New("api: Store is required")
+	}
+	if c.Logger == nil {
+		c.Logger = nestlog.Discard()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.AuthFailures <= 0 {
+		c.AuthFailures = rate.Every(6 * time.Second)
+	}
+	if c.AuthBurst <= 0 {
+		c.AuthBurst = 10
+	}
+	return nil
+}
+
+// API serves the hub's HTTP API.
+type API struct {
+	cfg      Config
+	store    *store.Store
+	log      *slog.Logger
+	routes   []Route
+	openapi  []byte
+	limiter  *ipLimiter
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	now      func() time.Time
+}
+
+// New returns the API for cfg.
+func New(cfg Config) (*API, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a := &API{cfg: cfg, store: cfg.Store, log: cfg.Logger, routes: Routes(), now: time.Now,
+		limiter: &ipLimiter{limit: cfg.AuthFailures, burst: cfg.AuthBurst, m: map[string]*rate.Limiter{}}}
+	doc, err := OpenAPIJSON(a.routes)
+	if err != nil {
+		return nil, err
+	}
+	a.openapi = doc
+	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "nest_hub_http_requests_total", Help: "HTTP requests served by the hub, by route and status code.",
+	}, []string{"route", "code"})
+	a.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "nest_hub_http_request_duration_seconds", Help: "Latency of HTTP requests served by the hub, by route.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route"})
+	for _, c := range []prometheus.Collector{a.requests, a.latency} {
+		if err := cfg.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("register hub metrics: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Handler returns the HTTP handler of the API, /healthz, /metrics and
+// /api/v1/openapi.json.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	// paths knows every route's path regardless of method, to tell a
+	// wrong method (405) from an unknown path (404).
+	paths := http.NewServeMux()
+	allowed := map[string][]string{}
+	for i := range a.routes {
+		r := &a.routes[i]
+		mux.HandleFunc(r.Pattern(), func(w http.ResponseWriter, req *http.Request) { a.serve(w, req, r) })
+		if allowed[r.Path] == nil {
+			paths.HandleFunc(r.Path, func(http.ResponseWriter, *http.Request) {})
+		}
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
+	}
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET "+V1+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.openapi)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			methods := strings.Join(allowed[pattern], ", ")
+			w.Header().Set("Allow", methods)
+			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+				Message: r.Method + " is not allowed here; use " + methods, Details: map[string]string{"allow": methods}})
+			return
+		}
+		writeError(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no route for " + r.Method + " " + r.URL.Path})
+	})
+	return a.middleware(mux)
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := a.store.Ping(r.Context()); err != nil {
+		a.log.Warn("Health check failed", "err", err)
+		writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the store does not answer"})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// requestIDPattern keeps client-chosen request ids safe to log and echo.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestInfo is what the middleware logs about a request, filled in as it
+// is served.
+type requestInfo struct {
+	id        string
+	principal string
+}
+
+type requestInfoKey struct{}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// middleware gives every request an id, recovers panics, counts and times
+// it by route pattern and logs it (never headers or bodies).
+func (a *API) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		info := &requestInfo{id: id}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("Request panicked", "requestId", id, "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					writeError(sw, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error: see the hub's log for the request id"})
+				}
+			}
+			pattern := r.Pattern
+			if pattern == "" {
+				pattern = "unmatched"
+			}
+			elapsed := a.now().Sub(start)
+			a.requests.WithLabelValues(pattern, strconv.Itoa(sw.status)).Inc()
+			a.latency.WithLabelValues(pattern).Observe(elapsed.Seconds())
+			a.log.Info("Request served", "requestId", id, "principal", info.principal, "method", r.Method, "route", pattern,
+				"status", sw.status, "elapsed", elapsed)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// serve runs one route: authenticate, authorize, read and decode the body,
+// run the handler (in a transaction for changes, with idempotency for
+// creates) and write the response.
+func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
+	info := r.Context().Value(requestInfoKey{}).(*requestInfo)
+	c := &call{api: a, route: rt, r: r, ctx: r.Context(), requestID: info.id}
+	if e := a.authenticate(c); e != nil {
+		writeError(w, e)
+		return
+	}
+	info.principal = c.principal.String()
+	switch rt.Scope {
+	case ScopeAny:
+		c.scope = auth.Scope{Any: true}
+	case ScopeTenant:
+		c.scope = auth.Scope{TenantID: r.PathValue("tenant")}
+	case ScopeProject:
+		c.scope = auth.Scope{TenantID: r.PathValue("tenant"), ProjectID: r.PathValue("project")}
+	}
+	if err := auth.Authorize(c.ctx, c.principal, rt.Permission, c.scope); err != nil {
+		writeError(w, toError(err, rt.Resource))
+		return
+	}
+	if c.scope.Any {
+		c.scope = auth.Scope{}
+	}
+	if e := checkQuery(r, rt); e != nil {
+		writeError(w, e)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+				Message: fmt.Sprintf("request body is larger than %d bytes", a.cfg.MaxBodyBytes),
+				Details: map[string]string{"field": "body", "limit": strconv.FormatInt(a.cfg.MaxBodyBytes, 10)}})
+			return
+		}
+		writeError(w, invalid("body", "cannot be read"))
+		return
+	}
+	if rt.Method == http.MethodGet {
+		resp, e := rt.serve(c, body)
+		a.respond(w, c, resp, e)
+		return
+	}
+	a.mutate(w, c, body)
+}
+
+// checkQuery refuses query parameters the route does not declare.
+func checkQuery(r *http.Request, rt *Route) *Error {
+	for name := range r.URL.Query() {
+		ok := rt.List && (name == "limit" || name == "cursor")
+		for _, q := range rt.Query {
+			ok = ok || q == name
+		}
+		if !ok {
+			return invalid(name, "unknown query parameter")
+		}
+	}
+	return nil
+}
+
+// mutate runs a changing route in one transaction with its audit event
+// and, for a create with an Idempotency-Key, its idempotency record.
+func (a *API) mutate(w http.ResponseWriter, c *call, body []byte) {
+	key := c.r.Header.Get("Idempotency-Key")
+	if key != "" && c.route.Method != http.MethodPost {
+		writeError(w, invalid("Idempotency-Key", "is only accepted on creates (POST)"))
+		return
+	}
+	if len(key) > 255 {
+		writeError(w, invalid("Idempotency-Key", "must be at most 255 characters"))
+		return
+	}
+	sum := sha256.Sum256([]byte(c.route.Pattern() + "\n" + c.r.URL.Path + "\n" + string(body)))
+	hash := hex.EncodeToString(sum[:])
+	for attempt := 0; ; attempt++ {
+		if key != "" {
+			rec, err := a.store.GetIdempotency(c.ctx, c.principal.UserID, key)
+			switch {
+			case err == nil && rec.RequestHash != hash:
+				writeError(w, &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyMismatch,
+					Message: "this Idempotency-Key was used for a different request", Details: map[string]string{"field": "Idempotency-Key"}})
+				return
+			case err == nil:
+				w.Header().Set("Idempotent-Replayed", "true")
+				writeJSON(w, rec.Status, json.RawMessage(rec.Response))
+				return
+			case !errors.Is(err, store.ErrNotFound):
+				a.respond(w, c, nil, toError(err, c.route.Resource))
+				return
+			}
+		}
+		var resp any
+		var apiErr *Error
+		err := a.store.InTx(c.ctx, func(ctx context.Context) error {
+			c.ctx = ctx
+			resp, apiErr = c.route.serve(c, body)
+			if apiErr != nil {
+				return apiErr
+			}
+			if key == "" {
+				return nil
+			}
+			// The stored copy is redacted: a replay never returns a secret
+			// (such as a new API key) a second time.
+			stored, err := audit.Redact(resp)
+			if err != nil {
+				return err
+			}
+			return a.store.PutIdempotency(ctx, &store.IdempotencyRecord{Principal: c.principal.UserID, Key: key,
+				RequestHash: hash, Status: c.route.Status, Response: stored})
+		})
+		c.ctx = c.r.Context()
+		if err != nil && key != "" && attempt == 0 {
+			// A twin request with the same key may have won the race (its
+			// create made ours fail, or it stored the key first): replay
+			// what it stored.
+			if _, gerr := a.store.GetIdempotency(c.ctx, c.principal.UserID, key); gerr == nil {
+				continue
+			}
+		}
+		if err != nil && apiErr == nil {
+			apiErr = toError(err, c.route.Resource)
+		}
+		a.respond(w, c, resp, apiErr)
+		return
+	}
+}
+
+func (a *API) respond(w http.ResponseWriter, c *call, resp any, e *Error) {
+	switch {
+	case e != nil:
+		if e.Status == http.StatusInternalServerError {
+			a.log.Error("Request failed", "requestId", c.requestID, "route", c.route.Pattern())
+		}
+		writeError(w, e)
+	case c.raw != nil:
+		c.raw(w)
+	case c.route.Response == nil:
+		w.WriteHeader(c.route.Status)
+	default:
+		writeJSON(w, c.route.Status, resp)
+	}
+}
+
+// authenticate finds the caller from its bearer API key. Failed attempts
+// are rate limited per client IP.
+func (a *API) authenticate(c *call) *Error {
+	ip := clientIP(c.r)
+	if wait := a.limiter.blocked(ip, a.now()); wait > 0 {
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+			Message: "too many failed authentications from this address", Details: map[string]string{"retryAfterSeconds": strconv.Itoa(int(wait.Seconds()) + 1)}}
+	}
+	key, ok := auth.BearerToken(c.r.Header.Get("Authorization"))
+	if !ok {
+		a.limiter.fail(ip, a.now())
+		return toError(auth.ErrUnauthenticated, "")
+	}
+	p, err := auth.Authenticate(c.ctx, a.store, key, a.now())
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		a.limiter.fail(ip, a.now())
+		a.log.Info("Authentication failed", "requestId", c.requestID, "client", ip)
+		return toError(err, "")
+	}
+	if err != nil {
+		a.log.Error("Authentication error", "requestId", c.requestID, "err", err)
+		return toError(err, "")
+	}
+	c.principal = p
+	return nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ipLimiter rate limits failed authentications per client IP.
+type ipLimiter struct {
+	mu    sync.Mutex
+	limit rate.Limit
+	burst int
+	m     map[string]*rate.Limiter
+}
+
+// maxTracked bounds the limiter's memory; past it, the table starts over.
+const maxTracked = 100000
+
+// blocked returns how long ip must wait before trying again, or 0.
+func (l *ipLimiter) blocked(ip string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[ip]
+	if !ok || lim.TokensAt(now) >= 1 {
+		return 0
+	}
+	return time.Duration((1 - lim.TokensAt(now)) / float64(l.limit) * float64(time.Second))
+}
+
+func (l *ipLimiter) fail(ip string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[ip]
+	if !ok {
+		if len(l.m) >= maxTracked {
+			l.m = map[string]*rate.Limiter{}
+		}
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.m[ip] = lim
+	}
+	lim.AllowN(now, 1)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.Status, e)
+}

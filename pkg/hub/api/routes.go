@@ -1,0 +1,96 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+)
+
+// Path prefixes.
+const (
+	V1      = "/api/v1"
+	tenant  = V1 + "/tenants/{tenant}"
+	project = tenant + "/projects/{project}"
+	team    = tenant + "/teams/{team}"
+)
+
+const (
+	mGet    = http.MethodGet
+	mPost   = http.MethodPost
+	mPut    = http.MethodPut
+	mDelete = http.MethodDelete
+)
+
+// Routes is the route table of the API: the server registers exactly these
+// routes, the OpenAPI document is generated from them, and the permission
+// test covers each of them for each built-in role.
+func Routes() []Route {
+	routes := []Route{
+		route("whoAmI", mGet, V1+"/whoami", "", ScopeAny, "user", "The caller: its user, key and grants", whoAmI),
+
+		route("listTenants", mGet, V1+"/tenants", "tenant.list", ScopeGlobal, "tenant", "List tenants", listTenants).asList("name"),
+		route("createTenant", mPost, V1+"/tenants", "tenant.create", ScopeGlobal, "tenant", "Create a tenant", createTenant),
+		route("getTenant", mGet, tenant, "tenant.get", ScopeTenant, "tenant", "Get a tenant", getTenant),
+		route("updateTenant", mPut, tenant, "tenant.update", ScopeTenant, "tenant", "Update a tenant", updateTenant),
+		route("deleteTenant", mDelete, tenant, "tenant.delete", ScopeTenant, "tenant", "Delete a tenant with its projects, teams and role bindings", deleteTenant).withQuery("resourceVersion"),
+
+		route("listProjects", mGet, tenant+"/projects", "project.list", ScopeTenant, "project", "List the projects of a tenant", listProjects).asList("name"),
+		route("createProject", mPost, tenant+"/projects", "project.create", ScopeTenant, "project", "Create a project", createProject),
+		route("getProject", mGet, project, "project.get", ScopeProject, "project", "Get a project", getProject),
+		route("updateProject", mPut, project, "project.update", ScopeProject, "project", "Update a project", updateProject),
+		route("deleteProject", mDelete, project, "project.delete", ScopeProject, "project", "Delete a project", deleteProject).withQuery("resourceVersion"),
+
+		route("listUsers", mGet, V1+"/users", "user.list", ScopeGlobal, "user", "List users", listUsers).asList("name"),
+		route("createUser", mPost, V1+"/users", "user.create", ScopeGlobal, "user", "Create a user", createUser),
+		route("getUser", mGet, V1+"/users/{user}", "user.get", ScopeGlobal, "user", "Get a user", getUser),
+		route("updateUser", mPut, V1+"/users/{user}", "user.update", ScopeGlobal, "user", "Update a user", updateUser),
+		route("deleteUser", mDelete, V1+"/users/{user}", "user.delete", ScopeGlobal, "user", "Delete a user with its keys and role bindings", deleteUser).withQuery("resourceVersion"),
+
+		route("listTeams", mGet, tenant+"/teams", "team.list", ScopeTenant, "team", "List the teams of a tenant", listTeams).asList("name"),
+		route("createTeam", mPost, tenant+"/teams", "team.create", ScopeTenant, "team", "Create a team", createTeam),
+		route("getTeam", mGet, team, "team.get", ScopeTenant, "team", "Get a team", getTeam),
+		route("updateTeam", mPut, team, "team.update", ScopeTenant, "team", "Update a team", updateTeam),
+		route("deleteTeam", mDelete, team, "team.delete", ScopeTenant, "team", "Delete a team and its role bindings", deleteTeam).withQuery("resourceVersion"),
+		route("listTeamMembers", mGet, team+"/members", "team.get", ScopeTenant, "team", "List the members of a team", listTeamMembers),
+		route("addTeamMember", mPut, team+"/members/{user}", "team.update", ScopeTenant, "team", "Add a user to a team", addTeamMember),
+		route("removeTeamMember", mDelete, team+"/members/{user}", "team.update", ScopeTenant, "team", "Remove a user from a team", removeTeamMember),
+
+		route("listPermissions", mGet, V1+"/permissions", "role.list", ScopeAny, "role", "List every permission (resource.verb) roles can grant", listPermissions),
+		route("listRoles", mGet, V1+"/roles", "role.list", ScopeAny, "role", "List built-in and custom roles", listRoles).asList("name"),
+		route("createRole", mPost, V1+"/roles", "role.create", ScopeGlobal, "role", "Create a custom role", createRole),
+		route("getRole", mGet, V1+"/roles/{role}", "role.get", ScopeAny, "role", "Get a role", getRole),
+		route("updateRole", mPut, V1+"/roles/{role}", "role.update", ScopeGlobal, "role", "Update a custom role", updateRole),
+		route("deleteRole", mDelete, V1+"/roles/{role}", "role.delete", ScopeGlobal, "role", "Delete a custom role and its bindings", deleteRole).withQuery("resourceVersion"),
+
+		route("listAPIKeys", mGet, V1+"/apikeys", "apikey.list", ScopeAny, "apikey", "List the caller's API keys (never their secrets)", listAPIKeys).asList("name"),
+		route("createAPIKey", mPost, V1+"/apikeys", "apikey.create", ScopeAny, "apikey", "Create an API key for the caller; the response holds the secret, shown only this once", createAPIKey),
+		route("revokeAPIKey", mDelete, V1+"/apikeys/{key}", "apikey.delete", ScopeAny, "apikey", "Revoke one of the caller's API keys", revokeAPIKey),
+		route("listUserAPIKeys", mGet, V1+"/users/{user}/apikeys", "user.get", ScopeGlobal, "apikey", "List a user's API keys (never their secrets)", listAPIKeys).asList("name"),
+		route("createUserAPIKey", mPost, V1+"/users/{user}/apikeys", "user.update", ScopeGlobal, "apikey", "Create an API key for a user; the response holds the secret, shown only this once", createAPIKey),
+		route("revokeUserAPIKey", mDelete, V1+"/users/{user}/apikeys/{key}", "user.update", ScopeGlobal, "apikey", "Revoke one of a user's API keys", revokeAPIKey),
+
+		route("listAudit", mGet, V1+"/audit", "audit.list", ScopeGlobal, "audit", "List (or export with format=csv) the audit log, oldest first", listAudit).
+			asList("format", "principal", "action", "resource", "resourceId", "tenantId", "projectId", "requestId"),
+		route("listTenantAudit", mGet, tenant+"/audit", "audit.list", ScopeTenant, "audit", "List (or export with format=csv) a tenant's audit log", listAudit).
+			asList("format", "principal", "action", "resource", "resourceId", "projectId", "requestId"),
+	}
+	// Role bindings, the same routes at each of the three scopes.
+	for _, s := range []struct {
+		id, prefix string
+		scope      ScopeKind
+		what       string
+	}{
+		{"Global", V1, ScopeGlobal, "hub-wide"},
+		{"Tenant", tenant, ScopeTenant, "tenant"},
+		{"Project", project, ScopeProject, "project"},
+	} {
+		base := s.prefix + "/rolebindings"
+		routes = append(routes,
+			route("list"+s.id+"RoleBindings", mGet, base, "rolebinding.list", s.scope, "rolebinding", "List "+s.what+" role bindings", listRoleBindings).asList("name", "subjectId", "roleId"),
+			route("create"+s.id+"RoleBinding", mPost, base, "rolebinding.create", s.scope, "rolebinding", "Bind a role at "+s.what+" scope (only permissions the caller holds there)", createRoleBinding),
+			route("get"+s.id+"RoleBinding", mGet, base+"/{binding}", "rolebinding.get", s.scope, "rolebinding", "Get a "+s.what+" role binding", getRoleBinding),
+			route("delete"+s.id+"RoleBinding", mDelete, base+"/{binding}", "rolebinding.delete", s.scope, "rolebinding", "Delete a "+s.what+" role binding", deleteRoleBinding).withQuery("resourceVersion"),
+		)
+	}
+	sort.SliceStable(routes, func(i, j int) bool { return routes[i].Path < routes[j].Path })
+	return routes
+}
