@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,14 @@ func start() (*Env, func(), error) {
 	dir := os.Getenv("NEST_TEST_HOME")
 	reuse := dir != ""
 	if !reuse {
-		if dir, err = os.MkdirTemp("", "nest-test-home-"); err != nil {
+		sweepAbandonedHomes(bin)
+		if dir, err = os.MkdirTemp("", testHomePrefix); err != nil {
+			return nil, nil, err
+		}
+		if _, err := nesthome.Open(dir); err != nil { // marks it a Nest home first
+			return nil, nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -144,6 +152,42 @@ func start() (*Env, func(), error) {
 		}
 	}
 	return env, stop, nil
+}
+
+const (
+	testHomePrefix = "nest-test-home-"
+	// ownerFile holds the pid of the test binary that made a test home.
+	ownerFile = "test-owner.pid"
+)
+
+// sweepAbandonedHomes stops the hosts and virtual clusters of test homes
+// whose test binary died without cleaning up (killed by `go test -timeout`,
+// say), so that their processes do not load the machine for later runs.
+func sweepAbandonedHomes(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), testHomePrefix+"*"))
+	for _, dir := range dirs {
+		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours to judge (an older layout, or being made)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || nestexec.Alive(pid, "") {
+			continue
+		}
+		home, err := nesthome.Open(dir)
+		if err != nil {
+			continue
+		}
+		env := &Env{Home: home, NestBinary: bin}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		StopVirtualClusters(ctx, env)
+		if h, err := localhost.New(home, localhost.WithNestBinary(bin)); err == nil {
+			_, _ = h.Down(ctx, true)
+		}
+		cancel()
+		_ = os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, "testenv: cleaned up the abandoned test home", dir)
+	}
 }
 
 // StartHost brings up a local host with nodes simulated nodes in the Nest

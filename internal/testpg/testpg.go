@@ -5,7 +5,6 @@ package testpg
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -81,15 +80,16 @@ func Start(t testing.TB) string {
 		logFile.Close()
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
+	// An open port is not enough: until recovery ends the server answers
+	// "the database system is starting up". pg_isready asks the protocol.
+	deadline := time.Now().Add(time.Minute)
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		out, err := exec.Command(filepath.Join(binDir, "pg_isready"), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "-d", "postgres").CombinedOutput()
 		if err == nil {
-			conn.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("postgres did not accept connections on %s: %v (log: %s)", addr, err, logFile.Name())
+			t.Fatalf("postgres on %s is not ready: %v: %s (log: %s)", addr, err, out, logFile.Name())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -116,11 +116,17 @@ func (p *Provider) Start(ctx context.Context, name string, timeout time.Duration
 	if err != nil {
 		return nil, err
 	}
-	if c := p.describe(ctx, r); c.State != StateStopped {
-		return c, nil
-	}
 	if timeout == 0 {
 		timeout = 2 * time.Minute
+	}
+	c := p.describe(ctx, r)
+	if c.State == StateNotReady {
+		// Its process is starting, or dying (a kill takes a moment):
+		// wait for it to be ready, or gone and then start it again.
+		c = p.waitSettled(ctx, r, timeout)
+	}
+	if c.State != StateStopped {
+		return c, nil
 	}
 	if !ports.IsFree(r.Port) {
 		port, err := ports.Free()
@@ -137,6 +143,18 @@ func (p *Provider) Start(ctx context.Context, name string, timeout time.Duration
 		return nil, fmt.Errorf("start virtual cluster %q: %w", name, err)
 	}
 	return p.Get(ctx, name)
+}
+
+// waitSettled waits until a cluster is no longer NotReady, or timeout.
+func (p *Provider) waitSettled(ctx context.Context, r *record, timeout time.Duration) *Cluster {
+	deadline := time.Now().Add(timeout)
+	for {
+		c := p.describe(ctx, r)
+		if c.State != StateNotReady || time.Now().After(deadline) || ctx.Err() != nil {
+			return c
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // startProcess starts `nest controlplane` for r and waits until ready.

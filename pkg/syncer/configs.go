@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nestcluster/nest/pkg/names"
@@ -33,14 +32,15 @@ func (s *Syncer) syncRef(ctx context.Context, kind refKind, ns, name string) err
 	return nil
 }
 
-// isReferenced reports whether a live virtual pod in ns refers to the object.
+// isReferenced reports whether a live virtual pod in ns refers to the
+// object, through the pod informer's reference index.
 func (s *Syncer) isReferenced(kind refKind, ns, name string) (bool, error) {
-	pods, err := s.virtualPods.Pods(ns).List(labels.Everything())
+	pods, err := s.virtualPodIndex.ByIndex(indexPodRefs, refIndexKey(ns, kind, name))
 	if err != nil {
 		return false, err
 	}
-	for _, p := range pods {
-		if p.DeletionTimestamp == nil && podRefs(p)[kind][name] {
+	for _, obj := range pods {
+		if p, ok := obj.(*corev1.Pod); ok && p.DeletionTimestamp == nil {
 			return true, nil
 		}
 	}

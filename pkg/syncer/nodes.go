@@ -25,10 +25,8 @@ var fakeNodeCapacity = corev1.ResourceList{
 // ensureNode makes sure the virtual cluster has a node of that name, so a
 // virtual pod can be bound to where its host copy runs.
 func (s *Syncer) ensureNode(ctx context.Context, name string) error {
-	if _, err := s.virtual.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err == nil {
-		return nil
-	} else if !apierrors.IsNotFound(err) {
-		return fmt.Errorf("read virtual node %s: %w", name, err)
+	if _, ok, err := found(s.virtualNodes.Get(name)); ok || err != nil {
+		return err
 	}
 	now := metav1.Now()
 	node := &corev1.Node{
@@ -51,4 +49,24 @@ func (s *Syncer) ensureNode(ctx context.Context, name string) error {
 		return fmt.Errorf("create virtual node %s: %w", name, err)
 	}
 	return nil
+}
+
+// kindNode is the queue kind of virtual nodes, queued when a pod leaves one.
+const kindNode = "nodes"
+
+// syncNode removes a placeholder node once no virtual pod is bound to it.
+// Nodes a tenant made (without Nest's label) are left alone. A pod bound
+// to it meanwhile brings it back through ensureNode on its next sync,
+// long before the pod garbage collector would miss the node (40 s).
+func (s *Syncer) syncNode(ctx context.Context, name string) error {
+	pods, err := s.virtualPodIndex.ByIndex(indexPodNodeName, name)
+	if err != nil || len(pods) > 0 {
+		return err
+	}
+	node, ok, err := found(s.virtualNodes.Get(name))
+	if err != nil || !ok || node.Labels[names.LabelManagedBy] != names.ManagedByValue {
+		return err
+	}
+	err = s.virtual.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &node.UID}})
+	return ignoreGone(err, "delete unused virtual node "+name)
 }

@@ -120,6 +120,12 @@ func (s *Syncer) deleteHostPod(ctx context.Context, hpod *corev1.Pod, grace *int
 // syncStatus binds the virtual pod to the host pod's node and copies the
 // host pod's status up.
 func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
+	if vpod.Spec.NodeName != "" {
+		// Its node may have been swept while the bind was on its way.
+		if err := s.ensureNode(ctx, vpod.Spec.NodeName); err != nil {
+			return err
+		}
+	}
 	if vpod.Spec.NodeName == "" && hpod.Spec.NodeName != "" {
 		if err := s.ensureNode(ctx, hpod.Spec.NodeName); err != nil {
 			return err

@@ -71,7 +71,9 @@ func (s *Syncer) translatePVC(v *corev1.PersistentVolumeClaim, hname string) *co
 	spec := v.Spec.DeepCopy()
 	spec.VolumeName = ""
 	spec.Selector = nil
-	isClaim := func(group *string, kind string) bool { return kind == "PersistentVolumeClaim" && (group == nil || *group == "") }
+	isClaim := func(group *string, kind string) bool {
+		return kind == "PersistentVolumeClaim" && (group == nil || *group == "")
+	}
 	if src := spec.DataSource; src != nil {
 		if isClaim(src.APIGroup, src.Kind) {
 			src.Name = s.hostObjectName(v.Namespace, src.Name)

@@ -2,7 +2,43 @@ package syncer
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
+
+// Indexes of the virtual pod informer, so that the questions the syncer
+// asks on every configmap, secret and node event cost a map lookup, not a
+// scan of every pod.
+const (
+	indexPodRefs     = "refs"     // "namespace/kind/name" of what a pod uses
+	indexPodNodeName = "nodeName" // the node a pod is bound to
+)
+
+func refIndexKey(ns string, kind refKind, name string) string {
+	return ns + "/" + string(kind) + "/" + name
+}
+
+// podIndexers are the virtual pod informer's indexes.
+var podIndexers = cache.Indexers{
+	indexPodRefs: func(obj any) ([]string, error) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return nil, nil
+		}
+		var keys []string
+		for kind, names := range podRefs(pod) {
+			for name := range names {
+				keys = append(keys, refIndexKey(pod.Namespace, kind, name))
+			}
+		}
+		return keys, nil
+	},
+	indexPodNodeName: func(obj any) ([]string, error) {
+		if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName != "" {
+			return []string{pod.Spec.NodeName}, nil
+		}
+		return nil, nil
+	},
+}
 
 // refKind is a kind of object a pod refers to by name in its namespace.
 type refKind string
@@ -13,7 +49,8 @@ const (
 )
 
 // podRefs lists the configmaps and secrets a pod refers to: volumes,
-// projections, env, envFrom and image pull secrets.
+// projections, env, envFrom and image pull secrets; not the service-account
+// volume, which is not synced.
 func podRefs(pod *corev1.Pod) map[refKind]map[string]bool {
 	refs := map[refKind]map[string]bool{refConfigMap: {}, refSecret: {}}
 	add := func(k refKind, name string) {
@@ -25,6 +62,9 @@ func podRefs(pod *corev1.Pod) map[refKind]map[string]bool {
 		add(refSecret, s.Name)
 	}
 	for _, v := range pod.Spec.Volumes {
+		if isAPIAccessVolume(&v) {
+			continue
+		}
 		switch {
 		case v.ConfigMap != nil:
 			add(refConfigMap, v.ConfigMap.Name)

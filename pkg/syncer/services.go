@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -52,6 +53,11 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 			v, haveV = live, true
 		} else if !apierrors.IsNotFound(err) {
 			return fmt.Errorf("read virtual service %s/%s: %w", ns, name, err)
+		}
+	}
+	if haveH && s.ownsObject(h, ns, name) {
+		if intent, ok := h.Annotations[annotationRecreating]; ok {
+			return s.finishRecreation(ctx, v, h, intent)
 		}
 	}
 	wanted := haveV && !isAPIServerService(ns, name)
@@ -184,16 +190,8 @@ func (s *Syncer) syncServiceUp(ctx context.Context, v, h *corev1.Service) error 
 // apiserver before removing a host service whose virtual one seems gone).
 func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Service) error {
 	services := s.virtual.CoreV1().Services(v.Namespace)
-	all, err := s.virtualServices.List(everything)
-	if err != nil {
-		return err
-	}
-	for _, other := range all {
-		if other.Spec.ClusterIP == h.Spec.ClusterIP {
-			// The virtual allocator gave this IP to another service, which
-			// is itself about to move to its host IP: wait for it.
-			return fmt.Errorf("virtual service %s/%s: cluster IP %s of its host copy is still held by %s/%s", v.Namespace, v.Name, h.Spec.ClusterIP, other.Namespace, other.Name)
-		}
+	if err := s.claimableIP(ctx, h.Spec.ClusterIP); err != nil {
+		return fmt.Errorf("virtual service %s/%s cannot take the cluster IP of its host copy yet: %w", v.Namespace, v.Name, err)
 	}
 	again := v.DeepCopy()
 	again.ObjectMeta = metav1.ObjectMeta{
@@ -207,6 +205,20 @@ func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Servic
 		if err := s.backUpEndpoints(v, again); err != nil {
 			return err
 		}
+	}
+	// The intent goes on the host copy first: a crash between the delete
+	// and the create below must not lose the tenant's service.
+	intent, err := json.Marshal(again)
+	if err != nil {
+		return fmt.Errorf("recreate virtual service %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	marked := h.DeepCopy()
+	if marked.Annotations == nil {
+		marked.Annotations = map[string]string{}
+	}
+	marked.Annotations[annotationRecreating] = string(intent)
+	if _, err := s.host.CoreV1().Services(s.hostNamespace).Update(ctx, marked, metav1.UpdateOptions{}); err != nil {
+		return ignoreGone(err, "record the recreation of "+v.Namespace+"/"+v.Name+" on host service "+h.Name)
 	}
 	err = services.Delete(ctx, v.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &v.UID}})
 	if err != nil {
@@ -222,7 +234,75 @@ func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Servic
 		return fmt.Errorf("recreate virtual service %s/%s with cluster IP %s: %w", v.Namespace, v.Name, h.Spec.ClusterIP, err)
 	}
 	s.log.Info("Virtual service moved to its host cluster IP", "service", v.Namespace+"/"+v.Name, "clusterIP", h.Spec.ClusterIP)
-	return nil
+	return nil // the create's event brings us back to drop the intent
+}
+
+// leakedIPAge is how old an IP allocation without its service must be
+// before it counts as leaked: the apiserver allocates an IP, then stores
+// the service, so a fresh allocation may be a create in flight.
+const leakedIPAge = 10 * time.Second
+
+// claimableIP returns nil when a cluster IP can be given to a service in
+// the virtual cluster. IPs are allocated as IPAddress objects; one whose
+// service is gone was leaked (a control plane killed between allocating
+// and storing) and is freed here, as the apiserver's repair loop would do
+// minutes later. An IP another service holds is not claimable: that
+// service moves to its own host IP first.
+func (s *Syncer) claimableIP(ctx context.Context, ip string) error {
+	addr, err := s.virtual.NetworkingV1().IPAddresses().Get(ctx, ip, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read IP allocation %s: %w", ip, err)
+	}
+	if ref := addr.Spec.ParentRef; ref != nil && ref.Group == "" && ref.Resource == "services" {
+		svc, err := s.virtual.CoreV1().Services(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err == nil && slices.Contains(svc.Spec.ClusterIPs, ip) {
+			return fmt.Errorf("cluster IP %s is held by service %s/%s", ip, ref.Namespace, ref.Name)
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("read service %s/%s: %w", ref.Namespace, ref.Name, err)
+		}
+	}
+	if age := time.Since(addr.CreationTimestamp.Time); age < leakedIPAge {
+		return fmt.Errorf("cluster IP %s was allocated %s ago, its service may still be on its way", ip, age.Round(time.Second))
+	}
+	s.log.Info("Freeing a leaked cluster IP allocation", "ip", ip)
+	err = s.virtual.NetworkingV1().IPAddresses().Delete(ctx, ip, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &addr.UID}})
+	return ignoreGone(err, "free leaked IP allocation "+ip)
+}
+
+// annotationRecreating, on a host service, holds the virtual service being
+// recreated with its host cluster IP, from before the virtual one is deleted
+// until the new one exists: the recreation survives a crash in between.
+const annotationRecreating = names.Domain + "/recreating"
+
+// finishRecreation completes a recreation the host copy records: the
+// virtual service is created from the intent if it is missing, and the
+// intent dropped once it exists.
+func (s *Syncer) finishRecreation(ctx context.Context, v, h *corev1.Service, intent string) error {
+	if v == nil {
+		var again corev1.Service
+		if err := json.Unmarshal([]byte(intent), &again); err != nil {
+			return fmt.Errorf("recreation recorded on host service %s: %w", h.Name, err)
+		}
+		services := s.virtual.CoreV1().Services(again.Namespace)
+		_, err := services.Create(ctx, &again, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			// The IP may be taken meanwhile: the service comes first.
+			again.Spec.ClusterIP, again.Spec.ClusterIPs = "", nil
+			if _, err2 := services.Create(ctx, &again, metav1.CreateOptions{}); err2 != nil && !apierrors.IsAlreadyExists(err2) {
+				return fmt.Errorf("finish recreating virtual service %s/%s: %w (with its host cluster IP: %v)", again.Namespace, again.Name, err2, err)
+			}
+		}
+		s.log.Info("Virtual service recreated after an interruption", "service", again.Namespace+"/"+again.Name)
+		return nil // its event brings us back to drop the intent
+	}
+	done := h.DeepCopy()
+	delete(done.Annotations, annotationRecreating)
+	_, err := s.host.CoreV1().Services(s.hostNamespace).Update(ctx, done, metav1.UpdateOptions{})
+	return ignoreGone(err, "drop the recreation intent of host service "+h.Name)
 }
 
 // The endpoints controller deletes the Endpoints of a deleted service, even

@@ -195,3 +195,19 @@ func TestTranslatePVC(t *testing.T) {
 		})
 	}
 }
+
+func TestPodRefsSkipTheServiceAccountVolume(t *testing.T) {
+	t.Parallel()
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Volumes: []corev1.Volume{
+		{Name: "kube-api-access-x1y2z", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}}},
+		}}}},
+		{Name: "mine", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}},
+		}}}},
+	}}}
+	refs := podRefs(pod)[refConfigMap]
+	if refs["kube-root-ca.crt"] || !refs["settings"] {
+		t.Errorf("podRefs() configmaps = %v, want only settings: the service-account volume is not synced", refs)
+	}
+}

@@ -41,6 +41,8 @@ type Syncer struct {
 	rules             config.Sync // which kinds to sync
 	virtual, host     kubernetes.Interface
 	virtualPods       corelisters.PodLister
+	virtualPodIndex   cache.Indexer
+	virtualNodes      corelisters.NodeLister
 	hostPods          corelisters.PodNamespaceLister
 	virtualConfigMaps corelisters.ConfigMapLister
 	hostConfigMaps    corelisters.ConfigMapNamespaceLister
@@ -98,7 +100,13 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 	vpods, hpods := virtualInformers.Core().V1().Pods(), hostInformers.Core().V1().Pods()
 	vcms, hcms := virtualInformers.Core().V1().ConfigMaps(), hostInformers.Core().V1().ConfigMaps()
 	vsecrets, hsecrets := virtualInformers.Core().V1().Secrets(), hostInformers.Core().V1().Secrets()
+	if err := vpods.Informer().AddIndexers(podIndexers); err != nil {
+		return fmt.Errorf("syncer: index virtual pods: %w", err)
+	}
 	s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
+	s.virtualPodIndex = vpods.Informer().GetIndexer()
+	vnodes := virtualInformers.Core().V1().Nodes()
+	s.virtualNodes = vnodes.Lister()
 	s.virtualConfigMaps, s.hostConfigMaps = vcms.Lister(), hcms.Lister().ConfigMaps(hostNamespace)
 	s.virtualSecrets, s.hostSecrets = vsecrets.Lister(), hsecrets.Lister().Secrets(hostNamespace)
 	vsvcs, hsvcs := virtualInformers.Core().V1().Services(), hostInformers.Core().V1().Services()
@@ -112,6 +120,7 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 		enqueue  func(any)
 	}{
 		{vpods.Informer(), s.enqueueVirtualPod},
+		{vnodes.Informer(), s.enqueueVirtual(kindNode)},
 		{hpods.Informer(), s.enqueueHost(kindPod)},
 		{vcms.Informer(), s.enqueueVirtual(string(refConfigMap))},
 		{hcms.Informer(), s.enqueueHost(string(refConfigMap))},
@@ -171,9 +180,6 @@ func retryLimiter() workqueue.TypedRateLimiter[string] {
 	)
 }
 
-// everything selects every object of a lister.
-var everything = labels.Everything()
-
 // kindPod prefixes the queue keys of pods; configmaps and secrets use their
 // refKind. A key is "kind|namespace/name" of the virtual object.
 const kindPod = "pods"
@@ -198,6 +204,9 @@ func (s *Syncer) enqueueVirtualPod(obj any) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return
+	}
+	if pod.Spec.NodeName != "" {
+		s.queue.Add(queueKey(kindNode, pod.Spec.NodeName))
 	}
 	for kind, refs := range podRefs(pod) {
 		for name := range refs {
@@ -226,8 +235,11 @@ func (s *Syncer) enqueueHost(kind string) func(any) {
 // enabled reports whether nest.yaml's sync section turns a queue kind on
 // (sync.toHost.<kind>.enabled; events: sync.fromHost.events.enabled).
 func (s *Syncer) enabled(kind string) bool {
-	if kind == kindEvent {
+	switch kind {
+	case kindEvent:
 		return s.rules.FromHost[kind].IsEnabled()
+	case kindNode:
+		return true
 	}
 	return s.rules.ToHost[kind].IsEnabled()
 }
@@ -269,6 +281,8 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 		return s.syncPod(ctx, objKey)
 	case kindEvent:
 		return s.syncEvent(ctx, objKey)
+	case kindNode:
+		return s.syncNode(ctx, objKey)
 	}
 	ns, name, err := cache.SplitMetaNamespaceKey(objKey)
 	if err != nil {

@@ -141,6 +141,13 @@ func isNestKey(k string) bool {
 // may be hashed).
 const annotationVirtualNS = names.Domain + "/virtual-namespace"
 
+// isAPIAccessVolume reports whether a volume is the one the virtual
+// cluster's service-account admission adds (token, CA, namespace): it means
+// nothing on the host, which gets neither it nor what it refers to.
+func isAPIAccessVolume(vol *corev1.Volume) bool {
+	return vol.Projected != nil && strings.HasPrefix(vol.Name, "kube-api-access-")
+}
+
 // translateVolume rewrites a volume's references; false drops it (the
 // service-account token projection of the virtual cluster).
 func (s *Syncer) translateVolume(ns string, vol *corev1.Volume) bool {
@@ -165,7 +172,7 @@ func (s *Syncer) translateVolume(ns string, vol *corev1.Volume) bool {
 			}
 			sources = append(sources, src)
 		}
-		if len(sources) == 0 || strings.HasPrefix(vol.Name, "kube-api-access-") {
+		if len(sources) == 0 || isAPIAccessVolume(vol) {
 			return false
 		}
 		vol.Projected.Sources = sources
