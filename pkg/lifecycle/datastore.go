@@ -2,14 +2,20 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/nestcluster/nest/pkg/components"
 	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/controlplane"
+	"github.com/nestcluster/nest/pkg/exec"
 )
 
 // deleteDatastore removes what a deleted virtual cluster kept outside its
@@ -27,9 +33,9 @@ func (p *Provider) deleteDatastore(ctx context.Context, cfg *config.Config, name
 			return nil
 		}
 	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: ep.EtcdServers, DialTimeout: 5 * time.Second, Logger: nopLogger()})
+	client, err := etcdClient(ep.EtcdServers)
 	if err != nil {
-		return fmt.Errorf("connect to etcd %v: %w", ep.EtcdServers, err)
+		return err
 	}
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -40,5 +46,131 @@ func (p *Provider) deleteDatastore(ctx context.Context, cfg *config.Config, name
 	return nil
 }
 
-// nopLogger keeps the etcd client quiet; errors come back as values.
-func nopLogger() *zap.Logger { return zap.NewNop() }
+// etcdClient connects to an etcd v3 API: an etcd, or a kine (unix://). It
+// logs nothing: errors come back as values.
+func etcdClient(endpoints []string) (*clientv3.Client, error) {
+	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("connect to the datastore at %v: %w", endpoints, err)
+	}
+	return client, nil
+}
+
+// datastore is a connection to a virtual cluster's datastore through the
+// etcd v3 API.
+type datastore struct {
+	client *clientv3.Client
+	kind   config.DatastoreKind
+	// prefix of the cluster's keys (controlplane.StoragePrefix).
+	prefix string
+	// close disconnects and stops what was started for the connection.
+	close func()
+}
+
+// openDatastore connects to the datastore of virtual cluster name, whose
+// control plane does not run (the caller holds the state directory's lock):
+// its external etcd, or a kine started for the job on dsn ("" is the
+// cluster's own database; a restore builds a new SQLite file).
+func (p *Provider) openDatastore(ctx context.Context, name, dsn string) (*datastore, error) {
+	ds, ep, err := p.datastoreOf(name)
+	if err != nil {
+		return nil, err
+	}
+	if ep.Kind == config.DatastoreEtcd {
+		for _, s := range ep.EtcdServers {
+			if strings.HasPrefix(s, "https://") {
+				return nil, fmt.Errorf("datastore of %q: etcd over TLS is not supported by snapshot and restore yet", name)
+			}
+		}
+		if ds.client, err = etcdClient(ep.EtcdServers); err != nil {
+			return nil, err
+		}
+		ds.close = func() { ds.client.Close() }
+		return ds, nil
+	}
+	if dsn == "" {
+		if ep.Kind == config.DatastoreSQLite {
+			dsn = components.SQLiteEndpoint(controlplane.SQLiteFile(ep, p.layout(name)))
+		} else {
+			dsn = ep.URL
+		}
+	}
+	client, stop, err := p.startKine(ctx, p.layout(name), dsn)
+	if err != nil {
+		return nil, err
+	}
+	ds.client = client
+	ds.close = func() { client.Close(); stop() }
+	return ds, nil
+}
+
+// datastoreOf reads a cluster's datastore settings.
+func (p *Provider) datastoreOf(name string) (*datastore, config.Endpoint, error) {
+	cfg, err := config.Load(p.layout(name).ConfigPath())
+	if err != nil {
+		return nil, config.Endpoint{}, err
+	}
+	ep, err := config.ParseEndpoint(cfg.Datastore.Endpoint)
+	if err != nil {
+		return nil, config.Endpoint{}, fmt.Errorf("datastore.endpoint: %w", err)
+	}
+	return &datastore{kind: ep.Kind, prefix: controlplane.StoragePrefix(name, cfg), close: func() {}}, ep, nil
+}
+
+// startKine runs kine on dsn as a child process (`nest component kine`,
+// the database URL in its environment, not its arguments) on a socket in
+// the state directory, and waits until it serves.
+func (p *Provider) startKine(ctx context.Context, layout controlplane.Layout, dsn string) (*clientv3.Client, func(), error) {
+	socket := filepath.Join(layout.RunDir(), "kine-lifecycle.sock")
+	_ = os.Remove(socket)
+	cmd := exec.Command{
+		Path:    p.nestPath,
+		Args:    []string{"component", components.Kine, "--listen-address=unix://" + socket},
+		Env:     []string{components.KineEndpointEnv + "=" + dsn},
+		LogPath: filepath.Join(layout.RunDir(), "kine-lifecycle.log"),
+	}
+	pid, err := p.runner.StartDetached(cmd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start kine: %w", err)
+	}
+	stop := func() {
+		if err := exec.Terminate(pid, socket, 10*time.Second); err != nil && !errors.Is(err, exec.ErrNotRunning) {
+			p.logger.Warn("Could not stop kine", "pid", pid, "error", err)
+		}
+		_ = os.Remove(socket)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var client *clientv3.Client
+	for {
+		// Dial only once the socket exists: gRPC logs every failed dial.
+		if _, err = os.Stat(socket); err == nil {
+			if client == nil {
+				if client, err = etcdClient([]string{"unix://" + socket}); err != nil {
+					stop()
+					return nil, nil, err
+				}
+			}
+			attempt, cancelAttempt := context.WithTimeout(ctx, time.Second)
+			_, err = client.Get(attempt, "/registry/health")
+			cancelAttempt()
+			if err == nil {
+				return client, stop, nil
+			}
+		}
+		failed := ""
+		if !exec.Alive(pid, socket) {
+			failed = "kine exited"
+		} else if ctx.Err() != nil {
+			failed = "kine did not serve"
+		}
+		if failed != "" {
+			if client != nil {
+				client.Close()
+			}
+			stop()
+			return nil, nil, fmt.Errorf("%s: %v\n%s", failed, err, exec.TailLog(cmd.LogPath, 10))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

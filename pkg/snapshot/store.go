@@ -27,12 +27,16 @@ var skipped = []string{
 	"/events/",                       // events expire after an hour anyway
 }
 
+// healthKey is written by kine into every store it serves, whenever it
+// starts; it is not an object.
+const healthKey = "/health"
+
 // Skip reports whether a key, relative to the prefix, is left out of a
 // snapshot. Keys bound to an etcd lease (events, master leases) expire by
 // design and are always left out: written back without their lease they
 // would live forever.
 func Skip(key string, lease int64) bool {
-	if lease != 0 {
+	if lease != 0 || key == healthKey {
 		return true
 	}
 	for _, p := range skipped {
@@ -87,14 +91,23 @@ func Take(ctx context.Context, kv clientv3.KV, prefix string, h Header, w io.Wri
 	return h, err
 }
 
-// Count returns the number of keys under prefix.
+// Count returns the number of keys under prefix, not counting kine's
+// health key.
 func Count(ctx context.Context, kv clientv3.KV, prefix string) (int64, error) {
 	start := prefix + "/"
 	resp, err := kv.Get(ctx, start, clientv3.WithRange(clientv3.GetPrefixRangeEnd(start)), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, fmt.Errorf("count keys under %s: %w", start, err)
 	}
-	return resp.Count, nil
+	n := resp.Count
+	if n > 0 {
+		health, err := kv.Get(ctx, prefix+healthKey, clientv3.WithCountOnly())
+		if err != nil {
+			return 0, fmt.Errorf("count keys under %s: %w", start, err)
+		}
+		n -= health.Count
+	}
+	return n, nil
 }
 
 // Load writes every record of r under prefix into kv, which must hold no
@@ -117,6 +130,9 @@ func Load(ctx context.Context, kv clientv3.KV, prefix string, r *Reader) (int, e
 		}
 		if err != nil {
 			return written, err
+		}
+		if Skip(string(rec.Key), 0) {
+			continue
 		}
 		key := prefix + string(rec.Key)
 		resp, err := kv.Txn(ctx).
