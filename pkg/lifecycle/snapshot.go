@@ -354,6 +354,7 @@ func (p *Provider) replaceInPlace(ctx context.Context, name string, snap *snapsh
 		if perr := putBack(ds); perr != nil {
 			return nil, fmt.Errorf("%w; putting the previous objects back failed too (they are saved in %s): %v", err, backup, perr)
 		}
+		_ = os.Remove(backup)
 		return nil, err
 	}
 	return &swap{
@@ -369,7 +370,10 @@ func (p *Provider) replaceInPlace(ctx context.Context, name string, snap *snapsh
 				return err
 			}
 			defer ds.close()
-			return putBack(ds)
+			if err := putBack(ds); err != nil {
+				return fmt.Errorf("%w (the previous objects are saved in %s)", err, backup)
+			}
+			return os.Remove(backup)
 		},
 	}, nil
 }

@@ -78,13 +78,13 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "running.snapshot")
-	start := time.Now()
+	began := time.Now()
 	h, err := p.Snapshot(ctx, name, file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	info, _ := os.Stat(file)
-	t.Logf("snapshot of running %s: %d keys, %d bytes, %s", name, h.Keys, info.Size(), time.Since(start).Round(time.Millisecond))
+	t.Logf("snapshot of running %s: %d keys, %d bytes, %s", name, h.Keys, info.Size(), time.Since(began).Round(time.Millisecond))
 	if info.Mode().Perm() != 0o600 {
 		t.Fatalf("snapshot file mode = %v, want 0600", info.Mode().Perm())
 	}
@@ -149,6 +149,21 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 		t.Fatalf("a refused restore changed the cluster: %v", err)
 	}
 
+	// A restore that fails half-way (a valid file whose last record
+	// repeats a key) keeps every object the cluster had.
+	duplicate := filepath.Join(dir, "duplicate.snapshot")
+	writeWithDuplicate(t, file, duplicate)
+	if _, err := nestBinary(t, env, "restore", name, "--from", duplicate, "--stop"); err == nil || !strings.Contains(err.Error(), "the key exists") {
+		t.Fatalf("restore of a snapshot with a repeated key: err = %v", err)
+	}
+	client = start(t, p, name)
+	if _, err := client.CoreV1().ConfigMaps("shop").Get(ctx, "added", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a failed restore lost an object: %v", err)
+	}
+	if _, err := client.CoreV1().ConfigMaps("shop").Get(ctx, "remove", metav1.GetOptions{}); err == nil {
+		t.Fatal("a failed restore brought back a deleted object")
+	}
+
 	// A stopped cluster can be snapshotted too, and holds the changes.
 	if err := p.Stop(ctx, name); err != nil {
 		t.Fatal(err)
@@ -165,12 +180,12 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	}
 
 	// Restore in place: exactly the snapshot's objects again.
-	start = time.Now()
+	began = time.Now()
 	out, err := nestBinary(t, env, "restore", name, "--from", file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("restore of %s in place: %s (%s)", name, time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
+	t.Logf("restore of %s in place: %s (%s)", name, time.Since(began).Round(time.Millisecond), strings.TrimSpace(out))
 	client, err = kube.Clientset(vc.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -192,11 +207,11 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	// the source's prefix, the cluster has its own PKI, tokens are issued
 	// again, and kubectl works with its kubeconfig.
 	clone := name + "-clone"
-	start = time.Now()
+	began = time.Now()
 	if _, err := nestBinary(t, env, "restore", clone, "--from", file); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("restore of %s into new cluster %s: %s", name, clone, time.Since(start).Round(time.Millisecond))
+	t.Logf("restore of %s into new cluster %s: %s", name, clone, time.Since(began).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if err := p.Delete(context.Background(), clone); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
 			t.Errorf("delete %s: %v", clone, err)
@@ -392,6 +407,36 @@ func checkRestored(t *testing.T, p *lifecycle.Provider, name string, want map[st
 	if t.Failed() {
 		t.FailNow()
 	}
+}
+
+// writeWithDuplicate copies the snapshot at from to to, with its first
+// record repeated at the end: the file is valid, loading it fails on the
+// last key.
+func writeWithDuplicate(t *testing.T, from, to string) {
+	t.Helper()
+	r, err := snapshot.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	kvs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := snapshot.NewWriter(&buf, r.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range append(kvs, kvs[0]) {
+		if err := w.Add(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, to, buf.Bytes())
 }
 
 // records reads a snapshot file into a map of key to value.
