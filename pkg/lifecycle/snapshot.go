@@ -163,7 +163,7 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 	if err != nil {
 		return fail(err)
 	}
-	p.logger.Info("Snapshot loaded", "name", name, "from", from, "keys", h.Keys, "snapshotOf", h.Cluster, "elapsed", time.Since(start).Round(time.Millisecond))
+	p.logger.Info("Snapshot loaded", "name", name, "from", from, "keys", swap.keys, "snapshotOf", h.Cluster, "revision", h.Revision, "elapsed", time.Since(start).Round(time.Millisecond))
 	timeout := opts.Create.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
@@ -184,12 +184,14 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 			return nil, fmt.Errorf("restore %q: %w", name, err)
 		}
 	}
-	p.logger.Info("Virtual cluster restored", "name", name, "keys", h.Keys, "elapsed", time.Since(start).Round(time.Millisecond))
+	p.logger.Info("Virtual cluster restored", "name", name, "keys", swap.keys, "elapsed", time.Since(start).Round(time.Millisecond))
 	return p.Get(ctx, name)
 }
 
 // swap undoes or completes a restore's replacement of a datastore.
 type swap struct {
+	// keys is the number of keys written.
+	keys int
 	// commit drops the previous objects, once the restored cluster runs.
 	commit func()
 	// rollback puts the previous objects back.
@@ -241,7 +243,7 @@ func (p *Provider) replaceSQLite(ctx context.Context, name, file string, snap *s
 	if err != nil {
 		return nil, err
 	}
-	_, err = snapshot.Load(ctx, ds.client, ds.prefix, snap)
+	keys, err := snapshot.Load(ctx, ds.client, ds.prefix, snap)
 	ds.close()
 	if err == nil {
 		err = controlplane.CompactSQLite(next)
@@ -274,6 +276,7 @@ func (p *Provider) replaceSQLite(ctx context.Context, name, file string, snap *s
 		return nil, fmt.Errorf("move the restored datastore into place: %w", err)
 	}
 	return &swap{
+		keys: keys,
 		commit: func() {
 			if err := removeSQLite(backup); err != nil {
 				p.logger.Warn("Could not remove the previous datastore", "path", backup, "error", err)
@@ -350,7 +353,8 @@ func (p *Provider) replaceInPlace(ctx context.Context, name string, snap *snapsh
 	if err := snapshot.Clear(ctx, ds.client, ds.prefix); err != nil {
 		return nil, err
 	}
-	if _, err := snapshot.Load(ctx, ds.client, ds.prefix, snap); err != nil {
+	keys, err := snapshot.Load(ctx, ds.client, ds.prefix, snap)
+	if err != nil {
 		if perr := putBack(ds); perr != nil {
 			return nil, fmt.Errorf("%w; putting the previous objects back failed too (they are saved in %s): %v", err, backup, perr)
 		}
@@ -358,6 +362,7 @@ func (p *Provider) replaceInPlace(ctx context.Context, name string, snap *snapsh
 		return nil, err
 	}
 	return &swap{
+		keys:   keys,
 		commit: func() { _ = os.Remove(backup) },
 		rollback: func() error {
 			unlock, err := controlplane.LockDir(p.layout(name))

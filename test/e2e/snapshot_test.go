@@ -255,7 +255,8 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 // nestBinary runs the nest binary, as a user would from a shell, against
 // the test binary's Nest home. Unlike the in-process nest(), it can start
 // processes (kine, control planes): in-process, the lifecycle would start
-// the test binary for them. It returns stdout, and stderr in the error.
+// the test binary for them. It returns stdout; stderr (the progress log) is
+// in the error, or logged.
 func nestBinary(t *testing.T, env *testenv.Env, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -264,6 +265,7 @@ func nestBinary(t *testing.T, env *testenv.Env, args ...string) (string, error) 
 	if err := cmd.Run(); err != nil {
 		return out.String(), fmt.Errorf("%w: %s", err, errOut.String())
 	}
+	t.Logf("nest %s:\n%s", strings.Join(args, " "), errOut.String())
 	return out.String(), nil
 }
 

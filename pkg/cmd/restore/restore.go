@@ -25,9 +25,12 @@ stopped (or pass --stop). Its previous objects are kept until the restored
 cluster is ready, and put back if it does not start.
 
 If NAME does not exist, it is created as 'nest create' would (the create
-flags below apply), with the snapshot's objects instead of an empty
-datastore. It gets certificates and a service-account key of its own, so
-the service-account tokens stored in secrets are issued again.
+flags below apply to it; an existing cluster keeps its settings), with the
+snapshot's objects instead of an empty datastore, which must be empty. It
+gets certificates and a service-account key of its own, so the
+service-account tokens stored in secrets are issued again.
+
+See docs/snapshot.md for what a snapshot holds and leaves out.
 
 The file's format version and checksum are checked before anything is
 touched.`,
