@@ -161,6 +161,7 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	if err := controlplane.WaitUnlocked(lockCtx, layout); err != nil {
 		return err
 	}
+	stopStaleKine(layout)
 	cmd := exec.Command{
 		Path: p.nestPath,
 		Args: []string{"controlplane",

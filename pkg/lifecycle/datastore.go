@@ -121,8 +121,8 @@ func (p *Provider) datastoreOf(name string) (*datastore, config.Endpoint, error)
 // the database URL in its environment, not its arguments) on a socket in
 // the state directory, and waits until it serves.
 func (p *Provider) startKine(ctx context.Context, layout controlplane.Layout, dsn string) (*clientv3.Client, func(), error) {
-	socket := filepath.Join(layout.RunDir(), "kine-lifecycle.sock")
-	_ = os.Remove(socket)
+	socket, pidPath := kineFiles(layout)
+	stopStaleKine(layout)
 	cmd := exec.Command{
 		Path:    p.nestPath,
 		Args:    []string{"component", components.Kine, "--listen-address=unix://" + socket},
@@ -138,6 +138,11 @@ func (p *Provider) startKine(ctx context.Context, layout controlplane.Layout, ds
 			p.logger.Warn("Could not stop kine", "pid", pid, "error", err)
 		}
 		_ = os.Remove(socket)
+		_ = os.Remove(pidPath)
+	}
+	if err := exec.WritePIDFile(pidPath, pid); err != nil {
+		stop()
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -173,4 +178,21 @@ func (p *Provider) startKine(ctx context.Context, layout controlplane.Layout, ds
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// kineFiles are the socket and pid file of the kine startKine runs.
+func kineFiles(layout controlplane.Layout) (socket, pidPath string) {
+	return filepath.Join(layout.RunDir(), "kine-lifecycle.sock"), filepath.Join(layout.RunDir(), "kine-lifecycle.pid")
+}
+
+// stopStaleKine stops a kine that startKine ran for a nest process killed
+// before it could stop it: it must not serve the database next to the
+// control plane.
+func stopStaleKine(layout controlplane.Layout) {
+	socket, pidPath := kineFiles(layout)
+	if pid, err := exec.ReadPIDFile(pidPath); err == nil {
+		_ = exec.Terminate(pid, socket, 10*time.Second)
+	}
+	_ = os.Remove(pidPath)
+	_ = os.Remove(socket)
 }

@@ -226,15 +226,7 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var newToken string
-	testenv.Eventually(t, time.Minute, "the token secret to be issued again", func() (bool, error) {
-		s, err := cloneClient.CoreV1().Secrets("shop").Get(ctx, "legacy-token", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		newToken = string(s.Data["token"])
-		return newToken != "" && newToken != tokenBefore, nil
-	})
+	newToken := waitToken(t, cloneClient, tokenBefore)
 	if err := tokenValid(ctx, cloneClient, newToken); err != nil {
 		t.Fatalf("re-issued token: %v", err)
 	}
@@ -298,15 +290,7 @@ func seed(t *testing.T, kubeconfig string, client kubernetes.Interface) string {
 	if _, err := client.CoreV1().Secrets("shop").Create(ctx, legacy, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var token string
-	testenv.Eventually(t, time.Minute, "the token secret to be filled", func() (bool, error) {
-		s, err := client.CoreV1().Secrets("shop").Get(ctx, "legacy-token", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		token = string(s.Data["token"])
-		return token != "", nil
-	})
+	token := waitToken(t, client, "")
 	cfg, err := kube.RESTConfig(kubeconfig, "")
 	if err != nil {
 		t.Fatal(err)
@@ -341,6 +325,22 @@ func seed(t *testing.T, kubeconfig string, client kubernetes.Interface) string {
 			return err == nil, err
 		})
 	}
+	return token
+}
+
+// waitToken waits until the tokens controller has signed a token other
+// than old into the secret legacy-token of shop, and returns it.
+func waitToken(t *testing.T, client kubernetes.Interface, old string) string {
+	t.Helper()
+	var token string
+	testenv.Eventually(t, time.Minute, "a new token in the token secret", func() (bool, error) {
+		s, err := client.CoreV1().Secrets("shop").Get(context.Background(), "legacy-token", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		token = string(s.Data["token"])
+		return token != "" && token != old, nil
+	})
 	return token
 }
 
@@ -416,17 +416,9 @@ func checkRestored(t *testing.T, p *lifecycle.Provider, name string, want map[st
 // last key.
 func writeWithDuplicate(t *testing.T, from, to string) {
 	t.Helper()
-	r, err := snapshot.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	kvs, err := r.ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, kvs := readSnapshot(t, from)
 	var buf bytes.Buffer
-	w, err := snapshot.NewWriter(&buf, r.Header)
+	w, err := snapshot.NewWriter(&buf, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,6 +436,17 @@ func writeWithDuplicate(t *testing.T, from, to string) {
 // records reads a snapshot file into a map of key to value.
 func records(t *testing.T, path string) map[string][]byte {
 	t.Helper()
+	_, kvs := readSnapshot(t, path)
+	out := make(map[string][]byte, len(kvs))
+	for _, kv := range kvs {
+		out[string(kv.Key)] = kv.Value
+	}
+	return out
+}
+
+// readSnapshot reads a snapshot file whole.
+func readSnapshot(t *testing.T, path string) (snapshot.Header, []snapshot.KV) {
+	t.Helper()
 	r, err := snapshot.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -453,11 +456,7 @@ func records(t *testing.T, path string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make(map[string][]byte, len(kvs))
-	for _, kv := range kvs {
-		out[string(kv.Key)] = kv.Value
-	}
-	return out
+	return r.Header, kvs
 }
 
 // tokenValid asks the cluster whether it accepts token.
