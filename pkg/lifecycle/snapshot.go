@@ -118,6 +118,9 @@ type RestoreOptions struct {
 // ready, and put back if it fails to start.
 func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreOptions) (*Cluster, error) {
 	start := time.Now()
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
 	snap, err := snapshot.Open(from)
 	if err != nil {
 		return nil, err
@@ -131,9 +134,6 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 	created := errors.Is(err, ErrNotFound)
 	switch {
 	case created:
-		if err := ValidateName(name); err != nil {
-			return nil, err
-		}
 		if r, err = p.provision(ctx, name, &opts.Create); err != nil {
 			return nil, err
 		}
@@ -174,7 +174,7 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 			if rerr := swap.rollback(); rerr != nil {
 				return nil, fmt.Errorf("restore %q: start: %w; putting the previous objects back failed too: %v", name, err, rerr)
 			}
-			p.logger.Warn("Restored cluster did not start: its previous objects are back", "name", name)
+			return nil, fmt.Errorf("restore %q: start: %w; its previous objects are back and it is stopped: `nest resume %s` starts it", name, err, name)
 		}
 		return fail(fmt.Errorf("start: %w", err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,11 +58,10 @@ func snapshotOf(t *testing.T, names ...string) *snapshot.Reader {
 	return r
 }
 
-// TestReplaceSQLite checks the swap of a stopped cluster's SQLite file: the
-// previous database (with its write-ahead log) is kept until commit, comes
-// back whole on rollback, and a new cluster never takes over a file.
-func TestReplaceSQLite(t *testing.T) {
-	t.Parallel()
+// stoppedCluster records a virtual cluster on the default SQLite datastore
+// that has never run, and returns a provider of its home.
+func stoppedCluster(t *testing.T, name string) *Provider {
+	t.Helper()
 	home, err := nesthome.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,6 @@ func TestReplaceSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const name = "swap"
 	layout := p.layout(name)
 	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -85,30 +84,44 @@ func TestReplaceSQLite(t *testing.T) {
 	if err := p.saveRecord(&record{Name: name, Runtime: RuntimeProcess, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	contents := func() []string {
-		t.Helper()
-		var buf bytes.Buffer
-		if _, err := p.SnapshotTo(ctx, name, &buf); err != nil {
-			t.Fatal(err)
-		}
-		r, err := snapshot.NewReader(bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		kvs, err := r.ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, kv := range kvs {
-			names = append(names, string(kv.Value))
-		}
-		return names
+	return p
+}
+
+// configMaps snapshots a stopped cluster (through a kine started for it)
+// and returns the values of its keys, in key order.
+func configMaps(t *testing.T, p *Provider, name string) []string {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := p.SnapshotTo(context.Background(), name, &buf); err != nil {
+		t.Fatal(err)
 	}
+	r, err := snapshot.NewReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, kv := range kvs {
+		names = append(names, string(kv.Value))
+	}
+	return names
+}
+
+// TestReplaceSQLite checks the swap of a stopped cluster's SQLite file: the
+// previous database (with its write-ahead log) is kept until commit, comes
+// back whole on rollback, and a new cluster never takes over a file.
+func TestReplaceSQLite(t *testing.T) {
+	t.Parallel()
+	const name = "swap"
+	p := stoppedCluster(t, name)
+	layout := p.layout(name)
+	ctx := context.Background()
 	expect := func(step string, want ...string) {
 		t.Helper()
-		if got := contents(); !equal(got, want) {
+		if got := configMaps(t, p, name); !equal(got, want) {
 			t.Fatalf("%s: config maps %v, want %v", step, got, want)
 		}
 	}
@@ -122,7 +135,7 @@ func TestReplaceSQLite(t *testing.T) {
 	}
 	s.commit()
 	expect("first restore", "a", "b")
-	// contents() ran kine on the file: it is in WAL mode now, as a stopped
+	// configMaps ran kine on the file: it is in WAL mode now, as a stopped
 	// control plane leaves it.
 	s, err = replace(false, "c")
 	if err != nil {
@@ -165,4 +178,24 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestSnapshotPagesThroughKine takes a snapshot bigger than one page from
+// kine: every page must be read at the first page's revision, in order.
+func TestSnapshotPagesThroughKine(t *testing.T) {
+	t.Parallel()
+	const name = "pages"
+	p := stoppedCluster(t, name)
+	var want []string
+	for i := range 1203 {
+		want = append(want, fmt.Sprintf("cm-%05d", i))
+	}
+	s, err := p.replaceData(context.Background(), name, snapshotOf(t, want...), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.commit()
+	if got := configMaps(t, p, name); !equal(got, want) {
+		t.Fatalf("snapshot holds %d config maps, want %d in order", len(got), len(want))
+	}
 }
