@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/nestcluster/nest/pkg/components"
 	"github.com/nestcluster/nest/pkg/config"
@@ -397,13 +399,21 @@ func reissueTokens(ctx context.Context, layout controlplane.Layout) error {
 	if err != nil {
 		return fmt.Errorf("list service-account token secrets: %w", err)
 	}
-	for _, s := range secrets.Items {
-		if len(s.Data["token"]) == 0 {
-			continue
-		}
-		delete(s.Data, "token")
-		if _, err := client.CoreV1().Secrets(s.Namespace).Update(ctx, &s, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("re-issue the token of secret %s/%s: %w", s.Namespace, s.Name, err)
+	for _, item := range secrets.Items {
+		// The tokens controller may be writing the new CA into the same
+		// secret: read it again on a conflict. Any token still there came
+		// with the snapshot, since the controller only fills empty ones.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			s, err := client.CoreV1().Secrets(item.Namespace).Get(ctx, item.Name, metav1.GetOptions{})
+			if err != nil || len(s.Data["token"]) == 0 {
+				return err
+			}
+			delete(s.Data, "token")
+			_, err = client.CoreV1().Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("re-issue the token of secret %s/%s: %w", item.Namespace, item.Name, err)
 		}
 	}
 	return nil
