@@ -86,6 +86,9 @@ func (p *Provider) openDatastore(ctx context.Context, name, dsn string) (*datast
 			return nil, err
 		}
 		ds.close = func() { ds.client.Close() }
+		if err := ds.probe(ctx); err != nil {
+			return nil, err
+		}
 		return ds, nil
 	}
 	if dsn == "" {
@@ -102,6 +105,19 @@ func (p *Provider) openDatastore(ctx context.Context, name, dsn string) (*datast
 	ds.client = client
 	ds.close = func() { client.Close(); stop() }
 	return ds, nil
+}
+
+// probe checks that the datastore answers, so that a datastore that is down
+// fails at once: the etcd client retries reads until its context ends. It
+// closes ds on failure.
+func (ds *datastore) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := ds.client.Get(ctx, ds.prefix+"/health"); err != nil {
+		ds.close()
+		return fmt.Errorf("the %s datastore does not answer: %w", ds.kind, err)
+	}
+	return nil
 }
 
 // datastoreOf reads a cluster's datastore settings.

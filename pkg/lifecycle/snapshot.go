@@ -84,6 +84,9 @@ func (p *Provider) connectDatastore(ctx context.Context, name string) (*datastor
 			return nil, err
 		}
 		ds.close = func() { ds.client.Close() }
+		if err := ds.probe(ctx); err != nil {
+			return nil, err
+		}
 		return ds, nil
 	}
 	unlock, err := controlplane.LockDir(layout)
