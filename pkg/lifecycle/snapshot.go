@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/exec"
 	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/pki"
 	"github.com/nestcluster/nest/pkg/snapshot"
 )
 
@@ -44,6 +47,7 @@ func (p *Provider) SnapshotTo(ctx context.Context, name string, w io.Writer) (sn
 	h := snapshot.Header{
 		Cluster: name, KubernetesVersion: r.KubernetesVersion,
 		Datastore: string(ds.kind), Created: time.Now().UTC(),
+		ServiceAccountKey: serviceAccountKey(p.layout(name)),
 	}
 	h, err = snapshot.Take(ctx, ds.client, ds.prefix, h, w)
 	if err != nil {
@@ -184,7 +188,7 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 		return fail(fmt.Errorf("start: %w", err))
 	}
 	swap.commit()
-	if created {
+	if created || h.ServiceAccountKey != serviceAccountKey(p.layout(name)) {
 		if err := reissueTokens(ctx, p.layout(name)); err != nil {
 			return nil, fmt.Errorf("restore %q: %w", name, err)
 		}
@@ -388,11 +392,22 @@ func (p *Provider) replaceInPlace(ctx context.Context, name string, snap *snapsh
 	}, nil
 }
 
+// serviceAccountKey is the SHA-256 (hex) of a cluster's service-account
+// public key, "" if it has none yet.
+func serviceAccountKey(layout controlplane.Layout) string {
+	data, err := os.ReadFile((&pki.Bundle{Dir: layout.PKIDir()}).ServiceAccountPub())
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 // reissueTokens empties the token of every legacy service-account token
-// secret of a cluster restored from another's snapshot: those tokens were
-// signed by the other cluster's service-account key, which this cluster
-// does not have (it has a PKI of its own), and the tokens controller signs
-// a new token into every such secret whose token is empty.
+// secret of a cluster restored from a snapshot of a cluster with another
+// service-account key (a new cluster has a PKI of its own): those tokens
+// were signed by that other key, and the tokens controller signs a new
+// token into every such secret whose token is empty.
 func reissueTokens(ctx context.Context, layout controlplane.Layout) error {
 	client, err := kube.Clientset(layout.AdminKubeconfig())
 	if err != nil {

@@ -74,6 +74,10 @@ type Header struct {
 	Revision int64 `json:"revision"`
 	// Created is when the snapshot was taken.
 	Created time.Time `json:"created"`
+	// ServiceAccountKey is the SHA-256 (hex) of the public key that signed
+	// the service-account tokens in the snapshot's secrets, so that a
+	// restore into a cluster with another key knows to issue them again.
+	ServiceAccountKey string `json:"serviceAccountKey,omitempty"`
 	// Keys is the number of records; set by Writer.Close and by readers
 	// once they have checked it.
 	Keys int `json:"-"`

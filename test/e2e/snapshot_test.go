@@ -238,6 +238,14 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	if names := strings.Fields(string(kubectlOut)); err != nil || len(names) != 2 || names[0] != "widget.snap.example.com/w1" {
 		t.Fatalf("kubectl on the clone: %v\n%s", err, kubectlOut)
 	}
+	// Restoring the origin's snapshot into the existing clone (another
+	// service-account key) issues the tokens again too.
+	if _, err := nestBinary(t, env, "restore", clone, "--from", file, "--stop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenValid(ctx, cloneClient, waitToken(t, cloneClient, tokenBefore)); err != nil {
+		t.Fatalf("token re-issued in the existing clone: %v", err)
+	}
 	// The source cluster is untouched by the clone.
 	if _, err := client.CoreV1().ConfigMaps("shop").Get(ctx, "keep", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
