@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -27,13 +29,7 @@ func (p *Provider) deleteDatastore(ctx context.Context, cfg *config.Config, name
 	if err != nil || ep.Kind != config.DatastoreEtcd {
 		return err
 	}
-	for _, s := range ep.EtcdServers {
-		if strings.HasPrefix(s, "https://") {
-			p.logger.Warn("Left the virtual cluster's keys in etcd: clean-up over TLS is not implemented", "prefix", config.EtcdPrefix(name))
-			return nil
-		}
-	}
-	client, err := etcdClient(ep.EtcdServers)
+	client, err := externalEtcd(cfg, ep)
 	if err != nil {
 		return err
 	}
@@ -46,20 +42,52 @@ func (p *Provider) deleteDatastore(ctx context.Context, cfg *config.Config, name
 	return nil
 }
 
-// etcdClient connects to an etcd v3 API: an etcd, or a kine (unix://). It
-// logs nothing: errors come back as values.
-func etcdClient(endpoints []string) (*clientv3.Client, error) {
-	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+// etcdClient connects to an etcd v3 API: an etcd, or a kine (unix://),
+// over TLS if tc is not nil. It logs nothing: errors come back as values.
+func etcdClient(endpoints []string, tc *tls.Config) (*clientv3.Client, error) {
+	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tc, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("connect to the datastore at %v: %w", endpoints, err)
 	}
 	return client, nil
 }
 
+// externalEtcd connects to a cluster's external etcd as its apiserver does:
+// over TLS for https:// servers, with the CA and client certificate given
+// to the apiserver (controlPlane.apiServer.extraArgs etcd-cafile,
+// etcd-certfile, etcd-keyfile).
+func externalEtcd(cfg *config.Config, ep config.Endpoint) (*clientv3.Client, error) {
+	if !strings.HasPrefix(ep.EtcdServers[0], "https://") {
+		return etcdClient(ep.EtcdServers, nil)
+	}
+	args := cfg.ControlPlane.APIServer.ExtraArgs
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca := args["etcd-cafile"]; ca != "" {
+		data, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("etcd CA: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("etcd CA %s holds no PEM certificate", ca)
+		}
+	}
+	if cert, key := args["etcd-certfile"], args["etcd-keyfile"]; cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return etcdClient(ep.EtcdServers, tc)
+}
+
 // datastore is a connection to a virtual cluster's datastore through the
 // etcd v3 API.
 type datastore struct {
 	client *clientv3.Client
+	// config is the cluster's nest.yaml.
+	config *config.Config
 	kind   config.DatastoreKind
 	// prefix of the cluster's keys (controlplane.StoragePrefix).
 	prefix string
@@ -77,12 +105,7 @@ func (p *Provider) openDatastore(ctx context.Context, name, dsn string) (*datast
 		return nil, err
 	}
 	if ep.Kind == config.DatastoreEtcd {
-		for _, s := range ep.EtcdServers {
-			if strings.HasPrefix(s, "https://") {
-				return nil, fmt.Errorf("datastore of %q: etcd over TLS is not supported by snapshot and restore yet", name)
-			}
-		}
-		if ds.client, err = etcdClient(ep.EtcdServers); err != nil {
+		if ds.client, err = externalEtcd(ds.config, ep); err != nil {
 			return nil, err
 		}
 		ds.close = func() { ds.client.Close() }
@@ -130,7 +153,7 @@ func (p *Provider) datastoreOf(name string) (*datastore, config.Endpoint, error)
 	if err != nil {
 		return nil, config.Endpoint{}, fmt.Errorf("datastore.endpoint: %w", err)
 	}
-	return &datastore{kind: ep.Kind, prefix: controlplane.StoragePrefix(name, cfg), close: func() {}}, ep, nil
+	return &datastore{config: cfg, kind: ep.Kind, prefix: controlplane.StoragePrefix(name, cfg), close: func() {}}, ep, nil
 }
 
 // startKine runs kine on dsn as a child process (`nest component kine`,
@@ -167,7 +190,7 @@ func (p *Provider) startKine(ctx context.Context, layout controlplane.Layout, ds
 		// Dial only once the socket exists: gRPC logs every failed dial.
 		if _, err = os.Stat(socket); err == nil {
 			if client == nil {
-				if client, err = etcdClient([]string{"unix://" + socket}); err != nil {
+				if client, err = etcdClient([]string{"unix://" + socket}, nil); err != nil {
 					stop()
 					return nil, nil, err
 				}

@@ -84,7 +84,7 @@ func (p *Provider) connectDatastore(ctx context.Context, name string) (*datastor
 		return p.openDatastore(ctx, name, "") // serves whether the cluster runs or not
 	}
 	if pid, err := exec.ReadPIDFile(layout.PIDPath()); err == nil && exec.Alive(pid, layout.Dir) {
-		if ds.client, err = etcdClient([]string{"unix://" + layout.KineSocket()}); err != nil {
+		if ds.client, err = etcdClient([]string{"unix://" + layout.KineSocket()}, nil); err != nil {
 			return nil, err
 		}
 		ds.close = func() { ds.client.Close() }

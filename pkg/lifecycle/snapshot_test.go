@@ -58,9 +58,9 @@ func snapshotOf(t *testing.T, names ...string) *snapshot.Reader {
 	return r
 }
 
-// stoppedCluster records a virtual cluster on the default SQLite datastore
-// that has never run, and returns a provider of its home.
-func stoppedCluster(t *testing.T, name string) *Provider {
+// stoppedCluster records a virtual cluster with settings cfg that has never
+// run, and returns a provider of its home.
+func stoppedCluster(t *testing.T, name string, cfg *config.Config) *Provider {
 	t.Helper()
 	home, err := nesthome.Open(t.TempDir())
 	if err != nil {
@@ -74,7 +74,7 @@ func stoppedCluster(t *testing.T, name string) *Provider {
 	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	data, err := yaml.Marshal(config.Default())
+	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func configMaps(t *testing.T, p *Provider, name string) []string {
 func TestReplaceSQLite(t *testing.T) {
 	t.Parallel()
 	const name = "swap"
-	p := stoppedCluster(t, name)
+	p := stoppedCluster(t, name, config.Default())
 	layout := p.layout(name)
 	ctx := context.Background()
 	expect := func(step string, want ...string) {
@@ -185,7 +185,7 @@ func equal(a, b []string) bool {
 func TestSnapshotPagesThroughKine(t *testing.T) {
 	t.Parallel()
 	const name = "pages"
-	p := stoppedCluster(t, name)
+	p := stoppedCluster(t, name, config.Default())
 	var want []string
 	for i := range 1203 {
 		want = append(want, fmt.Sprintf("cm-%05d", i))
