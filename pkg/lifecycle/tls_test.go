@@ -2,56 +2,14 @@ package lifecycle
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
-
+	"github.com/nestcluster/nest/internal/testetcd"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/pki"
-	"github.com/nestcluster/nest/pkg/ports"
 )
-
-// startTLSEtcd runs a real etcd in the test process that serves clients
-// over TLS and asks them for a certificate of the bundle's CA.
-func startTLSEtcd(t *testing.T, b *pki.Bundle) string {
-	t.Helper()
-	client, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cu, _ := url.Parse(fmt.Sprintf("https://127.0.0.1:%d", client))
-	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peer))
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
-	cfg.ClientTLSInfo.CertFile = b.APIServerCert()
-	cfg.ClientTLSInfo.KeyFile = b.APIServerKey()
-	cfg.ClientTLSInfo.TrustedCAFile = b.CACert()
-	cfg.ClientTLSInfo.ClientCertAuth = true
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(time.Minute):
-		t.Fatal("etcd did not become ready")
-	}
-	return cu.String()
-}
 
 // TestEtcdOverTLS snapshots, restores (in place, with a rollback) and
 // deletes a cluster whose etcd wants TLS and a client certificate, with the
@@ -63,7 +21,7 @@ func TestEtcdOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Datastore.Endpoint = startTLSEtcd(t, b)
+	cfg.Datastore.Endpoint = testetcd.Start(t, &testetcd.TLS{CA: b.CACert(), Cert: b.APIServerCert(), Key: b.APIServerKey()})
 	cfg.ControlPlane.APIServer.ExtraArgs = map[string]string{
 		"etcd-cafile": b.CACert(), "etcd-certfile": b.AdminCert(), "etcd-keyfile": b.AdminKey(),
 	}

@@ -5,47 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
-	"github.com/nestcluster/nest/pkg/ports"
+	"github.com/nestcluster/nest/internal/testetcd"
 )
 
 // startEtcd runs a real etcd in the test process and returns a client.
 func startEtcd(t *testing.T) *clientv3.Client {
 	t.Helper()
-	client, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", client))
-	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peer))
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(time.Minute):
-		t.Fatal("etcd did not become ready")
-	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{cu.String()}, Logger: zap.NewNop()})
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{testetcd.Start(t, nil)}, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
