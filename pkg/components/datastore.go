@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/k3s-io/kine/pkg/endpoint"
@@ -42,16 +43,25 @@ func StartKine(ctx context.Context, cfg endpoint.Config) (string, error) {
 	return etcd.Endpoints[0], nil
 }
 
-// RunKine runs kine as an etcd-compatible server: --endpoint DB_URL --listen-address ADDR.
+// KineEndpointEnv names the environment variable RunKine reads the database
+// URL from when --endpoint is not given: a Postgres URL may hold a
+// password, which must not show in the process list.
+const KineEndpointEnv = "NEST_KINE_ENDPOINT"
+
+// RunKine runs kine as an etcd-compatible server: --endpoint DB_URL (or
+// $NEST_KINE_ENDPOINT) --listen-address ADDR.
 func RunKine(ctx context.Context, args []string) error {
 	fs := pflag.NewFlagSet(Kine, pflag.ContinueOnError)
-	endpointURL := fs.String("endpoint", "", "database URL, e.g. sqlite:///var/lib/nest/state.db")
+	endpointURL := fs.String("endpoint", "", "database URL, e.g. sqlite:///var/lib/nest/state.db (default $"+KineEndpointEnv+")")
 	listen := fs.String("listen-address", "", "address to serve etcd's gRPC API on, e.g. tcp://127.0.0.1:2379")
 	if err := parseFlags(Kine, map[string]*pflag.FlagSet{"": fs}, args); err != nil {
 		return err
 	}
+	if *endpointURL == "" {
+		*endpointURL = os.Getenv(KineEndpointEnv)
+	}
 	if *endpointURL == "" || *listen == "" {
-		return fmt.Errorf("kine needs --endpoint and --listen-address")
+		return fmt.Errorf("kine needs --endpoint (or $%s) and --listen-address", KineEndpointEnv)
 	}
 	if _, err := StartKine(ctx, KineConfig(*endpointURL, *listen)); err != nil {
 		return err

@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := lockDir(layout)
+	unlock, err := LockDir(layout)
 	if err != nil {
 		return err
 	}
@@ -136,12 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	extra := apiServerTuning(cfg.Cluster.ControlPlane.APIServer.ExtraArgs)
-	if ep, _ := config.ParseEndpoint(cfg.Cluster.Datastore.Endpoint); ep.Kind == config.DatastoreEtcd {
-		// Several virtual clusters may share one etcd: each keeps to its own prefix.
-		if _, set := extra["etcd-prefix"]; !set {
-			extra["etcd-prefix"] = config.EtcdPrefix(cfg.Name)
-		}
-	}
+	extra["etcd-prefix"] = StoragePrefix(cfg.Name, cfg.Cluster)
 	log.Info("Datastore is serving", "elapsed", time.Since(start).Round(time.Millisecond))
 
 	go func() {
@@ -212,10 +207,7 @@ func startDatastore(ctx context.Context, ds config.Datastore, layout Layout) (st
 	case config.DatastoreEtcd:
 		return strings.Join(ep.EtcdServers, ","), nil
 	case config.DatastoreSQLite:
-		path := ep.SQLitePath
-		if path == "" {
-			path = layout.SQLitePath()
-		}
+		path := SQLiteFile(ep, layout)
 		if err := checkSQLite(path); err != nil {
 			return "", err
 		}
@@ -227,6 +219,30 @@ func startDatastore(ctx context.Context, ds config.Datastore, layout Layout) (st
 	}
 	_ = os.Remove(layout.KineSocket()) // left behind by a killed process
 	return components.StartKine(ctx, components.KineConfig(dsn, "unix://"+layout.KineSocket()))
+}
+
+// StoragePrefix is the key prefix of a virtual cluster's objects in its
+// datastore: the apiserver's own default on a datastore of its own (SQLite,
+// Postgres), config.EtcdPrefix on an external etcd that several virtual
+// clusters may share; an etcd-prefix in controlPlane.apiServer.extraArgs
+// wins.
+func StoragePrefix(name string, cfg *config.Config) string {
+	if p, set := cfg.ControlPlane.APIServer.ExtraArgs["etcd-prefix"]; set {
+		return p
+	}
+	if ep, _ := config.ParseEndpoint(cfg.Datastore.Endpoint); ep.Kind == config.DatastoreEtcd {
+		return config.EtcdPrefix(name)
+	}
+	return "/registry"
+}
+
+// SQLiteFile is the database file of a SQLite datastore endpoint: the one
+// it names, or the default in the state directory.
+func SQLiteFile(ep config.Endpoint, layout Layout) string {
+	if ep.SQLitePath != "" {
+		return ep.SQLitePath
+	}
+	return layout.SQLitePath()
 }
 
 // defaultGCPercent trades some CPU for memory: the control plane's live heap
@@ -242,10 +258,12 @@ func tuneGC() {
 	}
 }
 
-// lockDir takes an exclusive lock on the state directory for the life of
-// the process, so that two control planes never share one SQLite file or
-// socket. The kernel drops the lock when the process dies, even by SIGKILL.
-func lockDir(layout Layout) (func(), error) {
+// LockDir takes an exclusive lock on the state directory, held by a control
+// plane for the life of its process, so that two control planes never share
+// one SQLite file or socket, and by the lifecycle while it works on a
+// stopped cluster's datastore. The kernel drops the lock when the process
+// dies, even by SIGKILL.
+func LockDir(layout Layout) (func(), error) {
 	f, err := tryLock(layout)
 	if err != nil {
 		return nil, fmt.Errorf("another control plane is running in %s: %w", layout.Dir, err)

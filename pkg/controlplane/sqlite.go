@@ -33,3 +33,22 @@ func checkSQLite(path string) error {
 	}
 	return nil
 }
+
+// CompactSQLite folds a SQLite database's write-ahead log into its main
+// file and leaves it in rollback-journal mode, so that the file alone holds
+// the database and can be moved (kine turns WAL mode back on when it opens
+// it). No other process may have it open.
+func CompactSQLite(path string) error {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, pragma := range []string{"PRAGMA wal_checkpoint(TRUNCATE)", "PRAGMA journal_mode=DELETE"} {
+		if _, err := db.Exec(pragma); err != nil {
+			return fmt.Errorf("%s on %s: %w", pragma, path, err)
+		}
+	}
+	return nil
+}

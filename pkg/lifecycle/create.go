@@ -40,6 +40,21 @@ type CreateOptions struct {
 // and the default service account exists).
 func (p *Provider) Create(ctx context.Context, name string, opts CreateOptions) (*Cluster, error) {
 	start := time.Now()
+	r, err := p.provision(ctx, name, &opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.startProcess(ctx, r, opts.Timeout); err != nil {
+		return nil, fmt.Errorf("start virtual cluster %q: %w (its state is kept: `nest delete %s` removes it)", name, err, name)
+	}
+	p.logger.Info("Virtual cluster is ready", "name", name, "elapsed", time.Since(start).Round(time.Millisecond))
+	return p.Get(ctx, name)
+}
+
+// provision does what Create does before it starts the control plane: the
+// host namespace and credentials, the state directory, nest.yaml and the
+// record. It fills in opts' defaults.
+func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptions) (*record, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -101,11 +116,7 @@ func (p *Provider) Create(ctx context.Context, name string, opts CreateOptions) 
 	if err := p.saveRecord(r); err != nil {
 		return nil, err
 	}
-	if err := p.startProcess(ctx, r, opts.Timeout); err != nil {
-		return nil, fmt.Errorf("start virtual cluster %q: %w (its state is kept: `nest delete %s` removes it)", name, err, name)
-	}
-	p.logger.Info("Virtual cluster is ready", "name", name, "elapsed", time.Since(start).Round(time.Millisecond))
-	return p.Get(ctx, name)
+	return r, nil
 }
 
 // Start starts the control plane of a stopped virtual cluster (after a
@@ -168,6 +179,7 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	if err := controlplane.WaitUnlocked(lockCtx, layout); err != nil {
 		return err
 	}
+	stopStaleKine(layout)
 	cmd := exec.Command{
 		Path: p.nestPath,
 		Args: []string{"controlplane",

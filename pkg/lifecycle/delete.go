@@ -40,6 +40,12 @@ func (p *Provider) Stop(ctx context.Context, name string) error {
 // from the default kubeconfig. Deleting a missing cluster returns
 // ErrNotFound, which callers may treat as success.
 func (p *Provider) Delete(ctx context.Context, name string) error {
+	return p.delete(ctx, name, true)
+}
+
+// delete is Delete; withDatastore false leaves an external datastore's keys
+// alone (a failed restore into a new cluster found them there).
+func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) error {
 	r, err := p.loadRecord(name)
 	if err != nil {
 		return err
@@ -71,7 +77,7 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	if err := kubeconfig.Remove(kubeconfig.DefaultPath(), ctxName, ctxName, ctxName); err != nil {
 		p.logger.Warn("Could not remove the context from the kubeconfig", "context", ctxName, "error", err)
 	}
-	if cfg, err := config.Load(p.layout(name).ConfigPath()); err == nil {
+	if cfg, err := config.Load(p.layout(name).ConfigPath()); err == nil && withDatastore {
 		if err := p.deleteDatastore(ctx, cfg, name); err != nil {
 			return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
 		}

@@ -3,28 +3,17 @@ package create
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nestcluster/nest/pkg/cmd"
-	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 )
 
-type flags struct {
-	hostKubeconfig    string
-	namespace         string
-	configPath        string
-	kubernetesVersion string
-	datastore         string
-	connect           bool
-	timeout           time.Duration
-}
-
 // NewCommand returns `nest create`.
 func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
-	f := &flags{}
+	f := &cmd.ClusterFlags{}
+	var connect bool
 	c := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a virtual cluster and wait until it is ready",
@@ -44,28 +33,20 @@ once kubectl can use it.`,
   nest create ci-42 --host-kubeconfig ~/.kube/host.yaml --namespace team-a-ci-42 --config nest.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			cluster, err := config.LoadOrDefault(f.configPath)
+			opts, err := f.Options()
 			if err != nil {
 				return err
-			}
-			if f.kubernetesVersion != "" {
-				cluster.KubernetesVersion = f.kubernetesVersion
-			}
-			if f.datastore != "" {
-				cluster.Datastore.Endpoint = f.datastore
 			}
 			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
 			if err != nil {
 				return err
 			}
-			vc, err := p.Create(c.Context(), args[0], lifecycle.CreateOptions{
-				HostKubeconfig: f.hostKubeconfig, Namespace: f.namespace, Config: cluster, Timeout: f.timeout,
-			})
+			vc, err := p.Create(c.Context(), args[0], opts)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(streams.Out, "Virtual cluster %q is ready (host namespace %s).\n", vc.Name, vc.HostNamespace)
-			if f.connect {
+			if connect {
 				backup, err := p.Connect(c.Context(), vc.Name, "")
 				if err != nil {
 					return err
@@ -81,12 +62,7 @@ once kubectl can use it.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&f.hostKubeconfig, "host-kubeconfig", "", "kubeconfig of the host cluster (default: the local host)")
-	c.Flags().StringVar(&f.namespace, "namespace", "", "namespace on the host (default nest-NAME)")
-	c.Flags().StringVar(&f.configPath, "config", "", "nest.yaml with the virtual cluster's settings")
-	c.Flags().StringVar(&f.kubernetesVersion, "kubernetes-version", "", "Kubernetes version (default and only supported: "+config.SupportedKubernetesVersion+")")
-	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore endpoint, overriding nest.yaml: etcd://host:2379, https://host:2379 or postgres://user:pass@host/db (default: embedded SQLite)")
-	c.Flags().BoolVar(&f.connect, "connect", false, "merge a context nest_NAME into your kubeconfig and make it current")
-	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	f.AddTo(c.Flags())
+	c.Flags().BoolVar(&connect, "connect", false, "merge a context nest_NAME into your kubeconfig and make it current")
 	return c
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/host"
 	"github.com/nestcluster/nest/pkg/cmd/hub"
 	"github.com/nestcluster/nest/pkg/cmd/list"
+	"github.com/nestcluster/nest/pkg/cmd/restore"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
+	"github.com/nestcluster/nest/pkg/cmd/snapshot"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/version"
 )
@@ -48,6 +50,8 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		list.NewCommand(streams, globals),
 		connect.NewCommand(streams, globals),
 		resume.NewCommand(streams, globals),
+		snapshot.NewCommand(streams, globals),
+		restore.NewCommand(streams, globals),
 		delete.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
 		hub.NewCommand(streams, globals),
