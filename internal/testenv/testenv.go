@@ -50,7 +50,7 @@ func RepoRoot() string {
 // NestBinary returns $NEST_BINARY or bin/nest of the repository; `make
 // test` builds it before running the tests.
 func NestBinary() (string, error) {
-	p := os.Getenv("NEST_BINARY")
+	p := os.Getenv(nestexec.NestBinaryEnvVar)
 	if p == "" {
 		p = filepath.Join(RepoRoot(), "bin", "nest")
 	}
@@ -118,8 +118,12 @@ func start() (*Env, func(), error) {
 	if err := os.Setenv("KUBECONFIG", filepath.Join(dir, "user.kubeconfig")); err != nil {
 		return nil, nil, err
 	}
-	// CLI calls made in-process (app.Run) use the same home.
+	// CLI calls made in-process (app.Run) use the same home, and start
+	// bin/nest, never copies of the test binary.
 	if err := os.Setenv(nesthome.EnvVar, dir); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Setenv(nestexec.NestBinaryEnvVar, bin); err != nil {
 		return nil, nil, err
 	}
 	env, err := StartHost(dir, bin, 3)

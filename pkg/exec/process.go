@@ -131,3 +131,20 @@ func LastError(path string) string {
 	msg, _, _ := strings.Cut(string(data[i+len("\nERROR: "):]), "\n")
 	return msg
 }
+
+// NestBinaryEnvVar names the nest binary that starts Nest's child processes
+// (control planes, host components), when it is not the running program:
+// tests set it, since a test binary must never start copies of itself.
+const NestBinaryEnvVar = "NEST_BINARY"
+
+// NestBinary returns $NEST_BINARY, or the running executable.
+func NestBinary() (string, error) {
+	if p := os.Getenv(NestBinaryEnvVar); p != "" {
+		return p, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the nest executable: %w", err)
+	}
+	return self, nil
+}

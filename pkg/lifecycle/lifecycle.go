@@ -71,9 +71,9 @@ func NewProvider(home *nesthome.Home, opts ...Option) (*Provider, error) {
 		}
 	}
 	if p.nestPath == "" {
-		self, err := os.Executable()
+		self, err := exec.NestBinary()
 		if err != nil {
-			return nil, fmt.Errorf("find the nest executable: %w", err)
+			return nil, err
 		}
 		p.nestPath = self
 	}

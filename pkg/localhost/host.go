@@ -86,9 +86,9 @@ func New(home *nesthome.Home, opts ...Option) (*Host, error) {
 		o(h)
 	}
 	if h.nestPath == "" {
-		self, err := os.Executable()
+		self, err := exec.NestBinary()
 		if err != nil {
-			return nil, fmt.Errorf("find the nest executable: %w", err)
+			return nil, err
 		}
 		h.nestPath = self
 	}
