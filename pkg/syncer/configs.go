@@ -89,6 +89,9 @@ type copyOf[T metav1.Object] struct {
 	exists   bool // whether host is set
 	wanted   bool // a live pod uses the virtual object, and it exists
 	want     func() T
+	// fallback, if set, is created instead when the host refuses want as
+	// invalid (services: the virtual cluster IP is taken on the host).
+	fallback func(want T) T
 	current  func(host, want T) bool
 	// update returns the host copy carrying want's content, or false when
 	// it cannot be updated in place (then it is replaced).
@@ -113,6 +116,9 @@ func syncCopy[T metav1.Object](ctx context.Context, s *Syncer, c copyOf[T], ns, 
 	want := c.want()
 	if !c.exists {
 		_, err := c.client.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsInvalid(err) && c.fallback != nil {
+			_, err = c.client.Create(ctx, c.fallback(want), metav1.CreateOptions{})
+		}
 		if apierrors.IsAlreadyExists(err) {
 			// Not in our informer: ours and not seen yet, or not Nest's.
 			existing, gerr := c.client.Get(ctx, hname, metav1.GetOptions{})

@@ -64,7 +64,8 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 	err = syncCopy(ctx, s, copyOf[*corev1.Service]{
 		kind: "service", hostName: hname, client: s.host.CoreV1().Services(s.hostNamespace),
 		host: h, exists: haveH, wanted: wanted, virtual: objectRef(v, "Service"),
-		want: func() *corev1.Service { return s.translateService(v, hname) },
+		want:     func() *corev1.Service { return s.translateService(v, hname) },
+		fallback: hostAllocated,
 		current: func(h, want *corev1.Service) bool {
 			merged, ok := mergeService(h, want)
 			return ok && sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && equality.Semantic.DeepEqual(merged.Spec, h.Spec)
@@ -90,18 +91,31 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 	return s.syncServiceUp(ctx, v, h)
 }
 
-// translateService returns the host copy of a virtual service. The host
-// allocates the cluster IP and node ports; external IPs are dropped, since
-// they would let a tenant intercept traffic to any address on the host
+// translateService returns the host copy of a virtual service. It asks
+// the host for the cluster IP and node ports the virtual cluster gave the
+// service: when they are free there (the usual case: the ranges match and
+// are large), nothing needs to move. External IPs are dropped, since they
+// would let a tenant intercept traffic to any address on the host
 // (CVE-2020-8554).
 func (s *Syncer) translateService(v *corev1.Service, hname string) *corev1.Service {
 	meta := s.hostMeta(v.Namespace, v.Name, "Service", v.UID, hname)
 	meta.Labels = s.hostLabels(v.Labels, v.Namespace)
 	h := &corev1.Service{ObjectMeta: meta}
-	if v.Spec.ClusterIP == corev1.ClusterIPNone {
-		h.Spec.ClusterIP = corev1.ClusterIPNone
-	}
 	copyServiceSpec(&h.Spec, &v.Spec, s.hostSelector(v.Spec.Selector, v.Namespace))
+	h.Spec.ClusterIP, h.Spec.ClusterIPs = v.Spec.ClusterIP, v.Spec.ClusterIPs
+	h.Spec.IPFamilies, h.Spec.IPFamilyPolicy = v.Spec.IPFamilies, v.Spec.IPFamilyPolicy
+	return h
+}
+
+// hostAllocated is a host service left to the host to allocate: its IP or
+// a node port was taken (or out of range) there. The virtual service then
+// follows the host (syncServiceUp).
+func hostAllocated(h *corev1.Service) *corev1.Service {
+	h = h.DeepCopy()
+	if h.Spec.ClusterIP != corev1.ClusterIPNone {
+		h.Spec.ClusterIP, h.Spec.ClusterIPs = "", nil
+	}
+	h.Spec.IPFamilies, h.Spec.IPFamilyPolicy = nil, nil
 	for i := range h.Spec.Ports {
 		h.Spec.Ports[i].NodePort = 0
 	}

@@ -52,8 +52,14 @@ func TestTranslateService(t *testing.T) {
 	if h.Name != "web-x-shop-x-dev" || h.Namespace != "nest-dev" {
 		t.Errorf("host service is %s/%s", h.Namespace, h.Name)
 	}
-	if h.Spec.ClusterIP != "" || len(h.Spec.ClusterIPs) != 0 || h.Spec.Ports[0].NodePort != 0 {
-		t.Errorf("host service asks for the virtual allocations: clusterIP %q, node port %d", h.Spec.ClusterIP, h.Spec.Ports[0].NodePort)
+	if h.Spec.ClusterIP != "10.96.0.10" || h.Spec.Ports[0].NodePort != 30001 {
+		t.Errorf("host service does not ask for the virtual allocations first: clusterIP %q, node port %d", h.Spec.ClusterIP, h.Spec.Ports[0].NodePort)
+	}
+	if f := hostAllocated(h); f.Spec.ClusterIP != "" || len(f.Spec.ClusterIPs) != 0 || f.Spec.Ports[0].NodePort != 0 {
+		t.Errorf("fallback still asks for the virtual allocations: clusterIP %q, node port %d", f.Spec.ClusterIP, f.Spec.Ports[0].NodePort)
+	}
+	if h.Spec.ClusterIP != "10.96.0.10" {
+		t.Error("hostAllocated changed its input")
 	}
 	if len(h.Spec.ExternalIPs) != 0 {
 		t.Errorf("external IPs reached the host: %v", h.Spec.ExternalIPs)

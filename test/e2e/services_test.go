@@ -31,7 +31,17 @@ func TestSyncerServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}
+	// A host service already holds the cluster IP the tenant pins for
+	// "pinned": its host copy gets another one, and the virtual service is
+	// moved to it.
+	const taken = "10.96.200.200"
+	squatter := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "squatter-of-" + vc.HostNamespace}, Spec: corev1.ServiceSpec{ClusterIP: taken, Ports: port}}
+	if _, err := env.Client.CoreV1().Services("default").Create(ctx, squatter, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.CoreV1().Services("default").Delete(context.Background(), squatter.Name, metav1.DeleteOptions{}) })
 	services := []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "pinned"}, Spec: corev1.ServiceSpec{ClusterIP: taken, Selector: map[string]string{"app": "web"}, Ports: port}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"tier": "front"}}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: port}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web-np"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"}, Ports: port}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web-headless"}, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "web"}, Ports: port}},
@@ -75,6 +85,9 @@ func TestSyncerServices(t *testing.T) {
 		}
 		return true, nil
 	})
+	if h, err := hostSvc("pinned"); err != nil || h.Spec.ClusterIP == taken {
+		t.Fatalf("host copy of the pinned service: %v, %v; want another cluster IP than %s", h, err, taken)
+	}
 	h, err := hostSvc("web")
 	if err != nil {
 		t.Fatal(err)

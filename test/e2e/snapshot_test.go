@@ -194,9 +194,10 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	if _, err := client.CoreV1().ConfigMaps("shop").Get(ctx, "added", metav1.GetOptions{}); err == nil {
 		t.Fatal("configmap made after the snapshot survived the restore")
 	}
-	if err := tokenValid(ctx, client, tokenBefore); err != nil {
-		t.Fatalf("token of the same cluster after restore: %v", err)
-	}
+	testenv.Eventually(t, 30*time.Second, "the token of the same cluster accepted after restore", func() (bool, error) {
+		err := tokenValid(ctx, client, tokenBefore)
+		return err == nil, err
+	})
 	leftovers, _ := filepath.Glob(filepath.Join(env.Home.ClusterDir(name), "*", "*.pre-restore*"))
 	more, _ := filepath.Glob(filepath.Join(env.Home.ClusterDir(name), "pre-restore*"))
 	if leftovers = append(leftovers, more...); len(leftovers) > 0 {
@@ -226,10 +227,7 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newToken := waitToken(t, cloneClient, tokenBefore)
-	if err := tokenValid(ctx, cloneClient, newToken); err != nil {
-		t.Fatalf("re-issued token: %v", err)
-	}
+	waitTokenAccepted(t, cloneClient, tokenBefore)
 	if err := tokenValid(ctx, cloneClient, tokenBefore); err == nil {
 		t.Fatal("the clone accepts a token of the cluster it was copied from")
 	}
@@ -243,9 +241,7 @@ func testSnapshotRestore(t *testing.T, name string, cfg *config.Config) {
 	if _, err := nestBinary(t, env, "restore", clone, "--from", file, "--stop"); err != nil {
 		t.Fatal(err)
 	}
-	if err := tokenValid(ctx, cloneClient, waitToken(t, cloneClient, tokenBefore)); err != nil {
-		t.Fatalf("token re-issued in the existing clone: %v", err)
-	}
+	waitTokenAccepted(t, cloneClient, tokenBefore)
 	// The source cluster is untouched by the clone.
 	if _, err := client.CoreV1().ConfigMaps("shop").Get(ctx, "keep", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
@@ -298,7 +294,7 @@ func seed(t *testing.T, kubeconfig string, client kubernetes.Interface) string {
 	if _, err := client.CoreV1().Secrets("shop").Create(ctx, legacy, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	token := waitToken(t, client, "")
+	token := waitTokenAccepted(t, client, "")
 	cfg, err := kube.RESTConfig(kubeconfig, "")
 	if err != nil {
 		t.Fatal(err)
@@ -336,18 +332,25 @@ func seed(t *testing.T, kubeconfig string, client kubernetes.Interface) string {
 	return token
 }
 
-// waitToken waits until the tokens controller has signed a token other
-// than old into the secret legacy-token of shop, and returns it.
-func waitToken(t *testing.T, client kubernetes.Interface, old string) string {
+// waitTokenAccepted waits until the tokens controller has signed a token
+// other than old into the secret legacy-token of shop and the apiserver
+// accepts it (its authenticator reads secrets through a cache, which may
+// lag the secret for a moment).
+func waitTokenAccepted(t *testing.T, client kubernetes.Interface, old string) string {
 	t.Helper()
+	ctx := context.Background()
 	var token string
-	testenv.Eventually(t, time.Minute, "a new token in the token secret", func() (bool, error) {
-		s, err := client.CoreV1().Secrets("shop").Get(context.Background(), "legacy-token", metav1.GetOptions{})
+	testenv.Eventually(t, time.Minute, "a new token in the token secret, accepted", func() (bool, error) {
+		s, err := client.CoreV1().Secrets("shop").Get(ctx, "legacy-token", metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		token = string(s.Data["token"])
-		return token != "" && token != old, nil
+		if token == "" || token == old {
+			return false, errors.New("no new token yet")
+		}
+		err = tokenValid(ctx, client, token)
+		return err == nil, err
 	})
 	return token
 }

@@ -191,7 +191,7 @@ func defaultDatastoreNote(lines []string) string {
 func oneHostStartup(ctx context.Context, r *runner, datastore string, i int) (startupRun, error) {
 	dir := filepath.Join(r.root, fmt.Sprintf("startup-%s-%d", datastore, i))
 	t0 := time.Now()
-	env, stop, err := r.startHost(ctx, dir, datastore)
+	env, stop, err := r.startHost(ctx, dir, datastore, hostNodes)
 	if err != nil {
 		return startupRun{}, err
 	}

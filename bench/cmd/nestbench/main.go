@@ -7,7 +7,7 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go and apilatency.go.
+// vcmemory.go, apilatency.go and sync.go.
 package main
 
 import (
@@ -40,6 +40,7 @@ var benchmarks = []benchmark{
 	{"vc-create", vcCreate},
 	{"vc-memory", vcMemory},
 	{"api-latency", apiLatency},
+	{"sync", syncBench},
 }
 
 func main() { os.Exit(run()) }

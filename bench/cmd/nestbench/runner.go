@@ -45,7 +45,7 @@ func (r *runner) sharedHost(ctx context.Context) (*testenv.Env, error) {
 		return r.shared, nil
 	}
 	logf("starting the shared local host")
-	env, _, err := r.startHost(ctx, os.Getenv(nesthome.EnvVar), localhost.DatastoreKine)
+	env, _, err := r.startHost(ctx, os.Getenv(nesthome.EnvVar), localhost.DatastoreKine, hostNodes)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +70,11 @@ func (r *runner) hostAndProvider(ctx context.Context) (*testenv.Env, *lifecycle.
 
 func quietLogger() *slog.Logger { return nestlog.New(os.Stderr, -1) }
 
-// startHost brings up a local host with the given datastore in a fresh Nest
-// home at dir. Its teardown (stop its virtual clusters, stop the host, remove
+// startHost brings up a local host with the given datastore and number of
+// nodes in a fresh Nest home at dir. Its teardown (stop its virtual clusters, stop the host, remove
 // dir) is registered before it starts, so a failed or interrupted start is
 // cleaned up too; stop runs it now.
-func (r *runner) startHost(ctx context.Context, dir, datastore string) (env *testenv.Env, stop func(), err error) {
+func (r *runner) startHost(ctx context.Context, dir, datastore string, nodes int) (env *testenv.Env, stop func(), err error) {
 	home, err := nesthome.Open(dir)
 	if err != nil {
 		return nil, nil, err
@@ -92,9 +92,9 @@ func (r *runner) startHost(ctx context.Context, dir, datastore string) (env *tes
 	})
 	if datastore == localhost.DatastoreKine {
 		// The default options, exactly as the tests start their host.
-		env, err = testenv.StartHost(dir, r.nestBin, hostNodes)
+		env, err = testenv.StartHost(dir, r.nestBin, nodes)
 	} else {
-		env, err = startHostWith(ctx, home, h, r.nestBin, localhost.Options{Nodes: hostNodes, Datastore: datastore})
+		env, err = startHostWith(ctx, home, h, r.nestBin, localhost.Options{Nodes: nodes, Datastore: datastore})
 	}
 	if err == nil {
 		err = ctx.Err()
