@@ -12,15 +12,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -151,6 +154,9 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
+	if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
+		return err
+	}
 	// Host pods whose virtual pod is gone (deleted while the syncer was
 	// down) are found by the initial host events, like any other.
 	s.log.Info("Syncer is running", "hostNamespace", hostNamespace)
@@ -178,6 +184,28 @@ func retryLimiter() workqueue.TypedRateLimiter[string] {
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, maxRetryDelay),
 		&workqueue.TypedBucketRateLimiter[string]{Limiter: rate.NewLimiter(rate.Limit(50), 500)},
 	)
+}
+
+// WorkloadServiceAccount is the host service account of every host pod:
+// bound to no role, and its token is never mounted.
+const WorkloadServiceAccount = "nest-workload"
+
+// ensureWorkloadServiceAccount makes WorkloadServiceAccount in the host
+// namespace, retrying while the host is unreachable.
+func (s *Syncer) ensureWorkloadServiceAccount(ctx context.Context) error {
+	sa := &corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: WorkloadServiceAccount, Labels: names.OwnershipLabels(s.vc, "")},
+		AutomountServiceAccountToken: ptrTo(false),
+	}
+	return wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Cap: maxRetryDelay, Steps: math.MaxInt32},
+		func(ctx context.Context) (bool, error) {
+			_, err := s.host.CoreV1().ServiceAccounts(s.hostNamespace).Create(ctx, sa, metav1.CreateOptions{})
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				return true, nil
+			}
+			s.log.Warn("Cannot make the workload service account on the host yet", "error", err)
+			return false, nil
+		})
 }
 
 // kindPod prefixes the queue keys of pods; configmaps and secrets use their

@@ -73,9 +73,11 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 	// The host schedules it; the virtual pod is bound to the node it lands on.
 	spec.NodeName = ""
 	spec.SchedulerName = ""
-	// The host's default service account, with no token: the tenant's
-	// service account lives in the virtual cluster, not on the host.
-	spec.ServiceAccountName = ""
+	// Nest's workload service account, bound to nothing, with no token: the
+	// tenant's service account lives in the virtual cluster, not on the
+	// host. (Not the namespace's "default": the host makes that one a few
+	// seconds after the namespace, and pods wait for it.)
+	spec.ServiceAccountName = WorkloadServiceAccount
 	spec.DeprecatedServiceAccount = ""
 	spec.AutomountServiceAccountToken = ptrTo(false)
 	// Priority classes are the virtual cluster's; the host's admission

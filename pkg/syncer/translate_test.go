@@ -53,7 +53,7 @@ func TestTranslatePod(t *testing.T) {
 		{"virtual uid", h.Annotations[names.AnnotationVirtualUID], "uid-1"},
 		{"virtual namespace", h.Annotations[annotationVirtualNS], "shop"},
 		{"node left to the host scheduler", h.Spec.NodeName, ""},
-		{"host default service account", h.Spec.ServiceAccountName, ""},
+		{"the workload service account of the host", h.Spec.ServiceAccountName, WorkloadServiceAccount},
 		{"no token automount", *h.Spec.AutomountServiceAccountToken, false},
 		{"no virtual priority class", h.Spec.PriorityClassName, ""},
 		{"pull secret translated", h.Spec.ImagePullSecrets[0].Name, host("regcred")},

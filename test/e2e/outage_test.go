@@ -64,6 +64,7 @@ func TestSyncerSurvivesHostOutage(t *testing.T) {
 	if _, err := host.Host.Up(ctx, localhost.Options{Nodes: 1}); err != nil {
 		t.Fatalf("bring the host's apiserver back: %v", err)
 	}
+	back := time.Now()
 
 	testenv.Eventually(t, 2*time.Minute, "the pod made during the outage Running", running("during"))
 	testenv.Eventually(t, 2*time.Minute, "the pod deleted during the outage gone on both sides", func() (bool, error) {
@@ -71,6 +72,7 @@ func TestSyncerSurvivesHostOutage(t *testing.T) {
 		_, herr := host.Client.CoreV1().Pods(vc.HostNamespace).Get(ctx, "before-x-default-x-outage", metav1.GetOptions{})
 		return apierrors.IsNotFound(verr) && apierrors.IsNotFound(herr), fmt.Errorf("virtual: %v, host: %v", verr, herr)
 	})
+	t.Logf("outage of %s; caught up %s after the host's apiserver was back", back.Sub(outageStart).Round(time.Second), time.Since(back).Round(time.Second))
 	p, err := host.Provider()
 	if err != nil {
 		t.Fatal(err)
