@@ -39,7 +39,9 @@ func TestSyncerServices(t *testing.T) {
 	if _, err := env.Client.CoreV1().Services("default").Create(ctx, squatter, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = env.Client.CoreV1().Services("default").Delete(context.Background(), squatter.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = env.Client.CoreV1().Services("default").Delete(context.Background(), squatter.Name, metav1.DeleteOptions{})
+	})
 	services := []*corev1.Service{
 		{ObjectMeta: metav1.ObjectMeta{Name: "pinned"}, Spec: corev1.ServiceSpec{ClusterIP: taken, Selector: map[string]string{"app": "web"}, Ports: port}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"tier": "front"}}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: port}},
