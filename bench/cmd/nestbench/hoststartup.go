@@ -2,20 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/nestcluster/nest/bench/procfs"
 	"github.com/nestcluster/nest/bench/report"
@@ -197,92 +188,13 @@ func oneHostStartup(ctx context.Context, r *runner, datastore string, i int) (st
 	}
 	defer stop()
 	res := startupRun{up: time.Since(t0)}
-	first, all, err := deployAndWaitRunning(ctx, env.Client, startupPods)
+	run, err := deploymentsRunning(ctx, env.Client, "default", 1, startupPods)
 	if err != nil {
 		return res, err
 	}
-	res.first, res.all = first.Sub(t0), all.Sub(t0)
+	res.first, res.all = run.first.Sub(t0), run.all.Sub(t0)
 	res.mem, res.total, err = hostMemory(env.Host.Dir())
 	return res, err
-}
-
-// deployAndWaitRunning creates a Deployment of n replicas in the default
-// namespace and returns when its first pod and when n pods were seen Running
-// by a pod informer started before the Deployment.
-func deployAndWaitRunning(ctx context.Context, client kubernetes.Interface, n int) (first, all time.Time, err error) {
-	const ns, app = "default", "nestbench"
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "app=" + app }))
-	inf := factory.Core().V1().Pods().Informer()
-	var mu sync.Mutex
-	running := map[string]bool{}
-	done := make(chan struct{})
-	seen := func(obj any) {
-		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Status.Phase != corev1.PodRunning {
-			return
-		}
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if running[pod.Name] {
-			return
-		}
-		running[pod.Name] = true
-		if len(running) == 1 {
-			first = now
-		}
-		if len(running) == n {
-			all = now
-			close(done)
-		}
-	}
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    seen,
-		UpdateFunc: func(_, obj any) { seen(obj) },
-	}); err != nil {
-		return first, all, err
-	}
-	stopCh := make(chan struct{})
-	defer func() {
-		close(stopCh)
-		factory.Shutdown()
-	}()
-	factory.Start(stopCh)
-	if !cache.WaitForCacheSync(stopCh, inf.HasSynced) {
-		return first, all, errors.New("pod informer did not sync")
-	}
-
-	replicas := int32(n)
-	labels := map[string]string{"app": app}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: app},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
-			},
-		},
-	}
-	if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return first, all, fmt.Errorf("create deployment: %w", err)
-	}
-	timeout := time.NewTimer(5 * time.Minute)
-	defer timeout.Stop()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return first, all, ctx.Err()
-	case <-timeout.C:
-		mu.Lock()
-		defer mu.Unlock()
-		return first, all, fmt.Errorf("only %d of %d pods Running after 5 minutes", len(running), n)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return first, all, nil
 }
 
 // hostMemory reads the memory of every process of the local host in dir,

@@ -161,14 +161,15 @@ func syncBench(ctx context.Context, r *runner) report.Section {
 		sec.Err = err
 		return sec
 	}
-	hostTook, err := deploymentsRunning(ctx, env.Client, hostNS, deployments, replicas)
+	hostRun, err := deploymentsRunning(ctx, env.Client, hostNS, deployments, replicas)
+	hostTook := hostRun.all.Sub(hostRun.start)
 	if err != nil {
 		sec.Err = fmt.Errorf("on the host: %w", err)
 		return sec
 	}
 	deleteNamespace(env.Client, hostNS)
 	if err := waitFor(ctx, 3*time.Minute, func() bool {
-		l, err := env.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "nestbench-sync"})
+		l, err := env.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "nestbench"})
 		return err == nil && len(l.Items) == 0
 	}); err != nil {
 		sec.Err = fmt.Errorf("host pods of the first run to go: %w", err)
@@ -181,7 +182,8 @@ func syncBench(ctx context.Context, r *runner) report.Section {
 		sec.Err = err
 		return sec
 	}
-	vcTook, err := deploymentsRunning(ctx, virtual, "default", deployments, replicas)
+	vcRun, err := deploymentsRunning(ctx, virtual, "default", deployments, replicas)
+	vcTook := vcRun.all.Sub(vcRun.start)
 	if err != nil {
 		sec.Err = fmt.Errorf("in the virtual cluster: %w", err)
 		return sec
@@ -251,17 +253,21 @@ func watchPodTimes(host, virtual kubernetes.Interface, hostNS string, times *pod
 	return func() { close(stopCh); hf.Shutdown(); vf.Shutdown() }, nil
 }
 
+// runTimes is when deploymentsRunning started creating, and when it saw the
+// first and the last pod Running.
+type runTimes struct{ start, first, all time.Time }
+
 // deploymentsRunning creates n Deployments of replicas pods at once in ns
-// and returns the time from the first create until every pod is Running.
-func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns string, n, replicas int) (time.Duration, error) {
+// and returns its runTimes, seen by a pod informer started before the first
+// create.
+func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns string, n, replicas int) (t runTimes, err error) {
 	want := n * replicas
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "nestbench-sync" }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "nestbench" }))
 	inf := factory.Core().V1().Pods().Informer()
 	var mu sync.Mutex
 	running := map[string]bool{}
 	done := make(chan struct{})
-	var last time.Time
 	seen := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
 		if !ok || pod.Status.Phase != corev1.PodRunning {
@@ -273,26 +279,29 @@ func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns str
 			return
 		}
 		running[pod.Name] = true
+		if len(running) == 1 {
+			t.first = time.Now()
+		}
 		if len(running) == want {
-			last = time.Now()
+			t.all = time.Now()
 			close(done)
 		}
 	}
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: seen, UpdateFunc: func(_, obj any) { seen(obj) }}); err != nil {
-		return 0, err
+		return t, err
 	}
 	stopCh := make(chan struct{})
 	defer func() { close(stopCh); factory.Shutdown() }()
 	factory.Start(stopCh)
 	if !cache.WaitForCacheSync(stopCh, inf.HasSynced) {
-		return 0, errors.New("pod informer did not sync")
+		return t, errors.New("pod informer did not sync")
 	}
-	start := time.Now()
+	t.start = time.Now()
 	for i := range n {
 		r := int32(replicas)
-		labels := map[string]string{"nestbench-sync": strconv.Itoa(i)}
+		labels := map[string]string{"nestbench": strconv.Itoa(i)}
 		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sync-%d", i)},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("nestbench-%d", i)},
 			Spec: appsv1.DeploymentSpec{
 				Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: labels},
 				Template: corev1.PodTemplateSpec{
@@ -302,7 +311,7 @@ func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns str
 			},
 		}
 		if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-			return 0, fmt.Errorf("create deployment %s: %w", d.Name, err)
+			return t, fmt.Errorf("create deployment %s: %w", d.Name, err)
 		}
 	}
 	timeout := time.NewTimer(10 * time.Minute)
@@ -310,15 +319,15 @@ func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns str
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return t, ctx.Err()
 	case <-timeout.C:
 		mu.Lock()
 		defer mu.Unlock()
-		return 0, fmt.Errorf("only %d of %d pods Running after 10 minutes", len(running), want)
+		return t, fmt.Errorf("only %d of %d pods Running after 10 minutes", len(running), want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return last.Sub(start), nil
+	return t, nil
 }
 
 // processCost returns a process's CPU seconds (user+system) and resident
