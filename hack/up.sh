@@ -31,6 +31,8 @@ kubectl --kubeconfig "$VC_KUBECONFIG" create deployment hello \
   --image=registry.k8s.io/pause:3.10 --replicas=3 --dry-run=client -o yaml |
   kubectl --kubeconfig "$VC_KUBECONFIG" apply -f - >/dev/null
 kubectl --kubeconfig "$VC_KUBECONFIG" rollout status deployment/hello --timeout=120s
+kubectl --kubeconfig "$VC_KUBECONFIG" create service clusterip hello --tcp=80:8080 --dry-run=client -o yaml |
+  kubectl --kubeconfig "$VC_KUBECONFIG" apply -f - >/dev/null
 
 cat <<MSG
 
@@ -44,6 +46,8 @@ The local host cluster:
 The virtual cluster "demo" (you are its cluster-admin):
   kubectl --kubeconfig $VC_KUBECONFIG get pods -o wide
   kubectl --kubeconfig $HOST_KUBECONFIG -n nest-demo get pods   # the same pods on the host
+  kubectl --kubeconfig $VC_KUBECONFIG get service hello         # its cluster IP is the host copy's:
+  kubectl --kubeconfig $HOST_KUBECONFIG -n nest-demo get services
   nest connect demo      # merge context nest_demo into ~/.kube/config
 
 kubectl is in ./bin (export PATH="\$PWD/bin:\$PATH"). Stop everything with:
