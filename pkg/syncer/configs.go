@@ -33,7 +33,8 @@ func (s *Syncer) syncRef(ctx context.Context, kind refKind, ns, name string) err
 }
 
 // isReferenced reports whether a live virtual pod in ns refers to the
-// object, through the pod informer's reference index.
+// object, or (secrets, when ingresses are synced) an ingress, through the
+// informers' reference indexes.
 func (s *Syncer) isReferenced(kind refKind, ns, name string) (bool, error) {
 	pods, err := s.virtualPodIndex.ByIndex(indexPodRefs, refIndexKey(ns, kind, name))
 	if err != nil {
@@ -42,6 +43,12 @@ func (s *Syncer) isReferenced(kind refKind, ns, name string) (bool, error) {
 	for _, obj := range pods {
 		if p, ok := obj.(*corev1.Pod); ok && p.DeletionTimestamp == nil {
 			return true, nil
+		}
+	}
+	if kind == refSecret && s.virtualIngressIndex != nil {
+		ingresses, err := s.virtualIngressIndex.ByIndex(indexIngressSecrets, refIndexKey(ns, kind, name))
+		if err != nil || len(ingresses) > 0 {
+			return len(ingresses) > 0, err
 		}
 	}
 	return false, nil

@@ -181,14 +181,19 @@ func (s *Syncer) refuseForeign(ctx context.Context, virtual corev1.ObjectReferen
 	return s.warn(ctx, virtual, "HostNameTaken", fmt.Sprintf("host %s %s/%s exists and is not managed by Nest; it is left alone", kind, s.hostNamespace, hname))
 }
 
-// objectRef refers to a virtual object in events; an empty reference when
-// there is none (a nil pointer).
+// objectRef refers to a core virtual object in events; an empty reference
+// when there is none (a nil pointer).
 func objectRef[T metav1.Object](obj T, kind string) corev1.ObjectReference {
+	return objectRefKind(obj, kind, "v1")
+}
+
+// objectRefKind is objectRef for any API version.
+func objectRefKind[T metav1.Object](obj T, kind, apiVersion string) corev1.ObjectReference {
 	var zero T
 	if any(obj) == any(zero) {
 		return corev1.ObjectReference{}
 	}
-	return corev1.ObjectReference{Kind: kind, APIVersion: "v1", Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+	return corev1.ObjectReference{Kind: kind, APIVersion: apiVersion, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
 }
 
 // warn records a Warning event on a virtual object, once per reason.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -215,5 +216,50 @@ func TestPodRefsSkipTheServiceAccountVolume(t *testing.T) {
 	refs := podRefs(pod)[refConfigMap]
 	if refs["kube-root-ca.crt"] || !refs["settings"] {
 		t.Errorf("podRefs() configmaps = %v, want only settings: the service-account volume is not synced", refs)
+	}
+}
+
+func TestTranslateIngress(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev"}
+	prefix := networkingv1.PathTypePrefix
+	group := "example.com"
+	v := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "web", UID: "u", Annotations: map[string]string{
+			"nginx.ingress.kubernetes.io/rewrite-target":        "/",
+			"nginx.ingress.kubernetes.io/configuration-snippet": "evil",
+			"nest.dev/virtual-cluster":                          "forged",
+		}},
+		Spec: networkingv1.IngressSpec{
+			DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "fallback", Port: networkingv1.ServiceBackendPort{Number: 80}}},
+			TLS:            []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"}},
+			Rules: []networkingv1.IngressRule{{Host: "shop.example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+				{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "front", Port: networkingv1.ServiceBackendPort{Name: "http"}}}},
+				{Path: "/bucket", PathType: &prefix, Backend: networkingv1.IngressBackend{Resource: &corev1.TypedLocalObjectReference{APIGroup: &group, Kind: "Bucket", Name: "b"}}},
+			}}}}},
+		},
+	}
+	h := s.translateIngress(v, "shop-x-web-x-dev")
+	if got := h.Spec.DefaultBackend.Service.Name; got != "fallback-x-web-x-dev" {
+		t.Errorf("default backend %q", got)
+	}
+	paths := h.Spec.Rules[0].HTTP.Paths
+	if len(paths) != 1 || paths[0].Backend.Service.Name != "front-x-web-x-dev" {
+		t.Errorf("paths %+v, want only the service backend, translated", paths)
+	}
+	if got := h.Spec.TLS[0].SecretName; got != "shop-tls-x-web-x-dev" {
+		t.Errorf("TLS secret %q", got)
+	}
+	if h.Annotations["nginx.ingress.kubernetes.io/rewrite-target"] != "/" {
+		t.Error("controller annotation dropped")
+	}
+	if _, ok := h.Annotations["nginx.ingress.kubernetes.io/configuration-snippet"]; ok {
+		t.Error("configuration snippet reached the host")
+	}
+	if h.Annotations["nest.dev/virtual-cluster"] == "forged" {
+		t.Error("a tenant annotation forged Nest's ownership")
+	}
+	if v.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != "front" {
+		t.Error("translateIngress changed its input")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -58,8 +60,12 @@ type Syncer struct {
 	virtualPVCs       corelisters.PersistentVolumeClaimLister
 	hostPVCs          corelisters.PersistentVolumeClaimNamespaceLister
 	hostEvents        corelisters.EventNamespaceLister
-	queue             workqueue.TypedRateLimitingInterface[string]
-	log               *slog.Logger
+	// Ingresses are opt-in: these stay nil unless they are synced.
+	virtualIngresses    networkinglisters.IngressLister
+	virtualIngressIndex cache.Indexer
+	hostIngresses       networkinglisters.IngressNamespaceLister
+	queue               workqueue.TypedRateLimitingInterface[string]
+	log                 *slog.Logger
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the
@@ -76,6 +82,12 @@ func Hook() controlplane.Hook {
 		}
 		return Run(ctx, env.Name, env.HostNamespace, env.Config, env.Virtual, host, env.Logger)
 	}
+}
+
+// informerHandler queues the keys an informer's events concern.
+type informerHandler struct {
+	informer cache.SharedIndexInformer
+	enqueue  func(any)
 }
 
 // Run syncs until ctx ends, the kinds that cfg's sync section enables.
@@ -118,10 +130,7 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 	s.virtualEndpoints, s.hostEndpoints = veps.Lister(), heps.Lister().Endpoints(hostNamespace)
 	vpvcs, hpvcs := virtualInformers.Core().V1().PersistentVolumeClaims(), hostInformers.Core().V1().PersistentVolumeClaims()
 	s.virtualPVCs, s.hostPVCs = vpvcs.Lister(), hpvcs.Lister().PersistentVolumeClaims(hostNamespace)
-	handlers := []struct {
-		informer cache.SharedIndexInformer
-		enqueue  func(any)
-	}{
+	handlers := []informerHandler{
 		{vpods.Informer(), s.enqueueVirtualPod},
 		{vnodes.Informer(), s.enqueueVirtual(kindNode)},
 		{hpods.Informer(), s.enqueueHost(kindPod)},
@@ -136,6 +145,17 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 		{vpvcs.Informer(), s.enqueueVirtual(kindPVC)},
 		{hpvcs.Informer(), s.enqueueHost(kindPVC)},
 		{hevents.Informer(), s.enqueueHostEvent},
+	}
+	if s.enabled(kindIngress) {
+		ving, hing := virtualInformers.Networking().V1().Ingresses(), hostInformers.Networking().V1().Ingresses()
+		if err := ving.Informer().AddIndexers(ingressIndexers); err != nil {
+			return fmt.Errorf("syncer: index virtual ingresses: %w", err)
+		}
+		s.virtualIngresses, s.hostIngresses = ving.Lister(), hing.Lister().Ingresses(hostNamespace)
+		s.virtualIngressIndex = ving.Informer().GetIndexer()
+		handlers = append(handlers,
+			informerHandler{ving.Informer(), s.enqueueVirtualIngress},
+			informerHandler{hing.Informer(), s.enqueueHost(kindIngress)})
 	}
 	var synced []cache.InformerSynced
 	for _, h := range handlers {
@@ -243,6 +263,19 @@ func (s *Syncer) enqueueVirtualPod(obj any) {
 	}
 }
 
+// enqueueVirtualIngress queues an ingress and the TLS secrets it uses.
+func (s *Syncer) enqueueVirtualIngress(obj any) {
+	s.enqueueVirtual(kindIngress)(obj)
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if ing, ok := obj.(*networkingv1.Ingress); ok {
+		for name := range ingressSecrets(ing) {
+			s.queue.Add(queueKey(string(refSecret), ing.Namespace+"/"+name))
+		}
+	}
+}
+
 // enqueueHost maps a host object back to its virtual object's key.
 func (s *Syncer) enqueueHost(kind string) func(any) {
 	return func(obj any) {
@@ -319,6 +352,8 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 	switch kind {
 	case kindService:
 		return s.syncService(ctx, ns, name)
+	case kindIngress:
+		return s.syncIngress(ctx, ns, name)
 	case kindPVC:
 		return s.syncPVC(ctx, ns, name)
 	}

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 )
 
@@ -165,4 +167,63 @@ func endpointIPs(ctx context.Context, c interface {
 	}
 	slices.Sort(ips)
 	return ips, nil
+}
+
+// TestSyncerIngresses: with ingress sync turned on in nest.yaml, an ingress
+// reaches the host pointing at the host copies of its service and TLS
+// secret, and takes them away again when it goes.
+func TestSyncerIngresses(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	cfg := config.Default()
+	on := true
+	cfg.Sync.ToHost["ingresses"] = config.ToHostSync{Enabled: &on}
+	vc, client := env.VirtualCluster(t, "ingress", lifecycle.CreateOptions{Config: cfg})
+	ctx := context.Background()
+	if _, err := client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-tls"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: []byte("cert"), corev1.TLSPrivateKeyKey: []byte("key")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	prefix := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop"},
+		Spec: networkingv1.IngressSpec{
+			TLS: []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"}},
+			Rules: []networkingv1.IngressRule{{Host: "shop.example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+				{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "front", Port: networkingv1.ServiceBackendPort{Number: 80}}}},
+			}}}}},
+		},
+	}
+	if _, err := client.NetworkingV1().Ingresses("default").Create(ctx, ing, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hostIngress := func() (*networkingv1.Ingress, error) {
+		return env.Client.NetworkingV1().Ingresses(vc.HostNamespace).Get(ctx, "shop-x-default-x-ingress", metav1.GetOptions{})
+	}
+	hostSecret := func() error {
+		_, err := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, "shop-tls-x-default-x-ingress", metav1.GetOptions{})
+		return err
+	}
+	testenv.Eventually(t, time.Minute, "the ingress and its TLS secret on the host", func() (bool, error) {
+		h, err := hostIngress()
+		if err != nil {
+			return false, err
+		}
+		if err := hostSecret(); err != nil {
+			return false, err
+		}
+		backend := h.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name
+		return backend == "front-x-default-x-ingress" && h.Spec.TLS[0].SecretName == "shop-tls-x-default-x-ingress",
+			fmt.Errorf("backend %q, TLS secret %q", backend, h.Spec.TLS[0].SecretName)
+	})
+	if err := client.NetworkingV1().Ingresses("default").Delete(ctx, "shop", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "the ingress and its TLS secret gone from the host", func() (bool, error) {
+		_, ierr := hostIngress()
+		serr := hostSecret()
+		return apierrors.IsNotFound(ierr) && apierrors.IsNotFound(serr), fmt.Errorf("ingress: %v, secret: %v", ierr, serr)
+	})
 }
