@@ -24,6 +24,7 @@ import (
 	"github.com/nestcluster/nest/pkg/components"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/pki"
 )
 
 // ServiceCIDR of virtual clusters; it matches the local host's, since synced
@@ -54,6 +55,7 @@ type HookEnv struct {
 	VirtualConfig string // admin kubeconfig path of the virtual cluster
 	HostConfig    string // kubeconfig path of the host cluster
 	HostNamespace string
+	PKI           *pki.Bundle // the cluster's certificates (its CA signs the apiserver's kubelet client cert)
 	Config        *config.Config
 	Logger        *slog.Logger
 }
@@ -179,7 +181,7 @@ func Run(ctx context.Context, cfg Config) error {
 	env := HookEnv{
 		Name: cfg.Name, Virtual: client, VirtualConfig: layout.AdminKubeconfig(),
 		HostConfig: cfg.HostKubeconfig, HostNamespace: cfg.HostNamespace,
-		Config: cfg.Cluster, Logger: log,
+		PKI: bundle, Config: cfg.Cluster, Logger: log,
 	}
 	for i, hook := range cfg.Hooks {
 		go func() {

@@ -111,7 +111,7 @@ func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component 
 		healthy: httpCheck("http://" + kwokAddr + "/healthz"),
 		command: exec.Command{
 			Path:    kwokPath,
-			Args:    kwok.Args(h.kubeconfigFor("kwok"), h.kwokConfigPath(), kwokAddr, PodCIDR),
+			Args:    kwok.Args(h.kubeconfigFor("kwok"), h.kwokConfigPath(), s.Ports.Kwok, PodCIDR),
 			LogPath: h.logPath("kwok"),
 		},
 	}

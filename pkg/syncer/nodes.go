@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,7 +26,10 @@ var fakeNodeCapacity = corev1.ResourceList{
 // ensureNode makes sure the virtual cluster has a node of that name, so a
 // virtual pod can be bound to where its host copy runs.
 func (s *Syncer) ensureNode(ctx context.Context, name string) error {
-	if _, ok, err := found(s.virtualNodes.Get(name)); ok || err != nil {
+	if node, ok, err := found(s.virtualNodes.Get(name)); ok || err != nil {
+		if ok {
+			return s.pointAtKubelet(ctx, node)
+		}
 		return err
 	}
 	now := metav1.Now()
@@ -45,10 +49,35 @@ func (s *Syncer) ensureNode(ctx context.Context, name string) error {
 			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "nest"},
 		},
 	}
+	s.setKubelet(node)
 	if _, err := s.virtual.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create virtual node %s: %w", name, err)
 	}
 	return nil
+}
+
+// setKubelet points a node at the syncer's kubelet API.
+func (s *Syncer) setKubelet(node *corev1.Node) {
+	if s.kubelet == nil {
+		return
+	}
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: s.kubelet.address}}
+	node.Status.DaemonEndpoints.KubeletEndpoint.Port = s.kubelet.port
+}
+
+// pointAtKubelet updates a placeholder node made by an earlier syncer
+// process, whose kubelet API listened elsewhere.
+func (s *Syncer) pointAtKubelet(ctx context.Context, node *corev1.Node) error {
+	if s.kubelet == nil || node.Labels[names.LabelManagedBy] != names.ManagedByValue {
+		return nil
+	}
+	updated := node.DeepCopy()
+	s.setKubelet(updated)
+	if equality.Semantic.DeepEqual(updated.Status, node.Status) {
+		return nil
+	}
+	_, err := s.virtual.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return ignoreGone(err, "point virtual node "+node.Name+" at the syncer's kubelet API")
 }
 
 // kindNode is the queue kind of virtual nodes, queued when a pod leaves one.
@@ -59,13 +88,16 @@ const kindNode = "nodes"
 // to it meanwhile brings it back through ensureNode on its next sync,
 // long before the pod garbage collector would miss the node (40 s).
 func (s *Syncer) syncNode(ctx context.Context, name string) error {
-	pods, err := s.virtualPodIndex.ByIndex(indexPodNodeName, name)
-	if err != nil || len(pods) > 0 {
-		return err
-	}
 	node, ok, err := found(s.virtualNodes.Get(name))
 	if err != nil || !ok || node.Labels[names.LabelManagedBy] != names.ManagedByValue {
 		return err
+	}
+	pods, err := s.virtualPodIndex.ByIndex(indexPodNodeName, name)
+	if err != nil {
+		return err
+	}
+	if len(pods) > 0 {
+		return s.pointAtKubelet(ctx, node)
 	}
 	err = s.virtual.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &node.UID}})
 	return ignoreGone(err, "delete unused virtual node "+name)

@@ -36,6 +36,7 @@ import (
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/names"
+	"github.com/nestcluster/nest/pkg/pki"
 )
 
 // Syncer mirrors one virtual cluster's pods to its host namespace.
@@ -43,7 +44,8 @@ type Syncer struct {
 	vc                string
 	hostNamespace     string
 	isolation         config.Isolation
-	rules             config.Sync // which kinds to sync
+	rules             config.Sync      // which kinds to sync
+	kubelet           *kubeletEndpoint // what virtual nodes point at; nil: none
 	virtual, host     kubernetes.Interface
 	virtualPods       corelisters.PodLister
 	virtualPodIndex   cache.Indexer
@@ -80,7 +82,7 @@ func Hook() controlplane.Hook {
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
-		return Run(ctx, env.Name, env.HostNamespace, env.Config, env.Virtual, host, env.Logger)
+		return Run(ctx, env.Name, env.HostNamespace, env.Config, env.Virtual, host, env.PKI, env.Logger)
 	}
 }
 
@@ -90,8 +92,10 @@ type informerHandler struct {
 	enqueue  func(any)
 }
 
-// Run syncs until ctx ends, the kinds that cfg's sync section enables.
-func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virtual, host kubernetes.Interface, log *slog.Logger) error {
+// Run syncs until ctx ends, the kinds that cfg's sync section enables. With
+// the cluster's certificates it also serves the kubelet API that virtual
+// nodes point at (logs); nil leaves it off.
+func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virtual, host kubernetes.Interface, bundle *pki.Bundle, log *slog.Logger) error {
 	s := &Syncer{
 		vc: vc, hostNamespace: hostNamespace, isolation: cfg.Isolation, rules: cfg.Sync,
 		virtual: virtual, host: host, log: log.With("component", "syncer"),
@@ -176,6 +180,18 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 	}
 	if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
 		return err
+	}
+	if bundle != nil {
+		endpoint, err := s.serveKubelet(ctx, bundle)
+		if err != nil {
+			return err
+		}
+		s.kubelet = &endpoint
+		// Nodes made before this start point at an earlier port.
+		nodes, _ := s.virtualNodes.List(labels.Everything())
+		for _, n := range nodes {
+			s.queue.Add(queueKey(kindNode, n.Name))
+		}
 	}
 	// Host pods whose virtual pod is gone (deleted while the syncer was
 	// down) are found by the initial host events, like any other.

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,5 +209,37 @@ func TestSyncerCopiesWhatPodsUse(t *testing.T) {
 		_, cmErr := hostCM()
 		_, sErr := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, "creds-x-default-x-configs", metav1.GetOptions{})
 		return apierrors.IsNotFound(cmErr) && apierrors.IsNotFound(sErr), fmt.Errorf("configmap: %v, secret: %v", cmErr, sErr)
+	})
+}
+
+// TestSyncerServesLogs: `kubectl logs` on a virtual pod reaches its host
+// copy, through the virtual node's kubelet endpoint that the syncer serves.
+// The local host's kubelets are KWOK's, which keep no logs: its answer names
+// the host pod and container the request reached, which is what is checked.
+func TestSyncerServesLogs(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	vc, client := env.VirtualCluster(t, "logs", lifecycle.CreateOptions{})
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "talker"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "talker:1"}, {Name: "sidecar", Image: "sidecar:1"}}},
+	}
+	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, time.Minute, "the pod Running", func() (bool, error) {
+		p, err := client.CoreV1().Pods("default").Get(ctx, "talker", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+	want := fmt.Sprintf("no logs found for container %q in pod %q", "sidecar", vc.HostNamespace+"/talker-x-default-x-logs")
+	testenv.Eventually(t, time.Minute, "the log request to reach the host pod's sidecar container", func() (bool, error) {
+		// Stream, as kubectl does: the error carries the kubelet's answer.
+		stream, err := client.CoreV1().Pods("default").GetLogs("talker", &corev1.PodLogOptions{Container: "sidecar", TailLines: ptr.To[int64](10)}).Stream(ctx)
+		if err == nil {
+			stream.Close()
+			return false, errors.New("no error: KWOK keeps no logs, it should have said so")
+		}
+		return strings.Contains(err.Error(), want), err
 	})
 }

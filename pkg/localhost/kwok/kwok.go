@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	osexec "os/exec"
 )
@@ -46,14 +47,17 @@ func FindBinary(nestPath string) (string, error) {
 	return "", errors.New("kwok binary not found next to nest, on PATH or in $" + BinaryEnvVar + ": run `make build` (it builds bin/kwok)")
 }
 
-// Args returns kwok's flags for a cluster reached through kubeconfig.
-func Args(kubeconfig, configPath, serverAddress, podCIDR string) []string {
+// Args returns kwok's flags for a cluster reached through kubeconfig. Its
+// simulated kubelet API (logs, exec) serves on serverPort, which the nodes
+// advertise, so that the apiserver's kubelet requests reach it.
+func Args(kubeconfig, configPath string, serverPort int, podCIDR string) []string {
 	return []string{
 		"--kubeconfig=" + kubeconfig,
 		"--config=" + configPath,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + NodeAnnotation + "=" + NodeAnnotationValue,
-		"--server-address=" + serverAddress,
+		"--server-address=127.0.0.1:" + strconv.Itoa(serverPort),
+		"--node-port=" + strconv.Itoa(serverPort),
 		"--cidr=" + podCIDR,
 		"--node-ip=127.0.0.1",
 	}
