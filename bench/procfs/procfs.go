@@ -121,17 +121,52 @@ func SessionPIDs(sid int) ([]int, error) {
 	return pids, nil
 }
 
+// clockTicks is USER_HZ, the unit of CPU times in /proc/PID/stat; it is
+// 100 on every Linux this runs on.
+const clockTicks = 100
+
+// ReadCPUSeconds returns the CPU time (user + system) a process has used.
+func ReadCPUSeconds(pid int) (float64, error) {
+	data, err := os.ReadFile(filepath.Join(Root, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	return ParseStatCPUSeconds(string(data))
+}
+
+// ParseStatCPUSeconds returns utime+stime (fields 14 and 15) of a
+// /proc/PID/stat line in seconds.
+func ParseStatCPUSeconds(line string) (float64, error) {
+	f, err := statFieldsAfterComm(line)
+	if err != nil || len(f) < 13 {
+		return 0, fmt.Errorf("malformed stat line")
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed stat line: utime %q, stime %q", f[11], f[12])
+	}
+	return (utime + stime) / clockTicks, nil
+}
+
+// statFieldsAfterComm splits a /proc/PID/stat line after the command name
+// (field 2), which may hold spaces and parentheses: the fields are counted
+// from the last ')', starting with the state (field 3).
+func statFieldsAfterComm(line string) ([]string, error) {
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("malformed stat line")
+	}
+	return strings.Fields(line[i+1:]), nil
+}
+
 // ParseStatSession returns the session id (field 6) of a /proc/PID/stat
 // line. The command name (field 2) may hold spaces and parentheses, so the
 // fields are counted from the last ')'.
 func ParseStatSession(line string) (int, error) {
-	i := strings.LastIndexByte(line, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed stat line")
-	}
 	// After ")": state ppid pgrp session ...
-	f := strings.Fields(line[i+1:])
-	if len(f) < 4 {
+	f, err := statFieldsAfterComm(line)
+	if err != nil || len(f) < 4 {
 		return 0, fmt.Errorf("malformed stat line")
 	}
 	return strconv.Atoi(f[3])

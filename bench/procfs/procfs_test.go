@@ -50,6 +50,31 @@ func TestParseStatSession(t *testing.T) {
 	}
 }
 
+func TestParseStatCPUSeconds(t *testing.T) {
+	t.Parallel()
+	// Fields 14 and 15 (utime, stime) are 250 and 150 ticks.
+	line := "4242 (nest (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 12 0 100 1000 200"
+	tests := []struct {
+		name string
+		line string
+		want float64
+		ok   bool
+	}{
+		{"command with spaces and parentheses", line, 4.0, true},
+		{"no command", "garbage", 0, false},
+		{"too short", "1 (x) S 1 2", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseStatCPUSeconds(tt.line)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Errorf("ParseStatCPUSeconds() = %v, %v; want %v, ok %v", got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
 func TestParseCPUInfo(t *testing.T) {
 	c := ParseCPUInfo("processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\n\nprocessor\t: 1\nmodel name\t: Some CPU @ 2.0GHz\n")
 	if c.Model != "Some CPU @ 2.0GHz" || c.Threads != 2 {
@@ -63,6 +88,9 @@ func TestReadSelf(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := ReadTreeMem(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadCPUSeconds(os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/nestcluster/nest/pkg/names"
 )
@@ -153,10 +154,7 @@ func mergeService(h, want *corev1.Service) (*corev1.Service, bool) {
 	updated := h.DeepCopy()
 	updated.Labels = want.Labels
 	copyServiceSpec(&updated.Spec, &want.Spec, want.Spec.Selector)
-	hostPorts := map[string]int32{}
-	for _, p := range h.Spec.Ports {
-		hostPorts[portKey(p)] = p.NodePort
-	}
+	hostPorts := nodePorts(h)
 	for i := range updated.Spec.Ports {
 		if updated.Spec.Type == corev1.ServiceTypeNodePort || updated.Spec.Type == corev1.ServiceTypeLoadBalancer {
 			updated.Spec.Ports[i].NodePort = hostPorts[portKey(updated.Spec.Ports[i])]
@@ -167,6 +165,15 @@ func mergeService(h, want *corev1.Service) (*corev1.Service, bool) {
 
 func portKey(p corev1.ServicePort) string { return fmt.Sprintf("%s/%d", p.Protocol, p.Port) }
 
+// nodePorts maps a service's ports (portKey) to their node ports.
+func nodePorts(svc *corev1.Service) map[string]int32 {
+	out := map[string]int32{}
+	for _, p := range svc.Spec.Ports {
+		out[portKey(p)] = p.NodePort
+	}
+	return out
+}
+
 // syncServiceUp brings what the host allocated into the virtual service:
 // its cluster IP, node ports and load-balancer status.
 func (s *Syncer) syncServiceUp(ctx context.Context, v, h *corev1.Service) error {
@@ -174,10 +181,7 @@ func (s *Syncer) syncServiceUp(ctx context.Context, v, h *corev1.Service) error 
 	if hostIP != "" && hostIP != corev1.ClusterIPNone && virtualIP != corev1.ClusterIPNone && virtualIP != hostIP {
 		return s.recreateVirtualService(ctx, v, h)
 	}
-	hostPorts := map[string]int32{}
-	for _, p := range h.Spec.Ports {
-		hostPorts[portKey(p)] = p.NodePort
-	}
+	hostPorts := nodePorts(h)
 	updated := v.DeepCopy()
 	for i, p := range updated.Spec.Ports {
 		if np := hostPorts[portKey(p)]; np != 0 {
@@ -238,17 +242,34 @@ func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Servic
 	if err != nil {
 		return ignoreGone(err, fmt.Sprintf("delete virtual service %s/%s to give it its host cluster IP", v.Namespace, v.Name))
 	}
-	if _, err := services.Create(ctx, again, metav1.CreateOptions{}); err != nil {
-		// Never leave the tenant without its service: take any IP now,
-		// move to the host's on a later pass.
-		again.Spec.ClusterIP, again.Spec.ClusterIPs = "", nil
-		if _, err2 := services.Create(ctx, again, metav1.CreateOptions{}); err2 != nil && !apierrors.IsAlreadyExists(err2) {
-			return fmt.Errorf("recreate virtual service %s/%s: %w (with its host cluster IP: %v)", v.Namespace, v.Name, err2, err)
-		}
-		return fmt.Errorf("recreate virtual service %s/%s with cluster IP %s: %w", v.Namespace, v.Name, h.Spec.ClusterIP, err)
+	refused, err := createServiceAnyIP(ctx, services, again)
+	if err != nil {
+		return fmt.Errorf("recreate virtual service %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	if refused != nil {
+		// It has another IP for now; it moves to the host's on a later pass.
+		return fmt.Errorf("recreate virtual service %s/%s with cluster IP %s: %w", v.Namespace, v.Name, h.Spec.ClusterIP, refused)
 	}
 	s.log.Info("Virtual service moved to its host cluster IP", "service", v.Namespace+"/"+v.Name, "clusterIP", h.Spec.ClusterIP)
 	return nil // the create's event brings us back to drop the intent
+}
+
+// createServiceAnyIP creates a virtual service with the cluster IP it asks
+// for or, when that is refused (taken meanwhile), with any IP: the tenant is
+// never left without its service. refused says why the asked IP was not
+// taken; err, that the service could not be made at all. A service that
+// exists already counts as made.
+func createServiceAnyIP(ctx context.Context, services corev1client.ServiceInterface, svc *corev1.Service) (refused, err error) {
+	_, refused = services.Create(ctx, svc, metav1.CreateOptions{})
+	if refused == nil || apierrors.IsAlreadyExists(refused) {
+		return nil, nil
+	}
+	anyIP := svc.DeepCopy()
+	anyIP.Spec.ClusterIP, anyIP.Spec.ClusterIPs = "", nil
+	if _, err := services.Create(ctx, anyIP, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return refused, fmt.Errorf("%w (with cluster IP %s: %v)", err, svc.Spec.ClusterIP, refused)
+	}
+	return refused, nil
 }
 
 // leakedIPAge is how old an IP allocation without its service must be
@@ -301,14 +322,8 @@ func (s *Syncer) finishRecreation(ctx context.Context, v, h *corev1.Service, int
 		if err := json.Unmarshal([]byte(intent), &again); err != nil {
 			return fmt.Errorf("recreation recorded on host service %s: %w", h.Name, err)
 		}
-		services := s.virtual.CoreV1().Services(again.Namespace)
-		_, err := services.Create(ctx, &again, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			// The IP may be taken meanwhile: the service comes first.
-			again.Spec.ClusterIP, again.Spec.ClusterIPs = "", nil
-			if _, err2 := services.Create(ctx, &again, metav1.CreateOptions{}); err2 != nil && !apierrors.IsAlreadyExists(err2) {
-				return fmt.Errorf("finish recreating virtual service %s/%s: %w (with its host cluster IP: %v)", again.Namespace, again.Name, err2, err)
-			}
+		if _, err := createServiceAnyIP(ctx, s.virtual.CoreV1().Services(again.Namespace), &again); err != nil {
+			return fmt.Errorf("finish recreating virtual service %s/%s: %w", again.Namespace, again.Name, err)
 		}
 		s.log.Info("Virtual service recreated after an interruption", "service", again.Namespace+"/"+again.Name)
 		return nil // its event brings us back to drop the intent

@@ -186,12 +186,10 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 		if err != nil {
 			return err
 		}
+		// Nodes made before this start point at an earlier port: the node
+		// informer's initial events queued them, and the workers (started
+		// below) point them here.
 		s.kubelet = &endpoint
-		// Nodes made before this start point at an earlier port.
-		nodes, _ := s.virtualNodes.List(labels.Everything())
-		for _, n := range nodes {
-			s.queue.Add(queueKey(kindNode, n.Name))
-		}
 	}
 	// Host pods whose virtual pod is gone (deleted while the syncer was
 	// down) are found by the initial host events, like any other.

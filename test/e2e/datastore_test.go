@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
-	"path/filepath"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,9 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/internal/testetcd"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/lifecycle"
-	"github.com/nestcluster/nest/pkg/ports"
 )
 
 // TestExternalEtcdDatastore keeps two virtual clusters in one external
@@ -24,7 +21,7 @@ import (
 func TestExternalEtcdDatastore(t *testing.T) {
 	t.Parallel()
 	env := testenv.Get(t)
-	endpoint := startEtcd(t, env.NestBinary)
+	endpoint := startEtcd(t)
 	ctx := context.Background()
 
 	clusters := map[string]*lifecycle.Cluster{}
@@ -74,40 +71,9 @@ func TestExternalEtcdDatastore(t *testing.T) {
 	}
 }
 
-// startEtcd runs an embedded etcd (`nest component etcd`) for one test and
-// returns its client address.
-func startEtcd(t *testing.T, nestBinary string) string {
+// startEtcd runs a real etcd for one test (in the test process; the
+// control planes reach it over TCP) and returns its client address.
+func startEtcd(t *testing.T) string {
 	t.Helper()
-	client, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", client)
-	cmd := exec.Command(nestBinary, "component", "etcd",
-		"--data-dir="+filepath.Join(t.TempDir(), "etcd"),
-		"--listen-client-url=http://"+addr,
-		fmt.Sprintf("--listen-peer-url=http://127.0.0.1:%d", peer))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + addr}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
-	testenv.Eventually(t, 30*time.Second, "etcd to serve", func() (bool, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := etcd.Status(ctx, "http://"+addr)
-		return err == nil, err
-	})
-	return addr
+	return strings.TrimPrefix(testetcd.Start(t, nil), "http://")
 }

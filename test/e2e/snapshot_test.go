@@ -44,8 +44,7 @@ func TestSnapshotRestoreSQLite(t *testing.T) {
 // it.
 func TestSnapshotRestoreEtcd(t *testing.T) {
 	t.Parallel()
-	env := testenv.Get(t)
-	endpoint := startEtcd(t, env.NestBinary)
+	endpoint := startEtcd(t)
 	cfg := config.Default()
 	cfg.Datastore.Endpoint = "etcd://" + endpoint
 	testSnapshotRestore(t, "snap-etcd", cfg)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/nestcluster/nest/bench/procfs"
 	"github.com/nestcluster/nest/bench/report"
 	"github.com/nestcluster/nest/bench/stats"
 	"github.com/nestcluster/nest/pkg/kube"
@@ -330,23 +329,13 @@ func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns str
 	return t, nil
 }
 
-// processCost returns a process's CPU seconds (user+system) and resident
-// memory in bytes.
+// processCost returns a process's CPU seconds and resident memory in bytes.
 func processCost(pid int) (cpuSeconds float64, rss int64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	if cpuSeconds, err = procfs.ReadCPUSeconds(pid); err != nil {
 		return 0, 0, err
 	}
-	// Fields after the command (which may hold spaces) start after ')'.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	if len(fields) < 22 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
-	}
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	pages, _ := strconv.ParseInt(fields[21], 10, 64)
-	const clockTicks = 100 // USER_HZ on Linux
-	return (utime + stime) / clockTicks, pages * int64(os.Getpagesize()), nil
+	mem, err := procfs.ReadProcMem(pid)
+	return cpuSeconds, mem.RSS, err
 }
 
 // waitFor polls cond until it holds, ctx ends or timeout passes.
