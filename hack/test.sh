@@ -27,3 +27,11 @@ echo "== go test"
 # Tests start their own local hosts in temporary NEST_HOMEs; -p 2 matches
 # the two cores and keeps concurrent apiservers to a sane number.
 go test -count=1 -p 2 -timeout 40m ./...
+echo "== fuzz (short)"
+# Each fuzz target for a few seconds beyond its seed corpus (which `go test`
+# above already ran); `go test -fuzz` takes one package at a time.
+for target in "FuzzHostName ./pkg/names" "FuzzParse ./pkg/config" \
+  "FuzzDecode ./pkg/hub/api" "FuzzReader ./pkg/snapshot"; do
+  read -r fn pkg <<<"$target"
+  go test -run '^$' -fuzz "^${fn}\$" -fuzztime "${FUZZTIME:-10s}" -parallel 2 "$pkg"
+done

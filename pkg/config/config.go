@@ -97,12 +97,27 @@ type CustomResource struct {
 	Kind    string `json:"kind"`
 }
 
-// Isolation relaxes the restrictions on pods synced to the host.
+// Isolation is the policy pods must meet before the syncer copies them to
+// the host: a Pod Security Standards level, with single checks lifted by the
+// Allow fields.
 type Isolation struct {
-	AllowHostPath    bool `json:"allowHostPath"`
-	AllowHostNetwork bool `json:"allowHostNetwork"`
-	AllowPrivileged  bool `json:"allowPrivileged"`
+	// PodSecurity is the Pod Security Standards level host copies must meet:
+	// "privileged" (no checks), "baseline" or "restricted".
+	PodSecurity      PodSecurityLevel `json:"podSecurity"`
+	AllowHostPath    bool             `json:"allowHostPath"`
+	AllowHostNetwork bool             `json:"allowHostNetwork"`
+	AllowPrivileged  bool             `json:"allowPrivileged"`
 }
+
+// PodSecurityLevel is a level of the Pod Security Standards.
+type PodSecurityLevel string
+
+// Pod Security Standards levels.
+const (
+	PodSecurityPrivileged PodSecurityLevel = "privileged"
+	PodSecurityBaseline   PodSecurityLevel = "baseline"
+	PodSecurityRestricted PodSecurityLevel = "restricted"
+)
 
 // IsEnabled reports whether the kind is synced; nil Enabled means not synced,
 // so call it on defaulted configs.

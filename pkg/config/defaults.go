@@ -35,6 +35,9 @@ func (c *Config) ApplyDefaults() {
 		c.ControlPlane.Controllers.Enabled = []string{allControllers}
 	}
 	c.Sync.applyDefaults()
+	if c.Isolation.PodSecurity == "" {
+		c.Isolation.PodSecurity = PodSecurityBaseline
+	}
 	// isolation: every relaxation defaults to false (the zero value).
 }
 
@@ -141,8 +144,9 @@ func DefaultsTable() []DefaultEntry {
 		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeReal)), "show the real host nodes pods run on (fake: generated nodes)"},
 		DefaultEntry{"sync.*.*.selector", "null", "sync all objects of the kind"},
 		DefaultEntry{"sync.customResources", "[]", "sync no custom resources"},
-		DefaultEntry{"isolation.allowHostPath", "false", "reject pods with hostPath volumes"},
-		DefaultEntry{"isolation.allowHostNetwork", "false", "reject pods using the host network"},
-		DefaultEntry{"isolation.allowPrivileged", "false", "reject privileged containers"},
+		DefaultEntry{"isolation.podSecurity", strconv.Quote(string(PodSecurityBaseline)), "Pod Security Standards level a pod must meet to reach the host (privileged, baseline, restricted)"},
+		DefaultEntry{"isolation.allowHostPath", "false", "true lifts the hostPath volume check"},
+		DefaultEntry{"isolation.allowHostNetwork", "false", "true lifts the host network, PID and IPC check"},
+		DefaultEntry{"isolation.allowPrivileged", "false", "true lifts the privileged container check"},
 	)
 }

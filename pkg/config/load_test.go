@@ -50,7 +50,7 @@ func TestParse(t *testing.T) {
 				if want := []CustomResource{{Group: "tekton.dev", Version: "v1", Kind: "Pipeline"}}; !reflect.DeepEqual(c.Sync.CustomResources, want) {
 					t.Errorf("customResources = %+v", c.Sync.CustomResources)
 				}
-				if want := (Isolation{AllowHostPath: true, AllowHostNetwork: true, AllowPrivileged: true}); c.Isolation != want {
+				if want := (Isolation{PodSecurity: PodSecurityRestricted, AllowHostPath: true, AllowHostNetwork: true, AllowPrivileged: true}); c.Isolation != want {
 					t.Errorf("isolation = %+v", c.Isolation)
 				}
 			},

@@ -33,7 +33,17 @@ func (c *Config) Validate() error {
 	errs = append(errs, validateDatastore(c.Datastore, field.NewPath("datastore"))...)
 	errs = append(errs, validateControlPlane(c.ControlPlane, field.NewPath("controlPlane"))...)
 	errs = append(errs, validateSync(c.Sync, field.NewPath("sync"))...)
+	errs = append(errs, validateIsolation(c.Isolation, field.NewPath("isolation"))...)
 	return errs.ToAggregate()
+}
+
+func validateIsolation(i Isolation, path *field.Path) field.ErrorList {
+	switch i.PodSecurity {
+	case "", PodSecurityPrivileged, PodSecurityBaseline, PodSecurityRestricted:
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(path.Child("podSecurity"), i.PodSecurity,
+		[]PodSecurityLevel{PodSecurityPrivileged, PodSecurityBaseline, PodSecurityRestricted})}
 }
 
 func validateDatastore(d Datastore, path *field.Path) field.ErrorList {

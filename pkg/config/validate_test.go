@@ -107,6 +107,12 @@ func TestValidate(t *testing.T) {
 			input:    "controlPlane: {apiServer: {extraArgs: {--v: '2', Foo: x}}}",
 			wantErrs: []string{"controlPlane.apiServer.extraArgs.--v: Invalid value", "controlPlane.apiServer.extraArgs.Foo: Invalid value"},
 		},
+		{name: "restricted pod security", input: "isolation: {podSecurity: restricted}"},
+		{
+			name:     "unknown pod security level",
+			input:    "isolation: {podSecurity: strict}",
+			wantErrs: []string{`isolation.podSecurity: Unsupported value: "strict": supported values: "privileged", "baseline", "restricted"`},
+		},
 		{
 			name:     "custom resource missing fields",
 			input:    "sync: {customResources: [{}]}",

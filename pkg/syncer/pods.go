@@ -62,7 +62,7 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 			// as after a node loss.
 			return s.markLost(ctx, vpod)
 		}
-		if reason := isolationError(vpod, s.isolation); reason != "" {
+		if reason := s.isolation.violation(vpod); reason != "" {
 			return s.reject(ctx, vpod, reason)
 		}
 		// What the pod uses goes first, so that it starts with its config.

@@ -43,7 +43,7 @@ import (
 type Syncer struct {
 	vc                string
 	hostNamespace     string
-	isolation         config.Isolation
+	isolation         *isolationPolicy
 	rules             config.Sync      // which kinds to sync
 	kubelet           *kubeletEndpoint // what virtual nodes point at; nil: none
 	virtual, host     kubernetes.Interface
@@ -96,8 +96,12 @@ type informerHandler struct {
 // the cluster's certificates it also serves the kubelet API that virtual
 // nodes point at (logs); nil leaves it off.
 func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virtual, host kubernetes.Interface, bundle *pki.Bundle, log *slog.Logger) error {
+	isolation, err := newIsolationPolicy(cfg.Isolation)
+	if err != nil {
+		return err
+	}
 	s := &Syncer{
-		vc: vc, hostNamespace: hostNamespace, isolation: cfg.Isolation, rules: cfg.Sync,
+		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Sync,
 		virtual: virtual, host: host, log: log.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),

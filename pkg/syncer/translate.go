@@ -1,13 +1,11 @@
 package syncer
 
 import (
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/names"
 )
 
@@ -22,27 +20,6 @@ func (s *Syncer) hostPodName(namespace, name string) string {
 // hostObjectName is the host name of a configmap, secret or PVC a pod uses.
 func (s *Syncer) hostObjectName(namespace, name string) string {
 	return names.HostNameWithLimit(subdomainLimit, s.vc, namespace, name)
-}
-
-// isolationError says why a pod may not run on the host, or "".
-func isolationError(pod *corev1.Pod, policy config.Isolation) string {
-	if pod.Spec.HostNetwork && !policy.AllowHostNetwork {
-		return "hostNetwork is not allowed by this virtual cluster's isolation policy"
-	}
-	if (pod.Spec.HostPID || pod.Spec.HostIPC) && !policy.AllowHostNetwork {
-		return "hostPID and hostIPC are not allowed by this virtual cluster's isolation policy"
-	}
-	for _, v := range pod.Spec.Volumes {
-		if v.HostPath != nil && !policy.AllowHostPath {
-			return fmt.Sprintf("hostPath volume %q is not allowed by this virtual cluster's isolation policy", v.Name)
-		}
-	}
-	for _, c := range allContainers(&pod.Spec) {
-		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged && !policy.AllowPrivileged {
-			return fmt.Sprintf("container %q is privileged, which this virtual cluster's isolation policy does not allow", c.Name)
-		}
-	}
-	return ""
 }
 
 func allContainers(spec *corev1.PodSpec) []corev1.Container {

@@ -77,28 +77,51 @@ func TestTranslatePod(t *testing.T) {
 	}
 }
 
-func TestIsolationError(t *testing.T) {
+func TestIsolationPolicy(t *testing.T) {
 	t.Parallel()
 	yes := true
+	container := func(sc *corev1.SecurityContext) corev1.PodSpec {
+		return corev1.PodSpec{Containers: []corev1.Container{{Name: "a", SecurityContext: sc}}}
+	}
+	restrictedSpec := corev1.PodSpec{
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &yes, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers: []corev1.Container{{Name: "a", SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: new(bool), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		}}},
+	}
 	tests := []struct {
 		name   string
 		spec   corev1.PodSpec
 		policy config.Isolation
-		want   string
+		want   string // "" means allowed
 	}{
 		{name: "plain pod", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}}}},
-		{name: "host network", spec: corev1.PodSpec{HostNetwork: true}, want: "hostNetwork"},
+		{name: "host network", spec: corev1.PodSpec{HostNetwork: true}, want: "hostNetwork=true"},
+		{name: "host PID", spec: corev1.PodSpec{HostPID: true}, want: "hostPID=true"},
 		{name: "host network allowed", spec: corev1.PodSpec{HostNetwork: true}, policy: config.Isolation{AllowHostNetwork: true}},
-		{name: "host path", spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}}, want: "hostPath"},
-		{name: "privileged init container", spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, want: "privileged"},
-		{name: "privileged allowed", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, policy: config.Isolation{AllowPrivileged: true}},
+		{name: "host path", spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}}, want: `hostPath volumes (volume "root")`},
+		{name: "host path allowed", spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}}, policy: config.Isolation{AllowHostPath: true}},
+		{name: "privileged init container", spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, want: `privileged (container "i"`},
+		{name: "privileged ephemeral container", spec: corev1.PodSpec{EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}}, want: `container "debug"`},
+		{name: "privileged allowed", spec: container(&corev1.SecurityContext{Privileged: &yes}), policy: config.Isolation{AllowPrivileged: true}},
+		{name: "added capability", spec: container(&corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}), want: "SYS_ADMIN"},
+		{name: "host port", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 80}}}}}, want: "hostPort"},
+		{name: "unmasked proc", spec: container(&corev1.SecurityContext{ProcMount: ptrTo(corev1.UnmaskedProcMount)}), want: "procMount"},
+		{name: "unsafe sysctl", spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.msgmax", Value: "1"}}}}, want: "kernel.msgmax"},
+		{name: "everything at privileged", spec: container(&corev1.SecurityContext{Privileged: &yes}), policy: config.Isolation{PodSecurity: config.PodSecurityPrivileged}},
+		{name: "root at restricted", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}}}, policy: config.Isolation{PodSecurity: config.PodSecurityRestricted}, want: "runAsNonRoot"},
+		{name: "hardened pod at restricted", spec: restrictedSpec, policy: config.Isolation{PodSecurity: config.PodSecurityRestricted}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := isolationError(&corev1.Pod{Spec: tt.spec}, tt.policy)
+			policy, err := newIsolationPolicy(tt.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := policy.violation(&corev1.Pod{Spec: tt.spec})
 			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
-				t.Fatalf("isolationError = %q, want one with %q", got, tt.want)
+				t.Fatalf("violation = %q, want one with %q", got, tt.want)
 			}
 		})
 	}

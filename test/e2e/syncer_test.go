@@ -74,35 +74,6 @@ func TestSyncerRunsDeployment(t *testing.T) {
 	})
 }
 
-// TestSyncerEnforcesIsolation: a privileged pod never reaches the host and
-// its owner is told why.
-func TestSyncerEnforcesIsolation(t *testing.T) {
-	t.Parallel()
-	env := testenv.Get(t)
-	vc, client := env.VirtualCluster(t, "isolated", lifecycle.CreateOptions{})
-	ctx := context.Background()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "escape"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "root", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
-		}}},
-	}
-	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, time.Minute, "an IsolationPolicy warning on the pod", func() (bool, error) {
-		evs, err := client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=IsolationPolicy,involvedObject.name=escape"})
-		return err == nil && len(evs.Items) > 0, err
-	})
-	host, err := env.Client.CoreV1().Pods(vc.HostNamespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(host.Items) != 0 {
-		t.Fatalf("a privileged pod reached the host: %v", host.Items[0].Name)
-	}
-}
-
 // TestSyncerLeavesForeignHostPodsAlone: a host pod that Nest did not make is
 // never changed or deleted, even when a virtual pod's translated name
 // collides with it; the virtual pod gets a warning instead.
