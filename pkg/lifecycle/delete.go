@@ -12,6 +12,7 @@ import (
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/kubeconfig"
 )
 
@@ -36,8 +37,9 @@ func (p *Provider) Stop(ctx context.Context, name string) error {
 }
 
 // Delete stops a virtual cluster, deletes every host object it made (its
-// host namespace, if Nest owns it) and removes its state and its context
-// from the default kubeconfig. Deleting a missing cluster returns
+// whole host namespace when Nest made it and nothing else lives there) and
+// removes its state and its context from the default kubeconfig. Host
+// objects Nest did not make are never deleted: their namespace stays. Deleting a missing cluster returns
 // ErrNotFound, which callers may treat as success.
 func (p *Provider) Delete(ctx context.Context, name string) error {
 	return p.delete(ctx, name, true)
@@ -53,25 +55,8 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 	if err := p.Stop(ctx, name); err != nil {
 		return err
 	}
-	host, err := hostClient(ctx, r.HostKubeconfig)
-	if err != nil {
+	if err := p.cleanHost(ctx, r); err != nil {
 		return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
-	}
-	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return fmt.Errorf("read host namespace %s: %w", r.HostNamespace, err)
-	case !ownsNamespace(ns, name):
-		p.logger.Warn("Host namespace is not owned by this virtual cluster; left alone", "namespace", r.HostNamespace)
-	default:
-		if err := host.CoreV1().Namespaces().Delete(ctx, r.HostNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete host namespace %s: %w", r.HostNamespace, err)
-		}
-		if err := waitNamespaceGone(ctx, host, r.HostNamespace); err != nil {
-			return fmt.Errorf("delete virtual cluster %q: %w", name, err)
-		}
-		p.logger.Info("Host namespace deleted", "namespace", r.HostNamespace)
 	}
 	ctxName := ContextName(name)
 	if err := kubeconfig.Remove(kubeconfig.DefaultPath(), ctxName, ctxName, ctxName); err != nil {
@@ -84,6 +69,53 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 	}
 	if err := os.RemoveAll(p.layout(name).Dir); err != nil {
 		return fmt.Errorf("remove state of %q: %w", name, err)
+	}
+	return nil
+}
+
+// cleanHost deletes what the virtual cluster made on its host. The host
+// namespace goes as a whole when Nest made it for this cluster and holds
+// nothing Nest did not make; otherwise only the cluster's own objects go, and
+// the namespace stays with the others.
+func (p *Provider) cleanHost(ctx context.Context, r *record) error {
+	host, err := hostClient(ctx, r.HostKubeconfig)
+	if err != nil {
+		return err
+	}
+	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read host namespace %s: %w", r.HostNamespace, err)
+	}
+	cfg, err := kube.RESTConfig(r.HostKubeconfig, "")
+	if err != nil {
+		return err
+	}
+	inv, err := inventoryHostNamespace(ctx, cfg, r.HostNamespace, r.Name)
+	if err != nil {
+		return err
+	}
+	if ownsNamespace(ns, r.Name) && len(inv.foreign) == 0 {
+		if err := host.CoreV1().Namespaces().Delete(ctx, r.HostNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete host namespace %s: %w", r.HostNamespace, err)
+		}
+		if err := waitNamespaceGone(ctx, host, r.HostNamespace); err != nil {
+			return err
+		}
+		p.logger.Info("Host namespace deleted", "namespace", r.HostNamespace)
+		return nil
+	}
+	if err := deleteOwned(ctx, cfg, r.HostNamespace, inv.owned); err != nil {
+		return err
+	}
+	if len(inv.foreign) > 0 {
+		p.logger.Warn("Host namespace kept: it holds objects Nest did not make",
+			"namespace", r.HostNamespace, "objects", describeObjects(inv.foreign), "deleted", len(inv.owned))
+	} else {
+		p.logger.Info("Host namespace is not this cluster's; deleted only the cluster's objects in it",
+			"namespace", r.HostNamespace, "deleted", len(inv.owned))
 	}
 	return nil
 }

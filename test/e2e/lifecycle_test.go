@@ -205,6 +205,86 @@ func TestDeleteRemovesHostObjectsAndState(t *testing.T) {
 	}
 }
 
+// TestDeleteKeepsForeignHostObjects: deleting a virtual cluster whose host
+// namespace also holds an object Nest did not make deletes the cluster's
+// own objects and leaves the namespace and that object alone.
+func TestDeleteKeepsForeignHostObjects(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	p, err := env.Provider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	vc, err := p.Create(ctx, "cohabited", lifecycle.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kube.Clientset(vc.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.AppsV1().Deployments("default").Create(ctx, deployment("web", 2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	owned := metav1.ListOptions{LabelSelector: "nest.dev/virtual-cluster=cohabited"}
+	testenv.Eventually(t, time.Minute, "2 pods on the host", func() (bool, error) {
+		pods, err := env.Client.CoreV1().Pods(vc.HostNamespace).List(ctx, owned)
+		return err == nil && len(pods.Items) == 2, err
+	})
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "monitoring-agent"}, Data: map[string]string{"owner": "platform team"}}
+	if _, err := env.Client.CoreV1().ConfigMaps(vc.HostNamespace).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p.Delete(ctx, "cohabited"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Client.CoreV1().ConfigMaps(vc.HostNamespace).Get(ctx, foreign.Name, metav1.GetOptions{}); err != nil {
+		t.Fatalf("the foreign configmap after delete: %v", err)
+	}
+	for what, list := range map[string]func() (int, error){
+		"pods": func() (int, error) {
+			l, err := env.Client.CoreV1().Pods(vc.HostNamespace).List(ctx, owned)
+			return countLive(l.Items, err)
+		},
+		"service accounts": func() (int, error) {
+			l, err := env.Client.CoreV1().ServiceAccounts(vc.HostNamespace).List(ctx, owned)
+			return len(l.Items), err
+		},
+		"roles": func() (int, error) {
+			l, err := env.Client.RbacV1().Roles(vc.HostNamespace).List(ctx, owned)
+			return len(l.Items), err
+		},
+		"secrets": func() (int, error) {
+			l, err := env.Client.CoreV1().Secrets(vc.HostNamespace).List(ctx, owned)
+			return len(l.Items), err
+		},
+	} {
+		n, err := list()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d of the cluster's %s left in its host namespace", n, what)
+		}
+	}
+	if err := env.Client.CoreV1().Namespaces().Delete(ctx, vc.HostNamespace, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countLive counts pods that are not being deleted.
+func countLive(pods []corev1.Pod, err error) (int, error) {
+	n := 0
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n, err
+}
+
 // TestCorruptDatastoreIsRefused: a stopped cluster whose SQLite file was
 // damaged does not start, says which file is wrong, and comes back intact
 // once the file is restored.
