@@ -24,3 +24,8 @@ func (l Layout) ControllerManagerKubeconfig() string {
 // HostKubeconfig holds the virtual cluster's own, namespace-scoped
 // credentials for the host (see pkg/hostaccess).
 func (l Layout) HostKubeconfig() string { return filepath.Join(l.Dir, "host.kubeconfig") }
+
+// PausedPath marks a paused cluster: `nest pause` writes it before it stops
+// the control plane and removes the host pods; the syncer removes it once
+// it has put every pod back on the host after the resume.
+func (l Layout) PausedPath() string { return filepath.Join(l.Dir, "paused") }

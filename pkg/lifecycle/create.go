@@ -119,9 +119,9 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	return r, nil
 }
 
-// Start starts the control plane of a stopped virtual cluster (after a
-// reboot, a crash or a kill) with all its objects; it does nothing to one
-// that runs.
+// Start starts the control plane of a stopped or paused virtual cluster
+// (after a reboot, a crash, a kill or Pause) with all its objects; it does
+// nothing to one that runs.
 func (p *Provider) Start(ctx context.Context, name string, timeout time.Duration) (*Cluster, error) {
 	r, err := p.loadRecord(name)
 	if err != nil {
@@ -136,7 +136,7 @@ func (p *Provider) Start(ctx context.Context, name string, timeout time.Duration
 		// wait for it to be ready, or gone and then start it again.
 		c = p.waitSettled(ctx, r, timeout)
 	}
-	if c.State != StateStopped {
+	if !c.State.Stopped() {
 		return c, nil
 	}
 	if !ports.IsFree(r.Port) {

@@ -101,7 +101,11 @@ const (
 	StateRunning  State = "Running"  // process up, apiserver serving (see waitUsable)
 	StateNotReady State = "NotReady" // process up, apiserver not (yet) ready
 	StateStopped  State = "Stopped"  // no process: resume it with Start
+	StatePaused   State = "Paused"   // stopped by Pause, its host pods removed: resume it with Start
 )
+
+// Stopped reports whether no control plane process runs (Stopped or Paused).
+func (s State) Stopped() bool { return s == StateStopped || s == StatePaused }
 
 // Cluster describes one virtual cluster.
 type Cluster struct {
@@ -163,6 +167,9 @@ func (p *Provider) describe(ctx context.Context, r *record) *Cluster {
 	}
 	pid, err := exec.ReadPIDFile(layout.PIDPath())
 	if err != nil || !exec.Alive(pid, layout.Dir) {
+		if p.paused(r.Name) {
+			c.State = StatePaused
+		}
 		return c
 	}
 	c.PID, c.State = pid, StateNotReady

@@ -149,7 +149,7 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 	case err != nil:
 		return nil, err
 	default:
-		if c := p.describe(ctx, r); c.State != StateStopped {
+		if c := p.describe(ctx, r); !c.State.Stopped() {
 			if !opts.Stop {
 				return nil, fmt.Errorf("virtual cluster %q %w: a restore replaces all its objects, so stop it first (nest restore --stop)", name, ErrRunning)
 			}

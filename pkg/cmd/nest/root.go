@@ -17,6 +17,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/hub"
 	"github.com/nestcluster/nest/pkg/cmd/list"
 	"github.com/nestcluster/nest/pkg/cmd/restore"
+	"github.com/nestcluster/nest/pkg/cmd/pause"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
 	"github.com/nestcluster/nest/pkg/cmd/snapshot"
 	"github.com/nestcluster/nest/pkg/config"
@@ -49,6 +50,7 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		create.NewCommand(streams, globals),
 		list.NewCommand(streams, globals),
 		connect.NewCommand(streams, globals),
+		pause.NewCommand(streams, globals),
 		resume.NewCommand(streams, globals),
 		snapshot.NewCommand(streams, globals),
 		restore.NewCommand(streams, globals),

@@ -16,9 +16,10 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "resume NAME",
-		Short: "Start a stopped virtual cluster again, with all its objects",
+		Short: "Start a stopped or paused virtual cluster again, with all its objects",
 		Long: `Start the control plane of a virtual cluster that is not running (after a
-reboot, a crash or a kill) from its kept state. A running cluster is left as
+reboot, a crash, a kill or ` + "`nest pause`" + `) from its kept state; after a
+pause, its pods go back onto the host. A running cluster is left as
 it is.`,
 		Example: `  nest resume dev`,
 		Args:    cobra.ExactArgs(1),
