@@ -7,7 +7,7 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go, apilatency.go and sync.go.
+// vcmemory.go, apilatency.go, sync.go and day2.go.
 package main
 
 import (
@@ -41,6 +41,7 @@ var benchmarks = []benchmark{
 	{"vc-memory", vcMemory},
 	{"api-latency", apiLatency},
 	{"sync", syncBench},
+	{"day2", day2},
 }
 
 func main() { os.Exit(run()) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -297,18 +296,7 @@ func deploymentsRunning(ctx context.Context, client kubernetes.Interface, ns str
 	}
 	t.start = time.Now()
 	for i := range n {
-		r := int32(replicas)
-		labels := map[string]string{"nestbench": strconv.Itoa(i)}
-		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("nestbench-%d", i)},
-			Spec: appsv1.DeploymentSpec{
-				Replicas: &r, Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
-				},
-			},
-		}
+		d := benchDeployment(fmt.Sprintf("nestbench-%d", i), int32(replicas))
 		if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			return t, fmt.Errorf("create deployment %s: %w", d.Name, err)
 		}
@@ -350,4 +338,19 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 		}
 	}
 	return nil
+}
+
+// benchDeployment is a Deployment of pause pods, labelled nestbench=NAME.
+func benchDeployment(name string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"nestbench": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+			},
+		},
+	}
 }
