@@ -56,6 +56,7 @@ type HookEnv struct {
 	HostConfig    string // kubeconfig path of the host cluster
 	HostNamespace string
 	PKI           *pki.Bundle // the cluster's certificates (its CA signs the apiserver's kubelet client cert)
+	Layout        Layout      // the cluster's state directory
 	Config        *config.Config
 	Logger        *slog.Logger
 }
@@ -181,7 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 	env := HookEnv{
 		Name: cfg.Name, Virtual: client, VirtualConfig: layout.AdminKubeconfig(),
 		HostConfig: cfg.HostKubeconfig, HostNamespace: cfg.HostNamespace,
-		PKI: bundle, Config: cfg.Cluster, Logger: log,
+		PKI: bundle, Layout: layout, Config: cfg.Cluster, Logger: log,
 	}
 	for i, hook := range cfg.Hooks {
 		go func() {

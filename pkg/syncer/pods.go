@@ -56,10 +56,12 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return nil
 	case hpod == nil:
-		if vpod.Status.HostIP != "" || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed {
+		ran := vpod.Status.HostIP != "" || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed
+		if ran && !s.resume.recreates(vpod) {
 			// It ran on the host (its status came from there) and its copy
 			// was deleted there: a pod is not re-run, it is reported lost,
-			// as after a node loss.
+			// as after a node loss. (Unless a pause removed it: then it is
+			// put back.)
 			return s.markLost(ctx, vpod)
 		}
 		if reason := s.isolation.violation(vpod); reason != "" {

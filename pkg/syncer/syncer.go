@@ -67,7 +67,28 @@ type Syncer struct {
 	virtualIngressIndex cache.Indexer
 	hostIngresses       networkinglisters.IngressNamespaceLister
 	queue               workqueue.TypedRateLimitingInterface[string]
+	resume              *resumeTracker // non-nil while coming back from a pause
 	log                 *slog.Logger
+}
+
+// Options of Run.
+type Options struct {
+	// Name of the virtual cluster and its namespace on the host.
+	Name, HostNamespace string
+	// Config is the cluster's nest.yaml: its sync and isolation sections.
+	Config *config.Config
+	// Virtual and Host are clients of the virtual apiserver and of the host
+	// (scoped to HostNamespace).
+	Virtual, Host kubernetes.Interface
+	// PKI holds the cluster's certificates, for the kubelet API that virtual
+	// nodes point at (logs); nil leaves it off.
+	PKI *pki.Bundle
+	// PausedMarker is the file `nest pause` leaves (controlplane.Layout's
+	// PausedPath): while it exists, host pods that are missing were removed
+	// by the pause and are created again rather than reported lost. The
+	// syncer removes it once every virtual pod is back. "" means none.
+	PausedMarker string
+	Logger       *slog.Logger
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the
@@ -82,7 +103,11 @@ func Hook() controlplane.Hook {
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
-		return Run(ctx, env.Name, env.HostNamespace, env.Config, env.Virtual, host, env.PKI, env.Logger)
+		return Run(ctx, Options{
+			Name: env.Name, HostNamespace: env.HostNamespace, Config: env.Config,
+			Virtual: env.Virtual, Host: host, PKI: env.PKI,
+			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger,
+		})
 	}
 }
 
@@ -92,10 +117,10 @@ type informerHandler struct {
 	enqueue  func(any)
 }
 
-// Run syncs until ctx ends, the kinds that cfg's sync section enables. With
-// the cluster's certificates it also serves the kubelet API that virtual
-// nodes point at (logs); nil leaves it off.
-func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virtual, host kubernetes.Interface, bundle *pki.Bundle, log *slog.Logger) error {
+// Run syncs until ctx ends, the kinds that the config's sync section
+// enables.
+func Run(ctx context.Context, o Options) error {
+	vc, hostNamespace, cfg, virtual, host, bundle, log := o.Name, o.HostNamespace, o.Config, o.Virtual, o.Host, o.PKI, o.Logger
 	isolation, err := newIsolationPolicy(cfg.Isolation)
 	if err != nil {
 		return err
@@ -183,6 +208,9 @@ func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virt
 		return ctx.Err()
 	}
 	if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
+		return err
+	}
+	if s.resume, err = newResumeTracker(o.PausedMarker, s.virtualPods, s.log); err != nil {
 		return err
 	}
 	if bundle != nil {
@@ -343,6 +371,9 @@ func (s *Syncer) processNext(ctx context.Context) bool {
 		return true
 	}
 	s.queue.Forget(key)
+	if kind, objKey, _ := strings.Cut(key, "|"); kind == kindPod && s.resume != nil {
+		s.resume.done(objKey)
+	}
 	return true
 }
 
