@@ -8,6 +8,7 @@ package hostaccess
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,11 +24,13 @@ import (
 const Name = "nest-syncer"
 
 // Rules are everything the syncer may do, in its host namespace only: the
-// kinds it copies down (docs/configuration.md, sync.toHost), events, and the
-// kubelet paths it proxies (logs, exec, attach, port-forward).
-func Rules() []rbacv1.PolicyRule {
+// kinds it copies down (docs/configuration.md, sync.toHost), events, the
+// kubelet paths it proxies (logs, exec, attach, port-forward), and every
+// resource of the API groups of the custom resources it copies
+// (sync.customResources), if any.
+func Rules(customGroups ...string) []rbacv1.PolicyRule {
 	all := []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
-	return []rbacv1.PolicyRule{
+	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{
 			"pods", "pods/status", "services", "endpoints", "configmaps", "secrets",
 			"persistentvolumeclaims", "serviceaccounts", "events",
@@ -39,13 +42,19 @@ func Rules() []rbacv1.PolicyRule {
 		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: all},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: all},
 	}
+	if len(customGroups) > 0 {
+		groups := slices.Compact(slices.Sorted(slices.Values(customGroups)))
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: groups, Resources: []string{"*"}, Verbs: all})
+	}
+	return rules
 }
 
-// Ensure makes (or updates) the service account, Role, RoleBinding and a
-// long-lived token Secret in namespace, and returns the token. Long-lived,
+// Ensure makes (or updates) the service account, Role (Rules with
+// customGroups), RoleBinding and a long-lived token Secret in namespace,
+// and returns the token. Long-lived,
 // because a control plane must keep working across restarts and days of
 // idleness; deleting the namespace revokes it.
-func Ensure(ctx context.Context, host kubernetes.Interface, namespace, vc string) (string, error) {
+func Ensure(ctx context.Context, host kubernetes.Interface, namespace, vc string, customGroups ...string) (string, error) {
 	labels := names.OwnershipLabels(vc, "")
 	meta := metav1.ObjectMeta{Name: Name, Namespace: namespace, Labels: labels}
 	if err := createOrUpdate(ctx, "service account", func() error {
@@ -54,7 +63,7 @@ func Ensure(ctx context.Context, host kubernetes.Interface, namespace, vc string
 	}, nil); err != nil {
 		return "", err
 	}
-	role := &rbacv1.Role{ObjectMeta: meta, Rules: Rules()}
+	role := &rbacv1.Role{ObjectMeta: meta, Rules: Rules(customGroups...)}
 	if err := createOrUpdate(ctx, "role", func() error {
 		_, err := host.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
 		return err

@@ -92,7 +92,11 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig()); err != nil {
+	var customGroups []string
+	for _, cr := range cfg.Sync.CustomResources {
+		customGroups = append(customGroups, cr.Group)
+	}
+	if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
 		return nil, err
 	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)

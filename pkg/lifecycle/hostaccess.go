@@ -14,8 +14,8 @@ import (
 
 // writeHostAccess gives the virtual cluster its own namespace-scoped host
 // credentials and writes them as a kubeconfig for its control plane.
-func writeHostAccess(ctx context.Context, host kubernetes.Interface, adminKubeconfig, namespace, vc, path string) error {
-	token, err := hostaccess.Ensure(ctx, host, namespace, vc)
+func writeHostAccess(ctx context.Context, host kubernetes.Interface, adminKubeconfig, namespace, vc, path string, customGroups []string) error {
+	token, err := hostaccess.Ensure(ctx, host, namespace, vc, customGroups...)
 	if err != nil {
 		return err
 	}

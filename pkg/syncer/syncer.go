@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -25,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -68,6 +70,8 @@ type Syncer struct {
 	hostIngresses       networkinglisters.IngressNamespaceLister
 	queue               workqueue.TypedRateLimitingInterface[string]
 	resume              *resumeTracker // non-nil while coming back from a pause
+	customMu            sync.Mutex
+	custom              map[string]*customSync // by queue kind, once served on both sides
 	log                 *slog.Logger
 }
 
@@ -88,7 +92,10 @@ type Options struct {
 	// by the pause and are created again rather than reported lost. The
 	// syncer removes it once every virtual pod is back. "" means none.
 	PausedMarker string
-	Logger       *slog.Logger
+	// VirtualDynamic and HostDynamic serve custom resources
+	// (sync.customResources); nil leaves them unsynced.
+	VirtualDynamic, HostDynamic dynamic.Interface
+	Logger                      *slog.Logger
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the
@@ -103,12 +110,31 @@ func Hook() controlplane.Hook {
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
+		hostDynamic, err := dynamicClient(env.HostConfig)
+		if err != nil {
+			return fmt.Errorf("syncer: host client: %w", err)
+		}
+		virtualDynamic, err := dynamicClient(env.VirtualConfig)
+		if err != nil {
+			return fmt.Errorf("syncer: virtual client: %w", err)
+		}
 		return Run(ctx, Options{
 			Name: env.Name, HostNamespace: env.HostNamespace, Config: env.Config,
 			Virtual: env.Virtual, Host: host, PKI: env.PKI,
-			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger,
+			PausedMarker:   env.Layout.PausedPath(),
+			VirtualDynamic: virtualDynamic, HostDynamic: hostDynamic,
+			Logger: env.Logger,
 		})
 	}
+}
+
+// dynamicClient is a dynamic client for a kubeconfig file.
+func dynamicClient(kubeconfig string) (dynamic.Interface, error) {
+	cfg, err := kube.RESTConfig(kubeconfig, "")
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(cfg)
 }
 
 // informerHandler queues the keys an informer's events concern.
@@ -126,7 +152,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	s := &Syncer{
-		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Sync,
+		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Sync, custom: map[string]*customSync{},
 		virtual: virtual, host: host, log: log.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
@@ -226,6 +252,9 @@ func Run(ctx context.Context, o Options) error {
 	// Host pods whose virtual pod is gone (deleted while the syncer was
 	// down) are found by the initial host events, like any other.
 	s.log.Info("Syncer is running", "hostNamespace", hostNamespace)
+	if o.VirtualDynamic != nil && o.HostDynamic != nil {
+		s.startCustomResources(ctx, o)
+	}
 	const workers = 4
 	for range workers {
 		go func() {
@@ -382,6 +411,13 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 	kind, objKey, ok := strings.Cut(key, "|")
 	if !ok {
 		return nil
+	}
+	if c := s.customKind(kind); c != nil {
+		ns, name, err := cache.SplitMetaNamespaceKey(objKey)
+		if err != nil {
+			return nil
+		}
+		return s.syncCustom(ctx, c, ns, name)
 	}
 	if !s.enabled(kind) {
 		return nil
