@@ -2,9 +2,12 @@ package client_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -443,5 +446,51 @@ func TestRetries(t *testing.T) {
 				t.Fatalf("%d calls with %d idempotency keys, want %d calls and at most one key", calls, len(keys), tc.wantCalls)
 			}
 		})
+	}
+}
+
+// TestCreateRetryAfterLostResponse puts a proxy in front of the hub that
+// lets the first create through but loses its response, as a timeout
+// would: the client's retry gets the same object, and the hub holds one.
+func TestCreateRetryAfterLostResponse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := admin(t)
+	tn := newTenant(t, c)
+	target, err := url.Parse(hub(t).URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // a test proxy to the test hub
+	var mu sync.Mutex
+	posts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.Method == http.MethodPost {
+			posts++
+		}
+		first := r.Method == http.MethodPost && posts == 1
+		mu.Unlock()
+		if first {
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)                  // the hub makes the project...
+			w.WriteHeader(http.StatusGatewayTimeout) // ...and the answer is lost
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	viaProxy, err := client.New(client.Config{URL: srv.URL, APIKey: hub(t).AdminKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := viaProxy.CreateProject(ctx, tn.ID, api.CreateProjectRequest{Name: "once"})
+	if err != nil {
+		t.Fatalf("create through a lossy proxy: %v", err)
+	}
+	page, err := c.ListProjects(ctx, tn.ID, client.ListOptions{})
+	if err != nil || len(page.Items) != 1 || page.Items[0].ID != p.ID || posts != 2 {
+		t.Fatalf("after %d POSTs the tenant has %+v, %v; want only project %s", posts, page.Items, err, p.ID)
 	}
 }
