@@ -2,11 +2,12 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -35,7 +36,10 @@ type apiKeyModel struct {
 	ResourceVersion types.Int64  `tfsdk:"resource_version"`
 }
 
-func (m *apiKeyModel) set(k *store.APIKey) {
+func (m *apiKeyModel) set(k *createdKey) {
+	if k.secret != "" {
+		m.Key = types.StringValue(k.secret)
+	}
 	m.ID, m.Name, m.Prefix = types.StringValue(k.ID), types.StringValue(k.Name), types.StringValue(k.Prefix)
 	m.ResourceVersion = types.Int64Value(k.ResourceVersion)
 	// The same instant written another way (an offset, fewer digits) is
@@ -47,120 +51,83 @@ func (m *apiKeyModel) set(k *store.APIKey) {
 	}
 }
 
-type apiKeyResource struct{ hubResource }
-
-var (
-	_ resource.ResourceWithConfigure   = (*apiKeyResource)(nil)
-	_ resource.ResourceWithImportState = (*apiKeyResource)(nil)
-)
-
-func newAPIKeyResource() resource.Resource { return &apiKeyResource{} }
-
-func (r *apiKeyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_api_key"
+// createdKey is a key with its secret when it was just made.
+type createdKey struct {
+	store.APIKey
+	secret string
 }
 
-func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func newAPIKeyResource() resource.Resource {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
-	resp.Schema = schema.Schema{
-		Description: "An API key. The secret (key) is returned once by the hub and kept, sensitive, in the state; a key cannot change, so every change replaces it (the old one is revoked). " +
-			"Import ID: KEY_ID or USER_ID/KEY_ID (an imported key has no secret).",
-		Attributes: map[string]schema.Attribute{
-			"id":      idAttribute(),
-			"user_id": parentAttribute("The id of the key's user; unset for the provider's own user. Needs user.update for another user. Changing it replaces the key.", false),
-			"name":    nameAttribute("key"),
-			"expires_at": schema.StringAttribute{Optional: true,
-				Description: "When the key stops working, an RFC 3339 time in the future (2030-01-02T15:04:05Z); unset for never. Changing it replaces the key.",
-				Validators:  []validator.String{rfc3339{}}, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
-			"key": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: keep,
-				Description: "The secret (nest_...), to send as \"Authorization: Bearer KEY\". Shown once by the hub; null for an imported key."},
-			"prefix":           schema.StringAttribute{Computed: true, PlanModifiers: keep, Description: "The key's first characters, to recognise it in lists."},
-			"resource_version": schema.Int64Attribute{Computed: true, Description: resourceVersionAttribute().Description, PlanModifiers: keepVersion()},
+	return &crud[apiKeyModel, createdKey]{
+		name: "api_key", what: "the API key",
+		schema: schema.Schema{
+			Description: "An API key. The secret (key) is returned once by the hub and kept, sensitive, in the state; a key cannot change, so every change replaces it (the old one is revoked). " +
+				"Import ID: KEY_ID or USER_ID/KEY_ID (an imported key has no secret).",
+			Attributes: map[string]schema.Attribute{
+				"id":      idAttribute(),
+				"user_id": parentAttribute("The id of the key's user; unset for the provider's own user. Needs user.update for another user. Changing it replaces the key.", false),
+				"name":    nameAttribute("key"),
+				"expires_at": schema.StringAttribute{Optional: true,
+					Description: "When the key stops working, an RFC 3339 time in the future (2030-01-02T15:04:05Z); unset for never. Changing it replaces the key.",
+					Validators:  []validator.String{rfc3339{}}, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()}},
+				"key": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: keep,
+					Description: "The secret (nest_...), to send as \"Authorization: Bearer KEY\". Shown once by the hub; null for an imported key."},
+				"prefix":           schema.StringAttribute{Computed: true, PlanModifiers: keep, Description: "The key's first characters, to recognise it in lists."},
+				"resource_version": schema.Int64Attribute{Computed: true, Description: resourceVersionAttribute().Description, PlanModifiers: keepVersion()},
+			},
 		},
+		attrs:         []string{"name", "expires_at", "user_id"},
+		importLayouts: [][]string{{"id"}, {"user_id", "id"}},
+		create:        createAPIKey,
+		get: func(ctx context.Context, hub *client.Client, state *apiKeyModel) (*createdKey, error) {
+			k, err := hub.GetAPIKey(ctx, state.UserID.ValueString(), state.ID.ValueString())
+			if err != nil {
+				return nil, err
+			}
+			if !k.RevokedAt.IsZero() {
+				// Revoked outside Terraform: gone, to be created again.
+				return nil, &client.Error{Status: http.StatusNotFound, Code: client.CodeNotFound, Message: "the API key was revoked"}
+			}
+			return &createdKey{APIKey: *k}, nil
+		},
+		// A key cannot change: every attribute replaces it.
+		update: nil,
+		remove: func(ctx context.Context, hub *client.Client, state *apiKeyModel) error {
+			_, err := hub.RevokeAPIKey(ctx, state.UserID.ValueString(), state.ID.ValueString())
+			return err
+		},
+		set: (*apiKeyModel).set,
 	}
 }
 
-var apiKeyAttrs = []string{"name", "expires_at", "user_id"}
-
-func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan apiKeyModel
-	if resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...); resp.Diagnostics.HasError() {
-		return
-	}
+func createAPIKey(ctx context.Context, hub *client.Client, plan *apiKeyModel) (*createdKey, error) {
 	body := api.CreateAPIKeyRequest{Name: plan.Name.ValueString()}
 	if s := plan.ExpiresAt.ValueString(); s != "" {
 		body.ExpiresAt, _ = time.Parse(time.RFC3339, s) // validated
 	}
 	userID := plan.UserID.ValueString()
-	k, err := r.hub.CreateAPIKey(ctx, userID, body)
+	k, err := hub.CreateAPIKey(ctx, userID, body)
 	if client.IsAlreadyExists(err) {
-		if page, lerr := r.hub.ListAPIKeys(ctx, userID, client.ListOptions{Filters: map[string]string{"name": body.Name}}); lerr == nil &&
-			len(page.Items) == 1 && !page.Items[0].RevokedAt.IsZero() {
-			resp.Diagnostics.AddAttributeError(path.Root("name"), "Cannot create the API key",
-				fmt.Sprintf("The name %q is held by the revoked key %s: the hub keeps revoked keys (for the audit log) and their names. "+
-					"Give the new key another name, for instance one that includes its expiry.", body.Name, page.Items[0].ID))
-			return
+		page, lerr := hub.ListAPIKeys(ctx, userID, client.ListOptions{Filters: map[string]string{"name": body.Name}})
+		if lerr == nil && len(page.Items) == 1 && !page.Items[0].RevokedAt.IsZero() {
+			return nil, &attributeError{"name", fmt.Sprintf("The name %q is held by the revoked key %s: the hub keeps revoked keys (for the audit log) and their names. "+
+				"Give the new key another name, for instance one that includes its expiry.", body.Name, page.Items[0].ID)}
 		}
 	}
 	if err != nil {
-		addHubError(&resp.Diagnostics, "create the API key", err, apiKeyAttrs...)
-		return
+		return nil, err
 	}
 	if !strings.HasPrefix(k.Key, "nest_") {
 		// A retry that the hub answered with the first response, whose
 		// secret it does not repeat: the key is of no use, revoke it.
-		resp.Diagnostics.AddError("Cannot create the API key",
-			fmt.Sprintf("the hub made key %s but its secret was lost on the way (a retried request); the key is revoked: apply again", k.ID))
-		if _, err := r.hub.RevokeAPIKey(ctx, userID, k.ID); err != nil {
-			addHubError(&resp.Diagnostics, "revoke the key without secret "+k.ID, err)
+		err := fmt.Errorf("the hub made key %s but its secret was lost on the way (a retried request); the key is revoked: apply again", k.ID)
+		if _, rerr := hub.RevokeAPIKey(ctx, userID, k.ID); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("revoke key %s: %w", k.ID, rerr))
 		}
-		return
+		return nil, err
 	}
-	plan.set(&k.APIKey)
-	plan.Key = types.StringValue(k.Key)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state apiKeyModel
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	k, err := r.hub.GetAPIKey(ctx, state.UserID.ValueString(), state.ID.ValueString())
-	if client.IsNotFound(err) || (err == nil && !k.RevokedAt.IsZero()) {
-		// Revoked outside Terraform: gone, to be created again.
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addHubError(&resp.Diagnostics, "read the API key", err)
-		return
-	}
-	state.set(k)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// Update is never called with a change: every attribute replaces the key.
-func (r *apiKeyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan apiKeyModel
-	if resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...); resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state apiKeyModel
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	if _, err := r.hub.RevokeAPIKey(ctx, state.UserID.ValueString(), state.ID.ValueString()); err != nil && !client.IsNotFound(err) {
-		addHubError(&resp.Diagnostics, "revoke the API key", err)
-	}
-}
-
-func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importIDs(ctx, req, resp, []string{"id"}, []string{"user_id", "id"})
+	return &createdKey{APIKey: k.APIKey, secret: k.Key}, nil
 }
 
 // rfc3339 checks a time attribute.

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -55,6 +56,11 @@ func (d *hubDataSource) Configure(_ context.Context, req datasource.ConfigureReq
 // request id, on the attribute the hub named when the resource has it.
 func addHubError(diags *diag.Diagnostics, action string, err error, attrs ...string) {
 	summary := "Cannot " + action
+	var ae *attributeError
+	if errors.As(err, &ae) {
+		diags.AddAttributeError(path.Root(ae.attr), summary, ae.msg)
+		return
+	}
 	e := client.AsError(err)
 	if e == nil {
 		diags.AddError(summary, err.Error())
@@ -71,12 +77,20 @@ func addHubError(diags *diag.Diagnostics, action string, err error, attrs ...str
 	case e.Code == client.CodeConflict && e.Field() == "resourceVersion":
 		detail.WriteString("\n\nThe object was changed by someone else since Terraform read it: run terraform plan again to see the change, then apply.")
 	}
+	if err != error(e) { // wrapped: say what was being done
+		fmt.Fprintf(&detail, "\n\nIn full: %v", err)
+	}
 	if attr := snake(e.Field()); attr != "" && slices.Contains(attrs, attr) {
 		diags.AddAttributeError(path.Root(attr), summary, detail.String())
 		return
 	}
 	diags.AddError(summary, detail.String())
 }
+
+// attributeError is the provider's own refusal of one attribute's value.
+type attributeError struct{ attr, msg string }
+
+func (e *attributeError) Error() string { return e.attr + ": " + e.msg }
 
 // snake turns the hub's field names (displayName) into attribute names
 // (display_name).
@@ -216,13 +230,15 @@ func stringSet(items []string) types.Set {
 	return types.SetValueMust(types.StringType, vals)
 }
 
-// setStrings reads a known set of strings.
-func setStrings(ctx context.Context, s types.Set, diags *diag.Diagnostics) []string {
+// stringsOf returns the strings of a known set, sorted (planned sets of
+// configured values are known).
+func stringsOf(s types.Set) []string {
 	out := []string{}
-	if s.IsNull() || s.IsUnknown() {
-		return out
+	for _, v := range s.Elements() {
+		if str, ok := v.(types.String); ok && !str.IsNull() && !str.IsUnknown() {
+			out = append(out, str.ValueString())
+		}
 	}
-	diags.Append(s.ElementsAs(ctx, &out, false)...)
 	slices.Sort(out)
 	return out
 }

@@ -31,96 +31,37 @@ func (m *projectModel) set(p *store.Project) {
 	m.ResourceVersion = types.Int64Value(p.ResourceVersion)
 }
 
-type projectResource struct{ hubResource }
-
-var (
-	_ resource.ResourceWithConfigure   = (*projectResource)(nil)
-	_ resource.ResourceWithImportState = (*projectResource)(nil)
-)
-
-func newProjectResource() resource.Resource { return &projectResource{} }
-
-func (r *projectResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_project"
-}
-
-func (r *projectResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "A project of a tenant: it groups virtual clusters and the role bindings on them. Import ID: TENANT_ID/PROJECT_ID.",
-		Attributes: map[string]schema.Attribute{
-			"id":               idAttribute(),
-			"tenant_id":        parentAttribute("The id of the project's tenant. Changing it replaces the project.", true),
-			"name":             nameAttribute("project"),
-			"display_name":     textAttribute("A human-readable name (at most 256 characters)."),
-			"resource_version": resourceVersionAttribute(),
+func newProjectResource() resource.Resource {
+	return &crud[projectModel, store.Project]{
+		name: "project", what: "the project",
+		schema: schema.Schema{
+			Description: "A project of a tenant: it groups virtual clusters and the role bindings on them. Import ID: TENANT_ID/PROJECT_ID.",
+			Attributes: map[string]schema.Attribute{
+				"id":               idAttribute(),
+				"tenant_id":        parentAttribute("The id of the project's tenant. Changing it replaces the project.", true),
+				"name":             nameAttribute("project"),
+				"display_name":     textAttribute("A human-readable name (at most 256 characters)."),
+				"resource_version": resourceVersionAttribute(),
+			},
 		},
+		attrs:         []string{"name", "display_name", "tenant_id"},
+		importLayouts: [][]string{{"tenant_id", "id"}},
+		create: func(ctx context.Context, hub *client.Client, plan *projectModel) (*store.Project, error) {
+			return hub.CreateProject(ctx, plan.TenantID.ValueString(),
+				api.CreateProjectRequest{Name: plan.Name.ValueString(), DisplayName: plan.DisplayName.ValueString()})
+		},
+		get: func(ctx context.Context, hub *client.Client, state *projectModel) (*store.Project, error) {
+			return hub.GetProject(ctx, state.TenantID.ValueString(), state.ID.ValueString())
+		},
+		update: func(ctx context.Context, hub *client.Client, plan, state *projectModel) (*store.Project, error) {
+			return hub.UpdateProject(ctx, state.TenantID.ValueString(), state.ID.ValueString(),
+				api.UpdateProjectRequest{DisplayName: plan.DisplayName.ValueString(), ResourceVersion: state.ResourceVersion.ValueInt64()})
+		},
+		remove: func(ctx context.Context, hub *client.Client, state *projectModel) error {
+			return hub.DeleteProject(ctx, state.TenantID.ValueString(), state.ID.ValueString(), state.ResourceVersion.ValueInt64())
+		},
+		set: (*projectModel).set,
 	}
-}
-
-var projectAttrs = []string{"name", "display_name", "tenant_id"}
-
-func (r *projectResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan projectModel
-	if resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...); resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := r.hub.CreateProject(ctx, plan.TenantID.ValueString(),
-		api.CreateProjectRequest{Name: plan.Name.ValueString(), DisplayName: plan.DisplayName.ValueString()})
-	if err != nil {
-		addHubError(&resp.Diagnostics, "create the project", err, projectAttrs...)
-		return
-	}
-	plan.set(p)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *projectResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state projectModel
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := r.hub.GetProject(ctx, state.TenantID.ValueString(), state.ID.ValueString())
-	if client.IsNotFound(err) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addHubError(&resp.Diagnostics, "read the project", err)
-		return
-	}
-	state.set(p)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *projectResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state projectModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	p, err := r.hub.UpdateProject(ctx, state.TenantID.ValueString(), state.ID.ValueString(),
-		api.UpdateProjectRequest{DisplayName: plan.DisplayName.ValueString(), ResourceVersion: state.ResourceVersion.ValueInt64()})
-	if err != nil {
-		addHubError(&resp.Diagnostics, "update the project", err, projectAttrs...)
-		return
-	}
-	plan.set(p)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *projectResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state projectModel
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.hub.DeleteProject(ctx, state.TenantID.ValueString(), state.ID.ValueString(), state.ResourceVersion.ValueInt64())
-	if err != nil && !client.IsNotFound(err) {
-		addHubError(&resp.Diagnostics, "delete the project", err)
-	}
-}
-
-func (r *projectResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importIDs(ctx, req, resp, []string{"tenant_id", "id"})
 }
 
 // Data source nest_project: a project found by id or by name.

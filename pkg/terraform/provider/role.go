@@ -28,99 +28,40 @@ func (m *roleModel) set(r *store.Role) {
 	m.ResourceVersion = types.Int64Value(r.ResourceVersion)
 }
 
-type roleResource struct{ hubResource }
-
-var (
-	_ resource.ResourceWithConfigure   = (*roleResource)(nil)
-	_ resource.ResourceWithImportState = (*roleResource)(nil)
-)
-
-func newRoleResource() resource.Resource { return &roleResource{} }
-
-func (r *roleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_role"
-}
-
-func (r *roleResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "A custom role: a named set of permissions (resource.verb) that role bindings grant. Import ID: ROLE_ID. Built-in roles cannot be managed.",
-		Attributes: map[string]schema.Attribute{
-			"id":          idAttribute(),
-			"name":        nameAttribute("role"),
-			"description": textAttribute("What the role is for (at most 1024 characters)."),
-			"permissions": schema.SetAttribute{ElementType: types.StringType, Required: true,
-				Description: "The permissions the role grants, such as project.get or virtualcluster.create (GET /api/v1/permissions lists them; no wildcards)."},
-			"resource_version": resourceVersionAttribute(),
+func newRoleResource() resource.Resource {
+	return &crud[roleModel, store.Role]{
+		name: "role", what: "the role",
+		schema: schema.Schema{
+			Description: "A custom role: a named set of permissions (resource.verb) that role bindings grant. Import ID: ROLE_ID. Built-in roles cannot be managed.",
+			Attributes: map[string]schema.Attribute{
+				"id":          idAttribute(),
+				"name":        nameAttribute("role"),
+				"description": textAttribute("What the role is for (at most 1024 characters)."),
+				"permissions": schema.SetAttribute{ElementType: types.StringType, Required: true,
+					Description: "The permissions the role grants, such as project.get or virtualcluster.create (GET /api/v1/permissions lists them; no wildcards)."},
+				"resource_version": resourceVersionAttribute(),
+			},
 		},
+		attrs:         []string{"name", "description", "permissions"},
+		importLayouts: [][]string{{"id"}},
+		create: func(ctx context.Context, hub *client.Client, plan *roleModel) (*store.Role, error) {
+			return hub.CreateRole(ctx, api.CreateRoleRequest{Name: plan.Name.ValueString(), Description: plan.Description.ValueString(),
+				Permissions: stringsOf(plan.Permissions)})
+		},
+		get: func(ctx context.Context, hub *client.Client, state *roleModel) (*store.Role, error) {
+			r, err := hub.GetRole(ctx, state.ID.ValueString())
+			if err == nil && r.Builtin {
+				return nil, &attributeError{"id", r.Name + " is a built-in role, kept by the hub: only custom roles are resources"}
+			}
+			return r, err
+		},
+		update: func(ctx context.Context, hub *client.Client, plan, state *roleModel) (*store.Role, error) {
+			return hub.UpdateRole(ctx, state.ID.ValueString(), api.UpdateRoleRequest{Description: plan.Description.ValueString(),
+				Permissions: stringsOf(plan.Permissions), ResourceVersion: state.ResourceVersion.ValueInt64()})
+		},
+		remove: func(ctx context.Context, hub *client.Client, state *roleModel) error {
+			return hub.DeleteRole(ctx, state.ID.ValueString(), state.ResourceVersion.ValueInt64())
+		},
+		set: (*roleModel).set,
 	}
-}
-
-var roleAttrs = []string{"name", "description", "permissions"}
-
-func (r *roleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan roleModel
-	if resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...); resp.Diagnostics.HasError() {
-		return
-	}
-	perms := setStrings(ctx, plan.Permissions, &resp.Diagnostics)
-	role, err := r.hub.CreateRole(ctx, api.CreateRoleRequest{Name: plan.Name.ValueString(), Description: plan.Description.ValueString(), Permissions: perms})
-	if err != nil {
-		addHubError(&resp.Diagnostics, "create the role", err, roleAttrs...)
-		return
-	}
-	plan.set(role)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *roleResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state roleModel
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	role, err := r.hub.GetRole(ctx, state.ID.ValueString())
-	if client.IsNotFound(err) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		addHubError(&resp.Diagnostics, "read the role", err)
-		return
-	}
-	if role.Builtin {
-		resp.Diagnostics.AddError("Cannot manage a built-in role", role.Name+" is kept by the hub: only custom roles are resources.")
-		return
-	}
-	state.set(role)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *roleResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state roleModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	role, err := r.hub.UpdateRole(ctx, state.ID.ValueString(), api.UpdateRoleRequest{Description: plan.Description.ValueString(),
-		Permissions: setStrings(ctx, plan.Permissions, &resp.Diagnostics), ResourceVersion: state.ResourceVersion.ValueInt64()})
-	if err != nil {
-		addHubError(&resp.Diagnostics, "update the role", err, roleAttrs...)
-		return
-	}
-	plan.set(role)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func (r *roleResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state roleModel
-	if resp.Diagnostics.Append(req.State.Get(ctx, &state)...); resp.Diagnostics.HasError() {
-		return
-	}
-	err := r.hub.DeleteRole(ctx, state.ID.ValueString(), state.ResourceVersion.ValueInt64())
-	if err != nil && !client.IsNotFound(err) {
-		addHubError(&resp.Diagnostics, "delete the role", err)
-	}
-}
-
-func (r *roleResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	importIDs(ctx, req, resp, []string{"id"})
 }
