@@ -668,6 +668,15 @@ resource "nest_role_binding" "b" {
   subject_kind = "user"
   subject_id   = %q
 }`, p.ID, viewer.ID), `Missing tenant_id`},
+		{"data source without id or name", hcl(`
+data "nest_project" "p" {
+  tenant_id = %q
+}`, tn.ID), `Give id or name`},
+		{"data source of a missing project", hcl(`
+data "nest_project" "p" {
+  tenant_id = %q
+  name      = "missing"
+}`, tn.ID), `has no project named missing`},
 		{"expiry not a time", hcl(`
 resource "nest_api_key" "k" {
   name       = "k"
