@@ -14,7 +14,7 @@ LDFLAGS := $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build nest kwok kubectl up down test bench clean
+.PHONY: all build nest kwok kubectl terraform-provider up down test bench clean
 
 all: build
 
@@ -22,6 +22,11 @@ build: nest kwok kubectl ## Build bin/nest, bin/kwok and bin/kubectl
 
 nest:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/nest ./cmd/nest
+
+# The Terraform provider (docs/terraform/index.md shows how to use a local
+# build with dev_overrides).
+terraform-provider:
+	$(GO) build -ldflags '-X main.version=$(NEST_VERSION)' -o $(BIN)/terraform-provider-nest ./cmd/terraform-provider-nest
 
 # kubectl from the same pinned k8s.io/kubernetes (a `tool` in go.mod), for
 # the quick start and the tests.

@@ -1,0 +1,72 @@
+// Package hubtest starts a real hub (pkg/hub/server, SQLite in a temporary
+// directory, its self-signed TLS certificate) for the tests of the hub's
+// clients: the Go client, the Terraform provider, the CLI.
+package hubtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/server"
+)
+
+// Hub is a running hub.
+type Hub struct {
+	// URL is https://127.0.0.1:PORT.
+	URL string
+	// CACert is the PEM of the hub's self-signed serving certificate.
+	CACert []byte
+	// AdminKey is the API key of the bootstrap admin (hub-admin globally).
+	AdminKey string
+	// DataDir holds the database and the certificate.
+	DataDir string
+}
+
+// Start runs a hub in dir until stop is called. Tests use Run, which stops
+// the hub when the test ends; Start serves TestMain, which has no *testing.T.
+func Start(dir string) (hub *Hub, stop func() error, err error) {
+	key := auth.NewKey()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, BootstrapKey: key, Ready: func(addr string) { ready <- addr },
+		ShutdownTimeout: 5 * time.Second}
+	go func() { done <- server.Run(ctx, cfg) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		return nil, nil, err
+	}
+	pem, err := os.ReadFile(filepath.Join(dir, "tls", "hub.crt"))
+	if err != nil {
+		cancel()
+		<-done
+		return nil, nil, err
+	}
+	stop = func() error {
+		cancel()
+		return <-done
+	}
+	return &Hub{URL: "https://" + addr, CACert: pem, AdminKey: key, DataDir: dir}, stop, nil
+}
+
+// Run starts a hub in a temporary directory and stops it when t ends.
+func Run(t testing.TB) *Hub {
+	t.Helper()
+	h, stop, err := Start(t.TempDir())
+	if err != nil {
+		t.Fatalf("start a hub: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("the hub stopped with: %v", err)
+		}
+	})
+	return h
+}
