@@ -112,6 +112,9 @@ func deleteTenant(c *call, _ *none) (*none, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.projectVirtualClusters(map[string]string{"tenantId": t.ID}, "tenant"); err != nil {
+		return nil, err
+	}
 	return remove(c, c.store().Tenants, t)
 }
 
@@ -145,6 +148,9 @@ func updateProject(c *call, req *UpdateProjectRequest) (*store.Project, error) {
 func deleteProject(c *call, _ *none) (*none, error) {
 	p, err := c.project()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.projectVirtualClusters(map[string]string{"projectId": p.ID}, "project"); err != nil {
 		return nil, err
 	}
 	return remove(c, c.store().Projects, p)

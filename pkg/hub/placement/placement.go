@@ -60,7 +60,8 @@ func Get(r store.Resources, dim string) string {
 	}
 }
 
-func set(r *store.Resources, dim, v string) {
+// Set sets one dimension of r.
+func Set(r *store.Resources, dim, v string) {
 	switch dim {
 	case "cpu":
 		r.CPU = v
@@ -102,7 +103,7 @@ func Add(a, b store.Resources) (store.Resources, error) {
 			continue
 		}
 		qa.Add(qb)
-		set(&out, dim, qa.String())
+		Set(&out, dim, qa.String())
 	}
 	return out, nil
 }

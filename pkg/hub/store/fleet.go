@@ -195,3 +195,13 @@ func (c *Collection[T]) All(ctx context.Context, filters map[string]string) ([]T
 		}
 	}
 }
+
+// LockClusterGroup takes the write lock of a cluster group's row until the
+// transaction of ctx ends (without changing it), so that placements in one
+// group happen one at a time on either database.
+func (s *Store) LockClusterGroup(ctx context.Context, id string) error {
+	if _, err := s.exec(ctx, `UPDATE cluster_groups SET resource_version = resource_version WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("lock cluster group %s: %w", id, err)
+	}
+	return nil
+}
