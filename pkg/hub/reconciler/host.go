@@ -138,4 +138,3 @@ func nodeReady(n *corev1.Node) bool {
 	}
 	return false
 }
-
