@@ -51,8 +51,9 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 		// Not deleted, not failed: the host may come back.
 		return r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
 			s.Message = "host cluster " + host.Name + " is unreachable: " + host.Status.Message
-			if !vc.Deleting {
-				s.Phase = store.VCUnknown
+			s.Phase = store.VCUnknown
+			if vc.Deleting {
+				s.Phase = store.VCDeleting
 			}
 			setCondition(s, CondReady, "Unknown", "HostUnreachable", s.Message)
 		})
