@@ -247,6 +247,54 @@ func (c *call) hostsOf(g *store.ClusterGroup, except string) ([]placement.Host, 
 	return hosts, len(vcs), nil
 }
 
+// checkTenantQuota checks, before the group's rules, that the tenant's
+// virtual clusters (but except) with one more of quota stay within the
+// tenant's quota.
+func (c *call) checkTenantQuota(tenantID, except string, quota store.Resources) error {
+	t, err := c.store().Tenants.Get(c.ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	if t.Quota == (store.TenantQuota{}) {
+		return nil
+	}
+	if err := c.store().LockTenant(c.ctx, t.ID); err != nil {
+		return err
+	}
+	vcs, err := c.store().VirtualClusters.All(c.ctx, map[string]string{"tenantId": t.ID})
+	if err != nil {
+		return err
+	}
+	used, n := quota, 1
+	for _, vc := range vcs {
+		if vc.ID == except {
+			continue
+		}
+		n++
+		if used, err = placement.Add(used, vc.Quota); err != nil {
+			return err
+		}
+	}
+	if except == "" && t.Quota.VirtualClusters > 0 && n > t.Quota.VirtualClusters {
+		return conflict("quota", "tenant %s may have at most %d virtual clusters", t.Name, t.Quota.VirtualClusters)
+	}
+	for _, dim := range placement.Dimensions {
+		limit := placement.Get(t.Quota.Resources, dim)
+		if limit == "" {
+			continue
+		}
+		ok, err := placement.Fits(store.Resources{CPU: placement.Get(used, dim)}, store.Resources{CPU: limit})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return conflict("quota."+dim, "tenant %s's quota allows %s %s in all, and its virtual clusters would have %s",
+				t.Name, limit, dim, placement.Get(used, dim))
+		}
+	}
+	return nil
+}
+
 func placementError(err error) error {
 	switch {
 	case errors.Is(err, placement.ErrGroupFull):
@@ -296,6 +344,9 @@ func createVirtualCluster(c *call, req *CreateVirtualClusterRequest) (*store.Vir
 	}
 	quota, err := quotaWithin(req.Quota, g)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkTenantQuota(p.TenantID, "", quota); err != nil {
 		return nil, err
 	}
 	// Creates in one group are serialized, so that two of them never
@@ -366,6 +417,9 @@ func updateVirtualCluster(c *call, req *UpdateVirtualClusterRequest) (*store.Vir
 		profiles = []string{}
 	}
 	if quota != vc.Quota {
+		if err := c.checkTenantQuota(vc.TenantID, vc.ID, quota); err != nil {
+			return nil, err
+		}
 		// A resize must fit on the host it runs on.
 		if err := c.store().LockClusterGroup(c.ctx, g.ID); err != nil {
 			return nil, err

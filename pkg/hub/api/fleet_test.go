@@ -25,6 +25,7 @@ func TestFleetAPI(t *testing.T) {
 		{Name: "placement picks the freest ready host and refuses when full", Run: withHub(testPlacementThroughAPI)},
 		{Name: "virtual cluster lifecycle requests", Run: withHub(testVirtualClusterRequests)},
 		{Name: "a project with virtual clusters is deleted only with force", Run: withHub(testProjectDeleteForce)},
+		{Name: "tenant quotas are checked first", Run: withHub(testTenantQuota)},
 	})
 }
 
@@ -272,4 +273,43 @@ func testProjectDeleteForce(t *testing.T, h *hub) {
 	if !got.Deleting {
 		t.Fatalf("the project's virtual cluster is not being deleted: %+v", got)
 	}
+}
+
+func testTenantQuota(t *testing.T, h *hub) {
+	f := newFleet(t, h, map[string]any{"cpu": "2", "pods": "20"}, "64")
+	var tn store.Tenant
+	h.do("GET", "/api/v1/tenants/"+f.tenant, h.admin, nil).must(t, 200).decode(t, &tn)
+	e := h.do("PUT", "/api/v1/tenants/"+f.tenant, h.admin, map[string]any{"quota": map[string]any{"virtualClusters": -1}, "resourceVersion": tn.ResourceVersion}).
+		must(t, 400).apiError(t)
+	if e.Details["field"] != "quota.virtualClusters" {
+		t.Fatalf("bad tenant quota: %+v", e)
+	}
+	h.do("PUT", "/api/v1/tenants/"+f.tenant, h.admin, map[string]any{"quota": map[string]any{"cpu": "3", "virtualClusters": 2}, "resourceVersion": tn.ResourceVersion}).
+		must(t, 200).decode(t, &tn)
+	if tn.Quota.CPU != "3" || tn.Quota.VirtualClusters != 2 {
+		t.Fatalf("tenant quota %+v", tn.Quota)
+	}
+	var vc store.VirtualCluster
+	h.do("POST", f.vcs, h.admin, map[string]any{"name": "a", "clusterGroupId": f.group}).must(t, 201).decode(t, &vc)
+	// 2 + 2 CPUs > 3: refused by the tenant's quota though the group has room.
+	e = h.do("POST", f.vcs, h.admin, map[string]any{"name": "b", "clusterGroupId": f.group}).must(t, 409).apiError(t)
+	if e.Details["field"] != "quota.cpu" || !strings.Contains(e.Message, "tenant acme") {
+		t.Fatalf("over the tenant's cpu: %+v", e)
+	}
+	var b store.VirtualCluster
+	h.do("POST", f.vcs, h.admin, map[string]any{"name": "b", "clusterGroupId": f.group, "quota": map[string]any{"cpu": "1"}}).must(t, 201).decode(t, &b)
+	e = h.do("POST", f.vcs, h.admin, map[string]any{"name": "c", "clusterGroupId": f.group, "quota": map[string]any{"cpu": "0"}}).must(t, 409).apiError(t)
+	if !strings.Contains(e.Message, "at most 2 virtual clusters") {
+		t.Fatalf("over the tenant's count: %+v", e)
+	}
+	// A resize counts too: 2 + 2 > 3.
+	e = h.do("PUT", f.vcs+"/"+b.ID, h.admin, map[string]any{"quota": map[string]any{"cpu": "2"}, "resourceVersion": b.ResourceVersion}).must(t, 409).apiError(t)
+	if e.Details["field"] != "quota.cpu" {
+		t.Fatalf("resize over the tenant's cpu: %+v", e)
+	}
+	// A tenant's admin cannot raise its own quota, but may update the rest.
+	admin, key := userWithKey(t, h.s, "ta")
+	bind(t, h.s, "ta", "tenant-admin", admin.ID, f.tenant, "")
+	h.do("PUT", "/api/v1/tenants/"+f.tenant, key, map[string]any{"displayName": "x", "quota": map[string]any{"cpu": "100"}, "resourceVersion": tn.ResourceVersion}).must(t, 403)
+	h.do("PUT", "/api/v1/tenants/"+f.tenant, key, map[string]any{"displayName": "x", "quota": map[string]any{"cpu": "3", "virtualClusters": 2}, "resourceVersion": tn.ResourceVersion}).must(t, 200)
 }

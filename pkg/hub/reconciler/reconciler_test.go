@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,17 +51,10 @@ func TestUnreachableHost(t *testing.T) {
 	if err := s.HostClusters.Create(ctx, host); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for _, vc := range []*store.VirtualCluster{
-		{Meta: store.Meta{Name: "running"}, ProjectID: "p", Quota: store.Resources{CPU: "1"}, Generation: 1,
-			Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}},
-		{Meta: store.Meta{Name: "deleting"}, ProjectID: "p", Quota: store.Resources{CPU: "2"}, Generation: 2, Deleting: true,
-			Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}},
-	} {
-		if err := s.VirtualClusters.Create(ctx, vc); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, vc.ID)
+	running := &store.VirtualCluster{Meta: store.Meta{Name: "running"}, ProjectID: "p", Quota: store.Resources{CPU: "1"}, Generation: 1,
+		Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}}
+	if err := s.VirtualClusters.Create(ctx, running); err != nil {
+		t.Fatal(err)
 	}
 	r, err := reconciler.New(reconciler.Config{Store: s, Secrets: box, DataDir: t.TempDir(), NestBinary: "/bin/true",
 		Resync: 100 * time.Millisecond, HealthInterval: 100 * time.Millisecond})
@@ -69,31 +63,48 @@ func TestUnreachableHost(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
+	// The host stops answering: its virtual cluster turns Unknown.
 	for {
 		h, err := s.HostClusters.Get(ctx, host.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		running, err1 := s.VirtualClusters.Get(ctx, ids[0])
-		deleting, err2 := s.VirtualClusters.Get(ctx, ids[1])
-		if err1 != nil || err2 != nil {
-			t.Fatalf("a virtual cluster of an unreachable host was removed: %v %v", err1, err2)
+		vc, err := s.VirtualClusters.Get(ctx, running.ID)
+		if err != nil {
+			t.Fatalf("a virtual cluster of an unreachable host was removed: %v", err)
 		}
-		if h.Status.Phase == store.HostUnreachable && running.Status.Phase == store.VCUnknown && deleting.Status.Message != "" {
-			if h.Status.Message == "" || h.Status.Capacity.CPU != "8" || h.Status.Allocated.CPU != "3" {
+		if h.Status.Phase == store.HostUnreachable && vc.Status.Phase == store.VCUnknown {
+			if h.Status.Message == "" || h.Status.Capacity.CPU != "8" || h.Status.Allocated.CPU != "1" {
 				t.Fatalf("host status %+v", h.Status)
 			}
-			if deleting.Status.Phase != store.VCDeleting {
-				t.Fatalf("a deleting cluster turned %s", deleting.Status.Phase)
-			}
 			var ready *store.Condition
-			for i := range running.Status.Conditions {
-				if running.Status.Conditions[i].Type == reconciler.CondReady {
-					ready = &running.Status.Conditions[i]
+			for i := range vc.Status.Conditions {
+				if vc.Status.Conditions[i].Type == reconciler.CondReady {
+					ready = &vc.Status.Conditions[i]
 				}
 			}
 			if ready == nil || ready.Status != "Unknown" || ready.Reason != "HostUnreachable" {
-				t.Fatalf("Ready condition %+v", running.Status.Conditions)
+				t.Fatalf("Ready condition %+v", vc.Status.Conditions)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A delete asked meanwhile waits for the host: Deleting, kept.
+	deleting := &store.VirtualCluster{Meta: store.Meta{Name: "deleting"}, ProjectID: "p", Generation: 2, Deleting: true,
+		Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}}
+	if err := s.VirtualClusters.Create(ctx, deleting); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed("virtualcluster", deleting.ID)
+	for {
+		vc, err := s.VirtualClusters.Get(ctx, deleting.ID)
+		if err != nil {
+			t.Fatalf("a deleting virtual cluster of an unreachable host was removed: %v", err)
+		}
+		if vc.Status.Message != "" {
+			if vc.Status.Phase != store.VCDeleting || !strings.Contains(vc.Status.Message, "unreachable") {
+				t.Fatalf("deleting cluster status %+v", vc.Status)
 			}
 			break
 		}

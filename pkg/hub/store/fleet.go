@@ -205,3 +205,12 @@ func (s *Store) LockClusterGroup(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// LockTenant is LockClusterGroup for a tenant: checks of its quota happen
+// one at a time.
+func (s *Store) LockTenant(ctx context.Context, id string) error {
+	if _, err := s.exec(ctx, `UPDATE tenants SET resource_version = resource_version WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("lock tenant %s: %w", id, err)
+	}
+	return nil
+}

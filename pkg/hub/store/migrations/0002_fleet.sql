@@ -55,3 +55,6 @@ CREATE TABLE virtual_clusters (
 CREATE INDEX virtual_clusters_project_id ON virtual_clusters (project_id, id);
 CREATE INDEX virtual_clusters_cluster_group_id ON virtual_clusters (cluster_group_id, id);
 CREATE INDEX virtual_clusters_host_cluster_id ON virtual_clusters (host_cluster_id, id);
+
+-- A tenant's quota over all its virtual clusters (JSON; {} is none).
+ALTER TABLE tenants ADD COLUMN quota_json TEXT NOT NULL DEFAULT '{}';
