@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nestcluster/nest/pkg/hub/api"
@@ -26,6 +28,7 @@ func TestFleetAPI(t *testing.T) {
 		{Name: "virtual cluster lifecycle requests", Run: withHub(testVirtualClusterRequests)},
 		{Name: "a project with virtual clusters is deleted only with force", Run: withHub(testProjectDeleteForce)},
 		{Name: "tenant quotas are checked first", Run: withHub(testTenantQuota)},
+		{Name: "concurrent creates and updates of virtual clusters", Run: withHub(testConcurrentVirtualClusters)},
 	})
 }
 
@@ -312,4 +315,59 @@ func testTenantQuota(t *testing.T, h *hub) {
 	bind(t, h.s, "ta", "tenant-admin", admin.ID, f.tenant, "")
 	h.do("PUT", "/api/v1/tenants/"+f.tenant, key, map[string]any{"displayName": "x", "quota": map[string]any{"cpu": "100"}, "resourceVersion": tn.ResourceVersion}).must(t, 403)
 	h.do("PUT", "/api/v1/tenants/"+f.tenant, key, map[string]any{"displayName": "x", "quota": map[string]any{"cpu": "3", "virtualClusters": 2}, "resourceVersion": tn.ResourceVersion}).must(t, 200)
+}
+
+func testConcurrentVirtualClusters(t *testing.T, h *hub) {
+	f := newFleet(t, h, map[string]any{"cpu": "1"}, "64") // the group takes at most 3
+	const n = 8
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = h.do("POST", f.vcs, h.admin, map[string]any{"name": fmt.Sprintf("vc%d", i), "clusterGroupId": f.group}).status
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		switch s {
+		case 201:
+			created++
+		case 409:
+		default:
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	if created != 3 {
+		t.Fatalf("%d creates passed a group limited to 3: %v", created, statuses)
+	}
+	var page store.Page[store.VirtualCluster]
+	h.do("GET", f.vcs, h.admin, nil).must(t, 200).decode(t, &page)
+	vc := page.Items[0]
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = h.do("PUT", f.vcs+"/"+vc.ID, h.admin, map[string]any{"paused": i%2 == 0, "profiles": []string{fmt.Sprint(i)},
+				"resourceVersion": vc.ResourceVersion}).status
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, s := range statuses {
+		switch s {
+		case 200:
+			won++
+		case 409:
+		default:
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	var got store.VirtualCluster
+	h.do("GET", f.vcs+"/"+vc.ID, h.admin, nil).must(t, 200).decode(t, &got)
+	if won != 1 || got.ResourceVersion != vc.ResourceVersion+1 || got.Generation != vc.Generation+1 {
+		t.Fatalf("%d updates won; now %+v", won, got)
+	}
 }
