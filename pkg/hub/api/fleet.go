@@ -283,11 +283,11 @@ func (c *call) checkTenantQuota(tenantID, except string, quota store.Resources) 
 		if limit == "" {
 			continue
 		}
-		ok, err := placement.Fits(store.Resources{CPU: placement.Get(used, dim)}, store.Resources{CPU: limit})
+		over, err := placement.Exceeds(used, t.Quota.Resources, dim)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if over {
 			return conflict("quota."+dim, "tenant %s's quota allows %s %s in all, and its virtual clusters would have %s",
 				t.Name, limit, dim, placement.Get(used, dim))
 		}

@@ -130,6 +130,20 @@ func Fits(want, have store.Resources) (bool, error) {
 	return true, nil
 }
 
+// Exceeds reports whether dimension dim of want is more than limit's.
+// An empty side is zero.
+func Exceeds(want, limit store.Resources, dim string) (bool, error) {
+	w, err := Quantity(want, dim)
+	if err != nil {
+		return false, err
+	}
+	l, err := Quantity(limit, dim)
+	if err != nil {
+		return false, err
+	}
+	return w.Cmp(l) > 0, nil
+}
+
 // Place returns the id of the host the request goes to: among the ready
 // hosts with room for the quota in every dimension, the one whose scarcest
 // dimension keeps the largest free fraction after placement (ties: the

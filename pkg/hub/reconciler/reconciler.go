@@ -19,13 +19,13 @@
 package reconciler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sync"
 	"time"
 
@@ -260,7 +260,7 @@ func (r *Reconciler) hostKubeconfig(h *store.HostCluster) (string, error) {
 	path := filepath.Join(dir, h.ID+".kubeconfig")
 	r.hostFiles.Lock()
 	defer r.hostFiles.Unlock()
-	if old, err := os.ReadFile(path); err == nil && reflect.DeepEqual(old, data) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 		return path, nil
 	}
 	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
