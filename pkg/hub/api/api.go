@@ -29,6 +29,7 @@ import (
 
 	"github.com/nestcluster/nest/pkg/hub/audit"
 	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	nestlog "github.com/nestcluster/nest/pkg/log"
 )
@@ -47,6 +48,12 @@ type Config struct {
 	// one per 6 s, burst 10).
 	AuthFailures rate.Limit
 	AuthBurst    int
+	// Secrets encrypts host cluster kubeconfigs; without it host clusters
+	// cannot be registered.
+	Secrets *secrets.Box
+	// Fleet is the reconciler: told of changes, asked for kubeconfigs.
+	// Nil runs the API alone (no kubeconfigs to hand out).
+	Fleet Fleet
 }
 
 func (c *Config) validate() error {
@@ -344,6 +351,13 @@ func (a *API) mutate(w http.ResponseWriter, c *call, body []byte) {
 				RequestHash: hash, Status: c.route.Status, Response: stored})
 		})
 		c.ctx = c.r.Context()
+		after := c.after
+		c.after = nil
+		if err == nil {
+			for _, fn := range after {
+				fn()
+			}
+		}
 		if err != nil && key != "" && attempt == 0 {
 			// A twin request with the same key may have won the race (its
 			// create made ours fail, or it stored the key first): replay

@@ -41,7 +41,7 @@ func decodeError(err error) *Error {
 	case errors.As(err, &syntax):
 		return invalid("body", "malformed JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(typ.Field)
 		if field == "" {
 			field = "body"
 		}
@@ -58,6 +58,18 @@ func decodeError(err error) *Error {
 	}
 	// Other decoding errors (bad time formats...) carry no field name.
 	return invalid("body", "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonPath drops the Go names of embedded structs ("Spec.paused") from a
+// decoder's field path: JSON names start with a lower-case letter.
+func jsonPath(field string) string {
+	var parts []string
+	for _, p := range strings.Split(field, ".") {
+		if p != "" && (p[0] < 'A' || p[0] > 'Z') {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 func jsonType(kind string) string {

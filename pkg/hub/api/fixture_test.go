@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/nestcluster/nest/pkg/hub/api"
 	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
 )
 
@@ -20,6 +22,7 @@ type hub struct {
 	s       *store.Store
 	handler http.Handler
 	admin   string
+	fleet   *testFleet
 }
 
 func newHub(t *testing.T, s *store.Store, mutate ...func(*api.Config)) *hub {
@@ -32,7 +35,12 @@ func newHub(t *testing.T, s *store.Store, mutate ...func(*api.Config)) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := api.Config{Store: s}
+	box, err := secrets.New(bytes.Repeat([]byte{42}, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet := &testFleet{}
+	cfg := api.Config{Store: s, Secrets: box, Fleet: fleet}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -40,7 +48,32 @@ func newHub(t *testing.T, s *store.Store, mutate ...func(*api.Config)) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &hub{t: t, s: s, handler: a.Handler(), admin: key}
+	return &hub{t: t, s: s, handler: a.Handler(), admin: key, fleet: fleet}
+}
+
+// testFleet stands in for the reconciler: it records the changes it is
+// told of and hands out a fixed kubeconfig.
+type testFleet struct {
+	mu      sync.Mutex
+	changes []string
+}
+
+const testVCKubeconfig = "apiVersion: v1\nkind: Config\n# test virtual cluster\n"
+
+func (f *testFleet) Changed(resource, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changes = append(f.changes, resource+"/"+id)
+}
+
+func (f *testFleet) Kubeconfig(context.Context, *store.VirtualCluster) ([]byte, error) {
+	return []byte(testVCKubeconfig), nil
+}
+
+func (f *testFleet) changed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.changes...)
 }
 
 type response struct {
@@ -129,3 +162,22 @@ func bind(t *testing.T, s *store.Store, name, role, userID, tenantID, projectID 
 	mustDo(t, s.RoleBindings.Create(ctx, rb))
 	return rb
 }
+
+// testHostKubeconfig is a well-formed host kubeconfig; nothing listens at
+// its server.
+const testHostKubeconfig = `apiVersion: v1
+kind: Config
+clusters:
+- name: host
+  cluster:
+    server: https://127.0.0.1:1
+    insecure-skip-tls-verify: true
+users:
+- name: admin
+  user:
+    token: secret-host-token-1234
+contexts:
+- name: host
+  context: {cluster: host, user: admin}
+current-context: host
+`

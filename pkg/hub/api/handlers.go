@@ -94,7 +94,7 @@ func listTenants(c *call, _ *none) (store.Page[store.Tenant], error) {
 }
 
 func createTenant(c *call, req *CreateTenantRequest) (*store.Tenant, error) {
-	return create(c, c.store().Tenants, &store.Tenant{Meta: store.Meta{Name: req.Name}, DisplayName: req.DisplayName})
+	return create(c, c.store().Tenants, &store.Tenant{Meta: store.Meta{Name: req.Name}, DisplayName: req.DisplayName, Quota: req.Quota})
 }
 
 func getTenant(c *call, _ *none) (*store.Tenant, error) { return c.tenant() }
@@ -104,12 +104,19 @@ func updateTenant(c *call, req *UpdateTenantRequest) (*store.Tenant, error) {
 	if err != nil {
 		return nil, err
 	}
-	return update(c, c.store().Tenants, t, req.ResourceVersion, func(t *store.Tenant) { t.DisplayName = req.DisplayName })
+	if req.Quota != t.Quota && auth.Authorize(c.ctx, c.principal, "tenant.update", auth.Scope{}) != nil {
+		return nil, &Error{Status: http.StatusForbidden, Code: CodePermissionDenied,
+			Message: "changing a tenant's quota needs tenant.update at global scope: send the quota you read", Details: map[string]string{"field": "quota"}}
+	}
+	return update(c, c.store().Tenants, t, req.ResourceVersion, func(t *store.Tenant) { t.DisplayName, t.Quota = req.DisplayName, req.Quota })
 }
 
 func deleteTenant(c *call, _ *none) (*none, error) {
 	t, err := c.tenant()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.projectVirtualClusters(map[string]string{"tenantId": t.ID}, "tenant"); err != nil {
 		return nil, err
 	}
 	return remove(c, c.store().Tenants, t)
@@ -145,6 +152,9 @@ func updateProject(c *call, req *UpdateProjectRequest) (*store.Project, error) {
 func deleteProject(c *call, _ *none) (*none, error) {
 	p, err := c.project()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.projectVirtualClusters(map[string]string{"projectId": p.ID}, "project"); err != nil {
 		return nil, err
 	}
 	return remove(c, c.store().Projects, p)

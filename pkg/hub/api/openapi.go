@@ -110,6 +110,7 @@ var queryDocs = map[string]string{
 	"name":            "Only objects with this name.",
 	"resourceVersion": "Delete only if the object still has this resourceVersion.",
 	"format":          "json (default) or csv.",
+	"force":           "true also deletes the virtual clusters inside; without it, a delete that would leave them fails with 409.",
 }
 
 // OpenAPI returns the OpenAPI 3 document of routes.
@@ -181,7 +182,7 @@ func OpenAPI(routes []Route) map[string]any {
 		"info": map[string]any{
 			"title":       "Nest hub API",
 			"version":     "v1",
-			"description": "The management plane of Nest: tenants, projects, users, teams, roles, role bindings, API keys and the audit log. Generated from the hub's route table. Request bodies with unknown fields are refused with 400.",
+			"description": "The management plane of Nest: tenants, projects, users, teams, roles, role bindings, API keys, host clusters, cluster groups, virtual clusters and the audit log. Generated from the hub's route table. Request bodies with unknown fields are refused with 400.",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"security":   []any{map[string]any{"apiKey": []any{}}},

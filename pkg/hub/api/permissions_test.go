@@ -77,6 +77,25 @@ var allowedRoles = map[string]string{
 	"createUserAPIKey": "hub-admin",
 	"revokeUserAPIKey": "hub-admin",
 
+	"listHostClusters":  "hub-admin",
+	"createHostCluster": "hub-admin",
+	"getHostCluster":    "hub-admin",
+	"updateHostCluster": "hub-admin",
+	"deleteHostCluster": "hub-admin",
+
+	"listClusterGroups":  "hub-admin",
+	"createClusterGroup": "hub-admin",
+	"getClusterGroup":    "hub-admin",
+	"updateClusterGroup": "hub-admin",
+	"deleteClusterGroup": "hub-admin",
+
+	"listVirtualClusters":         "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
+	"createVirtualCluster":        "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
+	"getVirtualCluster":           "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
+	"updateVirtualCluster":        "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
+	"deleteVirtualCluster":        "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
+	"getVirtualClusterKubeconfig": "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
+
 	"listAudit":       "hub-admin",
 	"listTenantAudit": "hub-admin tenant-admin",
 }
@@ -84,6 +103,7 @@ var allowedRoles = map[string]string{
 // permFixture is what every permission case calls routes on.
 type permFixture struct {
 	tenant, project, user, team, role, ownKey, userKey string
+	hostCluster, clusterGroup, fullGroup, vc           string
 	bindings                                           map[api.ScopeKind]string
 }
 
@@ -121,6 +141,23 @@ func newPermFixture(t *testing.T, s *store.Store, role string) (*permFixture, st
 	theirs := &store.APIKey{Meta: store.Meta{Name: "theirs"}, UserID: other.ID, Prefix: "prefix-their", KeyHash: "x"}
 	mustDo(t, s.APIKeys.Create(ctx, theirs))
 	f.userKey = theirs.ID
+
+	// A ready host in a group with a ready virtual cluster; a spare host
+	// and an empty group for the routes that change or delete them.
+	host := &store.HostCluster{Meta: store.Meta{Name: "host"}, KubeconfigEnc: "enc:v1:x",
+		Status: store.HostClusterStatus{Phase: store.HostReady, Capacity: store.Resources{CPU: "8", Memory: "32Gi", Storage: "100Gi", Pods: "110"}}}
+	mustDo(t, s.HostClusters.Create(ctx, host))
+	spare := &store.HostCluster{Meta: store.Meta{Name: "spare"}, KubeconfigEnc: "enc:v1:x"}
+	mustDo(t, s.HostClusters.Create(ctx, spare))
+	full := &store.ClusterGroup{Meta: store.Meta{Name: "full"}, HostClusterIDs: []string{host.ID}, Quota: store.Resources{CPU: "1"}, EndpointType: store.EndpointLocal}
+	mustDo(t, s.ClusterGroups.Create(ctx, full))
+	empty := &store.ClusterGroup{Meta: store.Meta{Name: "empty"}, HostClusterIDs: []string{}, EndpointType: store.EndpointLocal}
+	mustDo(t, s.ClusterGroups.Create(ctx, empty))
+	vc := &store.VirtualCluster{Meta: store.Meta{Name: "vc"}, TenantID: tn.ID, ProjectID: p.ID, ClusterGroupID: full.ID,
+		Quota: store.Resources{CPU: "1"}, Profiles: []string{}, Generation: 1,
+		Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}}
+	mustDo(t, s.VirtualClusters.Create(ctx, vc))
+	f.hostCluster, f.clusterGroup, f.fullGroup, f.vc = spare.ID, empty.ID, full.ID, vc.ID
 	return f, key
 }
 
@@ -130,8 +167,13 @@ func (f *permFixture) path(rt api.Route) string {
 		key = f.userKey
 	}
 	r := strings.NewReplacer("{tenant}", f.tenant, "{project}", f.project, "{user}", f.user, "{team}", f.team,
-		"{role}", f.role, "{key}", key, "{binding}", f.bindings[rt.Scope])
-	return r.Replace(rt.Path)
+		"{role}", f.role, "{key}", key, "{binding}", f.bindings[rt.Scope],
+		"{hostcluster}", f.hostCluster, "{clustergroup}", f.clusterGroup, "{virtualcluster}", f.vc)
+	path := r.Replace(rt.Path)
+	if rt.ID == "deleteProject" || rt.ID == "deleteTenant" {
+		path += "?force=true" // the fixture's project has a virtual cluster
+	}
+	return path
 }
 
 // body is a valid request body for the route.
@@ -148,6 +190,10 @@ func (f *permFixture) body(rt api.Route) any {
 		return map[string]any{"name": "new", "role": auth.RoleProjectViewer, "subjectKind": "user", "subjectId": f.user}
 	case rt.ID == "createRole":
 		return map[string]any{"name": "new", "permissions": []string{"project.get"}}
+	case rt.ID == "createHostCluster":
+		return map[string]any{"name": "new", "kubeconfig": testHostKubeconfig}
+	case rt.ID == "createVirtualCluster":
+		return map[string]any{"name": "new", "clusterGroupId": f.fullGroup}
 	}
 	return map[string]any{"name": "new"}
 }

@@ -55,6 +55,8 @@ type call struct {
 	requestID string
 	// raw, when set by a handler, writes the response instead of JSON.
 	raw func(w http.ResponseWriter)
+	// after run once the call's transaction committed.
+	after []func()
 }
 
 func (c *call) store() *store.Store { return c.api.store }
@@ -85,6 +87,12 @@ func (c *call) listOptions(filterOf map[string]string) (store.ListOptions, *Erro
 // path's, made precise by the object itself (a new project names its
 // project, a new tenant its tenant), so that scoped audit lists find it.
 func (c *call) record(id string, before, after any) error {
+	return c.recordAs(string(c.route.Permission), c.route.Resource, id, before, after)
+}
+
+// recordAs is record with another action and resource: a change that one
+// call makes to objects of another kind.
+func (c *call) recordAs(action, resource, id string, before, after any) error {
 	tenantID, projectID := c.scope.TenantID, c.scope.ProjectID
 	obj := after
 	if obj == nil {
@@ -97,9 +105,11 @@ func (c *call) record(id string, before, after any) error {
 		tenantID, projectID = o.TenantID, o.ID
 	case *store.RoleBinding:
 		tenantID, projectID = o.TenantID, o.ProjectID
+	case *store.VirtualCluster:
+		tenantID, projectID = o.TenantID, o.ProjectID
 	}
 	return audit.Record(c.ctx, c.store(), audit.Change{
-		Principal: c.principal.String(), Action: string(c.route.Permission), Resource: c.route.Resource,
+		Principal: c.principal.String(), Action: action, Resource: resource,
 		ResourceID: id, TenantID: tenantID, ProjectID: projectID, RequestID: c.requestID,
 		Before: before, After: after,
 	})
@@ -150,6 +160,12 @@ func route[Req, Resp any](id, method, path string, perm auth.Permission, scope S
 // withQuery declares the route's query parameters.
 func (r Route) withQuery(params ...string) Route {
 	r.Query = params
+	return r
+}
+
+// withStatus sets the status of success.
+func (r Route) withStatus(status int) Route {
+	r.Status = status
 	return r
 }
 

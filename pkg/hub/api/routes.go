@@ -10,6 +10,7 @@ const (
 	V1      = "/api/v1"
 	tenant  = V1 + "/tenants/{tenant}"
 	project = tenant + "/projects/{project}"
+	vcPath  = project + "/virtualclusters/{virtualcluster}"
 	team    = tenant + "/teams/{team}"
 )
 
@@ -31,13 +32,13 @@ func Routes() []Route {
 		route("createTenant", mPost, V1+"/tenants", "tenant.create", ScopeGlobal, "tenant", "Create a tenant", createTenant),
 		route("getTenant", mGet, tenant, "tenant.get", ScopeTenant, "tenant", "Get a tenant", getTenant),
 		route("updateTenant", mPut, tenant, "tenant.update", ScopeTenant, "tenant", "Update a tenant", updateTenant),
-		route("deleteTenant", mDelete, tenant, "tenant.delete", ScopeTenant, "tenant", "Delete a tenant with its projects, teams and role bindings", deleteTenant).withQuery("resourceVersion"),
+		route("deleteTenant", mDelete, tenant, "tenant.delete", ScopeTenant, "tenant", "Delete a tenant with its projects, teams and role bindings (one with virtual clusters only with force=true, which deletes them too)", deleteTenant).withQuery("resourceVersion", "force"),
 
 		route("listProjects", mGet, tenant+"/projects", "project.list", ScopeTenant, "project", "List the projects of a tenant", listProjects).asList("name"),
 		route("createProject", mPost, tenant+"/projects", "project.create", ScopeTenant, "project", "Create a project", createProject),
 		route("getProject", mGet, project, "project.get", ScopeProject, "project", "Get a project", getProject),
 		route("updateProject", mPut, project, "project.update", ScopeProject, "project", "Update a project", updateProject),
-		route("deleteProject", mDelete, project, "project.delete", ScopeProject, "project", "Delete a project", deleteProject).withQuery("resourceVersion"),
+		route("deleteProject", mDelete, project, "project.delete", ScopeProject, "project", "Delete a project (one with virtual clusters only with force=true, which deletes them too)", deleteProject).withQuery("resourceVersion", "force"),
 
 		route("listUsers", mGet, V1+"/users", "user.list", ScopeGlobal, "user", "List users", listUsers).asList("name"),
 		route("createUser", mPost, V1+"/users", "user.create", ScopeGlobal, "user", "Create a user", createUser),
@@ -67,6 +68,25 @@ func Routes() []Route {
 		route("listUserAPIKeys", mGet, V1+"/users/{user}/apikeys", "user.get", ScopeGlobal, "apikey", "List a user's API keys (never their secrets)", listAPIKeys).asList("name"),
 		route("createUserAPIKey", mPost, V1+"/users/{user}/apikeys", "user.update", ScopeGlobal, "apikey", "Create an API key for a user; the response holds the secret, shown only this once", createAPIKey),
 		route("revokeUserAPIKey", mDelete, V1+"/users/{user}/apikeys/{key}", "user.update", ScopeGlobal, "apikey", "Revoke one of a user's API keys", revokeAPIKey),
+
+		route("listHostClusters", mGet, V1+"/hostclusters", "hostcluster.list", ScopeGlobal, "hostcluster", "List host clusters with their health and capacity", listHostClusters).asList("name", "phase"),
+		route("createHostCluster", mPost, V1+"/hostclusters", "hostcluster.create", ScopeGlobal, "hostcluster", "Register a host cluster by kubeconfig (stored encrypted, never returned)", createHostCluster),
+		route("getHostCluster", mGet, V1+"/hostclusters/{hostcluster}", "hostcluster.get", ScopeGlobal, "hostcluster", "Get a host cluster", getHostCluster),
+		route("updateHostCluster", mPut, V1+"/hostclusters/{hostcluster}", "hostcluster.update", ScopeGlobal, "hostcluster", "Update a host cluster's description or kubeconfig", updateHostCluster),
+		route("deleteHostCluster", mDelete, V1+"/hostclusters/{hostcluster}", "hostcluster.delete", ScopeGlobal, "hostcluster", "Forget a host cluster that runs no virtual cluster and is in no group", deleteHostCluster).withQuery("resourceVersion"),
+
+		route("listClusterGroups", mGet, V1+"/clustergroups", "clustergroup.list", ScopeGlobal, "clustergroup", "List cluster groups", listClusterGroups).asList("name"),
+		route("createClusterGroup", mPost, V1+"/clustergroups", "clustergroup.create", ScopeGlobal, "clustergroup", "Create a cluster group of host clusters with its quotas and defaults", createClusterGroup),
+		route("getClusterGroup", mGet, V1+"/clustergroups/{clustergroup}", "clustergroup.get", ScopeGlobal, "clustergroup", "Get a cluster group", getClusterGroup),
+		route("updateClusterGroup", mPut, V1+"/clustergroups/{clustergroup}", "clustergroup.update", ScopeGlobal, "clustergroup", "Update a cluster group", updateClusterGroup),
+		route("deleteClusterGroup", mDelete, V1+"/clustergroups/{clustergroup}", "clustergroup.delete", ScopeGlobal, "clustergroup", "Delete a cluster group without virtual clusters", deleteClusterGroup).withQuery("resourceVersion"),
+
+		route("listVirtualClusters", mGet, project+"/virtualclusters", "virtualcluster.list", ScopeProject, "virtualcluster", "List the virtual clusters of a project", listVirtualClusters).asList("name", "phase", "clusterGroupId"),
+		route("createVirtualCluster", mPost, project+"/virtualclusters", "virtualcluster.create", ScopeProject, "virtualcluster", "Create a virtual cluster on a cluster group; the reconciler provisions it", createVirtualCluster),
+		route("getVirtualCluster", mGet, vcPath, "virtualcluster.get", ScopeProject, "virtualcluster", "Get a virtual cluster with its status", getVirtualCluster),
+		route("updateVirtualCluster", mPut, vcPath, "virtualcluster.update", ScopeProject, "virtualcluster", "Pause, resume, resize, upgrade or change the profiles of a virtual cluster", updateVirtualCluster),
+		route("deleteVirtualCluster", mDelete, vcPath, "virtualcluster.delete", ScopeProject, "virtualcluster", "Delete a virtual cluster: it turns Deleting, and goes once the reconciler removed it from its host", deleteVirtualCluster).withQuery("resourceVersion").withStatus(http.StatusAccepted),
+		route("getVirtualClusterKubeconfig", mGet, vcPath+"/kubeconfig", "virtualcluster.kubeconfig", ScopeProject, "virtualcluster", "Download the admin kubeconfig of a Ready virtual cluster (recorded in the audit log)", getVirtualClusterKubeconfig),
 
 		route("listAudit", mGet, V1+"/audit", "audit.list", ScopeGlobal, "audit", "List (or export with format=csv) the audit log, oldest first", listAudit).
 			asList("format", "principal", "action", "resource", "resourceId", "tenantId", "projectId", "requestId"),

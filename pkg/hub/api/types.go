@@ -14,20 +14,31 @@ import (
 type CreateTenantRequest struct {
 	Name        string `json:"name"`
 	DisplayName string `json:"displayName,omitempty"`
+	// Quota bounds the tenant's virtual clusters (all of them together).
+	Quota store.TenantQuota `json:"quota,omitzero"`
+}
+
+func validateTenantQuota(q store.TenantQuota) *Error {
+	if q.VirtualClusters < 0 {
+		return invalid("quota.virtualClusters", "must be 0 (no limit) or more")
+	}
+	return validateResources("quota", q.Resources)
 }
 
 func (r *CreateTenantRequest) validate() *Error {
-	return firstError(validateName("name", r.Name), validateText("displayName", r.DisplayName, 256))
+	return firstError(validateName("name", r.Name), validateText("displayName", r.DisplayName, 256), validateTenantQuota(r.Quota))
 }
 
-// UpdateTenantRequest replaces a tenant's mutable fields.
+// UpdateTenantRequest replaces a tenant's mutable fields. Changing the
+// quota needs tenant.update globally (a tenant's admin cannot raise it).
 type UpdateTenantRequest struct {
-	DisplayName     string `json:"displayName,omitempty"`
-	ResourceVersion int64  `json:"resourceVersion"`
+	DisplayName     string            `json:"displayName,omitempty"`
+	Quota           store.TenantQuota `json:"quota,omitzero"`
+	ResourceVersion int64             `json:"resourceVersion"`
 }
 
 func (r *UpdateTenantRequest) validate() *Error {
-	return firstError(validateText("displayName", r.DisplayName, 256), validateVersion(r.ResourceVersion))
+	return firstError(validateText("displayName", r.DisplayName, 256), validateTenantQuota(r.Quota), validateVersion(r.ResourceVersion))
 }
 
 // CreateProjectRequest creates a project in the tenant of the path.

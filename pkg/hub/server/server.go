@@ -19,6 +19,8 @@ import (
 
 	"github.com/nestcluster/nest/pkg/hub/api"
 	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/reconciler"
+	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	nestlog "github.com/nestcluster/nest/pkg/log"
 	"github.com/nestcluster/nest/pkg/pki"
@@ -56,6 +58,18 @@ type Config struct {
 	Ready func(addr string)
 	// ShutdownTimeout bounds the graceful shutdown (default 15s).
 	ShutdownTimeout time.Duration
+	// EncryptionKeyFile, or EncryptionKey (the CLI passes
+	// $NEST_HUB_ENCRYPTION_KEY), holds the key host credentials are
+	// encrypted with; without either, one is generated once into
+	// DataDir/encryption.key.
+	EncryptionKeyFile string
+	EncryptionKey     string
+	// NoReconciler serves the API without driving virtual clusters (a
+	// second replica, or tests of the API alone).
+	NoReconciler bool
+	// Reconciler tunes the reconciler; its Store, Secrets, DataDir and
+	// Logger are the server's.
+	Reconciler reconciler.Config
 }
 
 func (c *Config) validate() error {
@@ -160,7 +174,31 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("load TLS certificate: %w", err)
 	}
 
-	a, err := api.New(api.Config{Store: s, Logger: log})
+	encKey, source, keyPath, err := secrets.LoadKey(cfg.EncryptionKeyFile, cfg.EncryptionKey, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	switch source {
+	case secrets.FromGenerated:
+		log.Warn("Generated the key that encrypts host credentials; back it up: without it they cannot be read", "file", keyPath)
+	default:
+		log.Info("Host credentials are encrypted with the key from "+string(source), "source", keyPath)
+	}
+	box, err := secrets.New(encKey)
+	if err != nil {
+		return err
+	}
+	apiCfg := api.Config{Store: s, Logger: log, Secrets: box}
+	var rec *reconciler.Reconciler
+	if !cfg.NoReconciler {
+		rc := cfg.Reconciler
+		rc.Store, rc.Secrets, rc.DataDir, rc.Logger = s, box, cfg.DataDir, log
+		if rec, err = reconciler.New(rc); err != nil {
+			return err
+		}
+		apiCfg.Fleet = rec
+	}
+	a, err := api.New(apiCfg)
 	if err != nil {
 		return err
 	}
@@ -190,6 +228,14 @@ func Run(ctx context.Context, cfg Config) error {
 	pruned := make(chan struct{})
 	go func() { defer close(pruned); pruneIdempotency(pruneCtx, s, log) }()
 	defer func() { stopPrune(); <-pruned }() // before the store closes
+	if rec != nil {
+		// The reconciler stops with the hub (before the store closes); the
+		// virtual clusters' processes keep running.
+		recCtx, stopRec := context.WithCancel(ctx)
+		recDone := make(chan struct{})
+		go func() { defer close(recDone); _ = rec.Run(recCtx) }()
+		defer func() { stopRec(); <-recDone }()
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve on %s: %w", addr, err)

@@ -179,3 +179,35 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEncryptionKey: without a key the hub generates one (0600) into its
+// data directory and says so; a later start reuses it; a key given twice
+// is refused.
+func TestEncryptionKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	cfg := server.Config{DataDir: dir, Logger: nestlog.New(&logs, 1), NoReconciler: true}
+	_, _, stop := start(t, cfg)
+	stop()
+	path := filepath.Join(dir, "encryption.key")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("generated key %s: %v, %v", path, fi, err)
+	}
+	if !strings.Contains(logs.String(), "Generated the key that encrypts host credentials") {
+		t.Fatalf("the log does not say the key was generated:\n%s", logs.String())
+	}
+	first, _ := os.ReadFile(path)
+	_, _, stop = start(t, cfg)
+	stop()
+	if again, _ := os.ReadFile(path); !bytes.Equal(first, again) {
+		t.Fatal("a second start replaced the key")
+	}
+	bad := cfg
+	bad.EncryptionKey = strings.Repeat("ab", 32)
+	bad.EncryptionKeyFile = path
+	if err := server.Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("a key given twice: %v", err)
+	}
+}

@@ -10,6 +10,15 @@ import (
 type Tenant struct {
 	Meta
 	DisplayName string `json:"displayName"`
+	// Quota bounds the sum of the quotas of the tenant's virtual clusters
+	// and their number; empty dimensions (and 0 clusters) are unlimited.
+	Quota TenantQuota `json:"quota"`
+}
+
+// TenantQuota is a tenant's quota.
+type TenantQuota struct {
+	Resources
+	VirtualClusters int `json:"virtualClusters,omitempty"`
 }
 
 // Project groups virtual clusters inside a tenant.
@@ -82,8 +91,8 @@ type APIKey struct {
 
 func (s *Store) initCollections() {
 	s.Tenants = newCollection(s, "tenants", func(o *Tenant) *Meta { return &o.Meta },
-		[]string{"display_name"},
-		func(o *Tenant) []any { return []any{&o.DisplayName} }, nil)
+		[]string{"display_name", "quota_json"},
+		func(o *Tenant) []any { return []any{&o.DisplayName, jsonCol{&o.Quota}} }, nil)
 	s.Tenants.beforeDelete = []string{`DELETE FROM role_bindings WHERE tenant_id = ?`}
 
 	s.Projects = newCollection(s, "projects", func(o *Project) *Meta { return &o.Meta },

@@ -63,6 +63,10 @@ type Store struct {
 	Roles        *Collection[Role]
 	RoleBindings *Collection[RoleBinding]
 	APIKeys      *Collection[APIKey]
+
+	HostClusters    *Collection[HostCluster]
+	ClusterGroups   *Collection[ClusterGroup]
+	VirtualClusters *Collection[VirtualCluster]
 }
 
 // Open opens (creating when needed) the database named by url:
@@ -103,6 +107,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s.now = time.Now
 	s.initCollections()
+	s.initFleet()
 	if err := s.db.PingContext(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)

@@ -3,10 +3,13 @@ package serve
 
 import (
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/hub/reconciler"
+	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/server"
 	"github.com/nestcluster/nest/pkg/nesthome"
 )
@@ -15,6 +18,10 @@ type flags struct {
 	addr, database, dataDir string
 	tlsCert, tlsKey         string
 	bootstrapKeyFile        string
+	encryptionKeyFile       string
+	noReconciler            bool
+	workers                 int
+	resync, healthInterval  time.Duration
 }
 
 // NewCommand returns `nest hub serve`.
@@ -32,7 +39,16 @@ On the first start (no users in the store) the hub creates the user "admin"
 bound to the hub-admin role and prints its API key to stderr, once. To choose
 that key instead, put it in $` + server.BootstrapKeyEnv + ` or in a file named by
 --bootstrap-key-file (nest_ and at least 43 base64url characters); only its
-hash is stored.`,
+hash is stored.
+
+Host cluster kubeconfigs are stored encrypted (AES-256-GCM) with a 32-byte
+key from --encryption-key-file or $` + secrets.KeyEnv + ` (64 hex digits or
+base64); without either, one is generated once into DATA_DIR/encryption.key
+(mode 0600): back it up with the database.
+
+The reconciler drives the virtual clusters towards the store: each runs as a
+` + "`nest controlplane`" + ` process on this machine (state in DATA_DIR/nest), talking to
+its host cluster; stopping the hub leaves them running.`,
 		Example: `  # Serve on 127.0.0.1:8443 with SQLite in $NEST_HOME/hub/hub.db
   nest hub serve
 
@@ -52,15 +68,19 @@ hash is stored.`,
 				f.dataDir = home.HubDir()
 			}
 			return server.Run(c.Context(), server.Config{
-				Addr:             f.addr,
-				DataDir:          f.dataDir,
-				Database:         f.database,
-				TLSCert:          f.tlsCert,
-				TLSKey:           f.tlsKey,
-				BootstrapKey:     os.Getenv(server.BootstrapKeyEnv),
-				BootstrapKeyFile: f.bootstrapKeyFile,
-				KeyOut:           streams.ErrOut,
-				Logger:           globals.Logger(streams),
+				Addr:              f.addr,
+				DataDir:           f.dataDir,
+				Database:          f.database,
+				TLSCert:           f.tlsCert,
+				TLSKey:            f.tlsKey,
+				BootstrapKey:      os.Getenv(server.BootstrapKeyEnv),
+				BootstrapKeyFile:  f.bootstrapKeyFile,
+				KeyOut:            streams.ErrOut,
+				Logger:            globals.Logger(streams),
+				EncryptionKeyFile: f.encryptionKeyFile,
+				EncryptionKey:     os.Getenv(secrets.KeyEnv),
+				NoReconciler:      f.noReconciler,
+				Reconciler:        reconciler.Config{Workers: f.workers, Resync: f.resync, HealthInterval: f.healthInterval},
 			})
 		},
 	}
@@ -70,5 +90,10 @@ hash is stored.`,
 	c.Flags().StringVar(&f.tlsCert, "tls-cert", "", "TLS serving certificate (PEM); with --tls-key, replaces the self-signed one")
 	c.Flags().StringVar(&f.tlsKey, "tls-key", "", "TLS private key (PEM) of --tls-cert")
 	c.Flags().StringVar(&f.bootstrapKeyFile, "bootstrap-key-file", "", "file holding the first admin's API key (used only on an empty store)")
+	c.Flags().StringVar(&f.encryptionKeyFile, "encryption-key-file", "", "file holding the 32-byte key that encrypts host credentials (default: $"+secrets.KeyEnv+", else generated into DATA_DIR/encryption.key)")
+	c.Flags().BoolVar(&f.noReconciler, "no-reconciler", false, "serve the API only: do not drive virtual clusters nor check host clusters")
+	c.Flags().IntVar(&f.workers, "reconcile-workers", 4, "virtual clusters reconciled at once")
+	c.Flags().DurationVar(&f.resync, "resync-interval", 30*time.Second, "how often every virtual cluster is reconciled again")
+	c.Flags().DurationVar(&f.healthInterval, "health-interval", 30*time.Second, "how often every host cluster's health and capacity is checked")
 	return c
 }

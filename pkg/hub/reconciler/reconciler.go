@@ -1,0 +1,282 @@
+// Package reconciler drives the hub's virtual clusters towards what the
+// store says, through the lifecycle API, and checks the health and
+// capacity of the host clusters.
+//
+// Work comes from a queue of virtual cluster ids fed on start with every
+// virtual cluster (so a hub restarted in the middle of a create finishes
+// it), on every change the API commits, on a periodic resync and when a
+// host's health changes. Each step is idempotent: create when the
+// lifecycle has no record, start when stopped and not paused, stop when
+// paused, delete when deleting. Status is written back with optimistic
+// concurrency, retried on conflict, and says Ready only once the virtual
+// apiserver answers.
+//
+// The virtual clusters run with the process runtime: `nest controlplane`
+// processes on the hub's machine, in a Nest home under the hub's data
+// directory, talking to their host through its kubeconfig, written 0600
+// under the data directory. They outlive the hub: stopping the reconciler
+// leaves them running.
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/fsutil"
+	"github.com/nestcluster/nest/pkg/hub/secrets"
+	"github.com/nestcluster/nest/pkg/hub/store"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+	nestlog "github.com/nestcluster/nest/pkg/log"
+	"github.com/nestcluster/nest/pkg/nesthome"
+)
+
+// Config configures a Reconciler.
+type Config struct {
+	Store   *store.Store
+	Secrets *secrets.Box
+	// DataDir is the hub's data directory: the Nest home of the virtual
+	// clusters is DataDir/nest, host kubeconfigs are in DataDir/hosts.
+	DataDir string
+	Logger  *slog.Logger
+	// NestBinary runs the control planes (default: $NEST_BINARY or the
+	// running executable).
+	NestBinary string
+	// Workers reconcile that many virtual clusters at once (default 4).
+	Workers int
+	// Resync is how often every virtual cluster is looked at again
+	// (default 30s); HealthInterval how often every host is checked
+	// (default 30s).
+	Resync         time.Duration
+	HealthInterval time.Duration
+	// ReadyTimeout bounds one wait for a control plane to become ready
+	// (default 3m); a slower one is retried.
+	ReadyTimeout time.Duration
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("reconciler: Store is required")
+	case c.Secrets == nil:
+		return errors.New("reconciler: Secrets is required")
+	case c.DataDir == "":
+		return errors.New("reconciler: DataDir is required")
+	}
+	if c.Logger == nil {
+		c.Logger = nestlog.Discard()
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Resync <= 0 {
+		c.Resync = 30 * time.Second
+	}
+	if c.HealthInterval <= 0 {
+		c.HealthInterval = 30 * time.Second
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = 3 * time.Minute
+	}
+	return nil
+}
+
+// Reconciler reconciles virtual clusters and checks host clusters.
+type Reconciler struct {
+	cfg      Config
+	store    *store.Store
+	log      *slog.Logger
+	provider *lifecycle.Provider
+	vcs      workqueue.TypedRateLimitingInterface[string]
+	hosts    workqueue.TypedRateLimitingInterface[string]
+	// hostFiles serializes writes of one host's kubeconfig file.
+	hostFiles sync.Mutex
+}
+
+// New returns a reconciler; Run starts it.
+func New(cfg Config) (*Reconciler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	home, err := nesthome.Open(filepath.Join(cfg.DataDir, "nest"))
+	if err != nil {
+		return nil, fmt.Errorf("reconciler home: %w", err)
+	}
+	opts := []lifecycle.Option{lifecycle.WithLogger(cfg.Logger)}
+	if cfg.NestBinary != "" {
+		opts = append(opts, lifecycle.WithNestBinary(cfg.NestBinary))
+	}
+	p, err := lifecycle.NewProvider(home, opts...)
+	if err != nil {
+		return nil, err
+	}
+	limiter := func() workqueue.TypedRateLimiter[string] {
+		return workqueue.NewTypedItemExponentialFailureRateLimiter[string](500*time.Millisecond, time.Minute)
+	}
+	return &Reconciler{
+		cfg: cfg, store: cfg.Store, log: cfg.Logger, provider: p,
+		vcs:   workqueue.NewTypedRateLimitingQueueWithConfig(limiter(), workqueue.TypedRateLimitingQueueConfig[string]{Name: "virtualclusters"}),
+		hosts: workqueue.NewTypedRateLimitingQueueWithConfig(limiter(), workqueue.TypedRateLimitingQueueConfig[string]{Name: "hostclusters"}),
+	}, nil
+}
+
+// Changed tells the reconciler that an object changed ("hostcluster" or
+// "virtualcluster"); it implements api.Fleet.
+func (r *Reconciler) Changed(resource, id string) {
+	switch resource {
+	case "hostcluster":
+		r.hosts.Add(id)
+	case "virtualcluster":
+		r.vcs.Add(id)
+	}
+}
+
+// Kubeconfig returns the admin kubeconfig of a virtual cluster; it
+// implements api.Fleet.
+func (r *Reconciler) Kubeconfig(ctx context.Context, vc *store.VirtualCluster) ([]byte, error) {
+	return r.provider.KubeconfigBytes(ctx, LifecycleName(vc))
+}
+
+// LifecycleName is the name of a virtual cluster in the lifecycle API (and
+// so in its host namespace): its name and the end of its id, unique on the
+// hub while names are unique only in a project.
+func LifecycleName(vc *store.VirtualCluster) string {
+	id := vc.ID
+	if len(id) > 6 {
+		id = id[len(id)-6:]
+	}
+	return vc.Name + "-" + id
+}
+
+// Run works until ctx is done. It returns once the workers stopped; the
+// virtual clusters' processes keep running.
+func (r *Reconciler) Run(ctx context.Context) error {
+	r.log.Info("Reconciler is starting", "workers", r.cfg.Workers, "resync", r.cfg.Resync, "healthInterval", r.cfg.HealthInterval)
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.work(ctx, "virtual cluster", r.vcs, r.reconcile) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); r.work(ctx, "host cluster", r.hosts, r.checkHost) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.every(ctx, r.cfg.HealthInterval, r.enqueueHosts) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); r.every(ctx, r.cfg.Resync, r.enqueueVCs) }()
+	<-ctx.Done()
+	r.vcs.ShutDown()
+	r.hosts.ShutDown()
+	wg.Wait()
+	r.log.Info("Reconciler stopped")
+	return nil
+}
+
+// every runs fn now and then every interval until ctx is done.
+func (r *Reconciler) every(ctx context.Context, interval time.Duration, fn func(context.Context) error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("Could not list work", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Reconciler) enqueueVCs(ctx context.Context) error {
+	vcs, err := r.store.VirtualClusters.All(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, vc := range vcs {
+		r.vcs.Add(vc.ID)
+	}
+	return nil
+}
+
+func (r *Reconciler) enqueueHosts(ctx context.Context) error {
+	hosts, err := r.store.HostClusters.All(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		r.hosts.Add(h.ID)
+	}
+	return nil
+}
+
+// work processes keys of q with fn until q shuts down. A failed key is
+// retried with backoff.
+func (r *Reconciler) work(ctx context.Context, kind string, q workqueue.TypedRateLimitingInterface[string], fn func(context.Context, string) error) {
+	for {
+		id, shutdown := q.Get()
+		if shutdown {
+			return
+		}
+		err := fn(ctx, id)
+		switch {
+		case ctx.Err() != nil:
+			q.Forget(id)
+		case errors.Is(err, errRetry):
+			q.AddAfter(id, time.Second)
+		case err != nil:
+			r.log.Warn("Reconcile failed; retrying", "kind", kind, "id", id, "err", err)
+			q.AddRateLimited(id)
+		default:
+			q.Forget(id)
+		}
+		q.Done(id)
+	}
+}
+
+// errRetry asks for another look soon, without backoff: something is
+// on its way (an apiserver starting).
+var errRetry = errors.New("not there yet")
+
+// hostKubeconfig writes the decrypted kubeconfig of a host to
+// DataDir/hosts/ID.kubeconfig (0600) and returns its path.
+func (r *Reconciler) hostKubeconfig(h *store.HostCluster) (string, error) {
+	data, err := r.cfg.Secrets.Decrypt(h.KubeconfigEnc)
+	if err != nil {
+		return "", fmt.Errorf("host cluster %s kubeconfig: %w", h.Name, err)
+	}
+	dir := filepath.Join(r.cfg.DataDir, "hosts")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, h.ID+".kubeconfig")
+	r.hostFiles.Lock()
+	defer r.hostFiles.Unlock()
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return path, nil
+	}
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write host kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
+// parseConfig returns the nest.yaml of a virtual cluster.
+func parseConfig(text string) (*config.Config, error) {
+	if text == "" {
+		return config.Default(), nil
+	}
+	c, err := config.Parse([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}

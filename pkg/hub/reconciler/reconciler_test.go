@@ -1,0 +1,148 @@
+package reconciler_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nestcluster/nest/pkg/hub/reconciler"
+	"github.com/nestcluster/nest/pkg/hub/secrets"
+	"github.com/nestcluster/nest/pkg/hub/store"
+	"github.com/nestcluster/nest/pkg/hub/store/storetest"
+)
+
+// unreachable is a host kubeconfig whose server does not listen.
+const unreachable = `apiVersion: v1
+kind: Config
+clusters:
+- name: h
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: h
+  context: {cluster: h, user: u}
+current-context: h
+`
+
+// TestUnreachableHost: a host that does not answer is marked Unreachable
+// and its virtual clusters Unknown, never deleted nor failed; a virtual
+// cluster being deleted stays Deleting and is kept until the host answers.
+func TestUnreachableHost(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := storetest.SQLite.Open(t)
+	box, err := secrets.New(bytes.Repeat([]byte{3}, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := box.Encrypt([]byte(unreachable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := &store.HostCluster{Meta: store.Meta{Name: "gone"}, KubeconfigEnc: enc,
+		Status: store.HostClusterStatus{Phase: store.HostReady, Capacity: store.Resources{CPU: "8"}}}
+	if err := s.HostClusters.Create(ctx, host); err != nil {
+		t.Fatal(err)
+	}
+	running := &store.VirtualCluster{Meta: store.Meta{Name: "running"}, ProjectID: "p", Quota: store.Resources{CPU: "1"}, Generation: 1,
+		Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}}
+	if err := s.VirtualClusters.Create(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	r, err := reconciler.New(reconciler.Config{Store: s, Secrets: box, DataDir: t.TempDir(), NestBinary: "/bin/true",
+		Resync: 100 * time.Millisecond, HealthInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	// The host stops answering: its virtual cluster turns Unknown.
+	for {
+		h, err := s.HostClusters.Get(ctx, host.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vc, err := s.VirtualClusters.Get(ctx, running.ID)
+		if err != nil {
+			t.Fatalf("a virtual cluster of an unreachable host was removed: %v", err)
+		}
+		if h.Status.Phase == store.HostUnreachable && vc.Status.Phase == store.VCUnknown {
+			if h.Status.Message == "" || h.Status.Capacity.CPU != "8" || h.Status.Allocated.CPU != "1" {
+				t.Fatalf("host status %+v", h.Status)
+			}
+			var ready *store.Condition
+			for i := range vc.Status.Conditions {
+				if vc.Status.Conditions[i].Type == reconciler.CondReady {
+					ready = &vc.Status.Conditions[i]
+				}
+			}
+			if ready == nil || ready.Status != "Unknown" || ready.Reason != "HostUnreachable" {
+				t.Fatalf("Ready condition %+v", vc.Status.Conditions)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A delete asked meanwhile waits for the host: Deleting, kept.
+	deleting := &store.VirtualCluster{Meta: store.Meta{Name: "deleting"}, ProjectID: "p", Generation: 2, Deleting: true,
+		Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}}
+	if err := s.VirtualClusters.Create(ctx, deleting); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed("virtualcluster", deleting.ID)
+	for {
+		vc, err := s.VirtualClusters.Get(ctx, deleting.ID)
+		if err != nil {
+			t.Fatalf("a deleting virtual cluster of an unreachable host was removed: %v", err)
+		}
+		if vc.Status.Message != "" {
+			if vc.Status.Phase != store.VCDeleting || !strings.Contains(vc.Status.Message, "unreachable") {
+				t.Fatalf("deleting cluster status %+v", vc.Status)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLifecycleName(t *testing.T) {
+	t.Parallel()
+	vc := &store.VirtualCluster{Meta: store.Meta{ID: "01a2152e6c470000de4c5a5d736d", Name: "dev"}}
+	if got := reconciler.LifecycleName(vc); got != "dev-5d736d" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestQuotaHard(t *testing.T) {
+	t.Parallel()
+	hard, err := reconciler.QuotaHard(store.Resources{CPU: "2", Memory: "4Gi", Storage: "10Gi", Pods: "20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"requests.cpu": "2", "requests.memory": "4Gi", "requests.storage": "10Gi", "pods": "20"}
+	if len(hard) != len(want) {
+		t.Fatalf("hard %v", hard)
+	}
+	for k, v := range want {
+		q := hard[corev1ResourceName(k)]
+		if q.String() != v {
+			t.Fatalf("%s = %s, want %s", k, q.String(), v)
+		}
+	}
+	if _, err := reconciler.QuotaHard(store.Resources{CPU: "lots"}); err == nil {
+		t.Fatal("a bad quantity was accepted")
+	}
+}
+
+func corev1ResourceName(s string) corev1.ResourceName { return corev1.ResourceName(s) }

@@ -1,0 +1,216 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Resources are amounts of CPU, memory, storage and pods as Kubernetes
+// quantity strings ("2", "500m", "4Gi", "110"); "" is none.
+type Resources struct {
+	CPU     string `json:"cpu,omitempty"`
+	Memory  string `json:"memory,omitempty"`
+	Storage string `json:"storage,omitempty"`
+	Pods    string `json:"pods,omitempty"`
+}
+
+// Host cluster phases.
+const (
+	HostPending     = "Pending"     // not checked yet
+	HostReady       = "Ready"       // answered the last check
+	HostUnreachable = "Unreachable" // did not
+)
+
+// HostClusterStatus is what the health checker last saw of a host.
+type HostClusterStatus struct {
+	Phase     string    `json:"phase"`
+	LastCheck time.Time `json:"lastCheck,omitzero"`
+	// Capacity is the sum of the nodes' allocatable resources.
+	Capacity Resources `json:"capacity"`
+	// Allocated is the sum of the quotas of the virtual clusters placed on
+	// the host.
+	Allocated         Resources `json:"allocated"`
+	KubernetesVersion string    `json:"kubernetesVersion,omitempty"`
+	Nodes             int       `json:"nodes"`
+	Message           string    `json:"message,omitempty"`
+}
+
+// HostCluster is a Kubernetes cluster virtual clusters are placed on. Its
+// kubeconfig is stored encrypted and never serialised.
+type HostCluster struct {
+	Meta
+	Description   string            `json:"description"`
+	KubeconfigEnc string            `json:"-"`
+	Status        HostClusterStatus `json:"status"`
+}
+
+// Endpoint types of a cluster group: how tenants reach the virtual
+// apiservers placed on it.
+const (
+	EndpointLocal        = "Local"        // the hub machine's loopback (process runtime)
+	EndpointNodePort     = "NodePort"     // a node port of the host
+	EndpointLoadBalancer = "LoadBalancer" // a load balancer of the host
+	EndpointIngress      = "Ingress"      // an ingress of the host
+)
+
+// ClusterGroup is a pool of host clusters and the settings every virtual
+// cluster placed on it gets.
+type ClusterGroup struct {
+	Meta
+	Description    string   `json:"description"`
+	HostClusterIDs []string `json:"hostClusterIds"`
+	// Quota is each virtual cluster's default quota, and its maximum.
+	Quota                   Resources `json:"quota"`
+	MaxVirtualClusters      int       `json:"maxVirtualClusters"`
+	OversubscriptionPercent int       `json:"oversubscriptionPercent"`
+	EndpointType            string    `json:"endpointType"`
+	// DefaultConfig is nest.yaml text every virtual cluster starts from.
+	DefaultConfig string `json:"defaultConfig"`
+}
+
+// Virtual cluster phases.
+const (
+	VCPending      = "Pending"
+	VCProvisioning = "Provisioning"
+	VCReady        = "Ready"
+	VCPaused       = "Paused"
+	VCFailed       = "Failed"
+	VCUnknown      = "Unknown"
+	VCDeleting     = "Deleting"
+)
+
+// Condition is one aspect of a virtual cluster's state, Kubernetes style.
+type Condition struct {
+	Type               string    `json:"type"`
+	Status             string    `json:"status"` // True, False, Unknown
+	Reason             string    `json:"reason,omitempty"`
+	Message            string    `json:"message,omitempty"`
+	LastTransitionTime time.Time `json:"lastTransitionTime,omitzero"`
+}
+
+// VirtualClusterStatus is what the reconciler last did and saw.
+type VirtualClusterStatus struct {
+	Phase              string      `json:"phase"`
+	Conditions         []Condition `json:"conditions"`
+	HostClusterID      string      `json:"hostClusterId,omitempty"`
+	HostNamespace      string      `json:"hostNamespace,omitempty"`
+	Endpoint           string      `json:"endpoint,omitempty"`
+	KubernetesVersion  string      `json:"kubernetesVersion,omitempty"`
+	ObservedGeneration int64       `json:"observedGeneration"`
+	Message            string      `json:"message,omitempty"`
+}
+
+// VirtualCluster is a tenant's virtual cluster in a project: its desired
+// state (spec fields, Generation bumped on every change of them, Deleting
+// once a delete was asked) and the reconciler's status.
+type VirtualCluster struct {
+	Meta
+	TenantID          string               `json:"tenantId"`
+	ProjectID         string               `json:"projectId"`
+	ClusterGroupID    string               `json:"clusterGroupId"`
+	KubernetesVersion string               `json:"kubernetesVersion"`
+	Quota             Resources            `json:"quota"`
+	Config            string               `json:"config,omitempty"`
+	Paused            bool                 `json:"paused"`
+	Profiles          []string             `json:"profiles"`
+	Deleting          bool                 `json:"deleting"`
+	Generation        int64                `json:"generation"`
+	Status            VirtualClusterStatus `json:"status"`
+}
+
+// jsonCol stores any value as JSON text.
+type jsonCol struct{ p any }
+
+func (c jsonCol) Value() (driver.Value, error) {
+	data, err := json.Marshal(c.p)
+	return string(data), err
+}
+
+func (c jsonCol) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		return json.Unmarshal([]byte(v), c.p)
+	case []byte:
+		return json.Unmarshal(v, c.p)
+	}
+	return fmt.Errorf("cannot scan %T into JSON", src)
+}
+
+// intCol stores an int as INTEGER.
+type intCol struct{ p *int }
+
+func (c intCol) Value() (driver.Value, error) { return int64(*c.p), nil }
+
+func (c intCol) Scan(src any) error {
+	n, err := asInt64(src)
+	*c.p = int(n)
+	return err
+}
+
+func (s *Store) initFleet() {
+	s.HostClusters = newCollection(s, "host_clusters", func(o *HostCluster) *Meta { return &o.Meta },
+		[]string{"description", "kubeconfig_enc", "phase", "status_json"},
+		func(o *HostCluster) []any {
+			return []any{&o.Description, &o.KubeconfigEnc, &o.Status.Phase, jsonCol{&o.Status}}
+		},
+		map[string]string{"phase": "phase"})
+
+	s.ClusterGroups = newCollection(s, "cluster_groups", func(o *ClusterGroup) *Meta { return &o.Meta },
+		[]string{"description", "host_cluster_ids", "quota_json", "max_virtual_clusters", "oversubscription_percent", "endpoint_type", "default_config"},
+		func(o *ClusterGroup) []any {
+			return []any{&o.Description, stringsCol{&o.HostClusterIDs}, jsonCol{&o.Quota}, intCol{&o.MaxVirtualClusters},
+				intCol{&o.OversubscriptionPercent}, &o.EndpointType, &o.DefaultConfig}
+		}, nil)
+
+	s.VirtualClusters = newCollection(s, "virtual_clusters", func(o *VirtualCluster) *Meta { return &o.Meta },
+		[]string{"tenant_id", "project_id", "cluster_group_id", "kubernetes_version", "quota_json", "config", "paused",
+			"profiles", "deleting", "generation", "host_cluster_id", "phase", "status_json"},
+		func(o *VirtualCluster) []any {
+			if o.Status.Conditions == nil {
+				o.Status.Conditions = []Condition{}
+			}
+			return []any{&o.TenantID, &o.ProjectID, &o.ClusterGroupID, &o.KubernetesVersion, jsonCol{&o.Quota}, &o.Config,
+				boolCol{&o.Paused}, stringsCol{&o.Profiles}, boolCol{&o.Deleting}, &o.Generation,
+				&o.Status.HostClusterID, &o.Status.Phase, jsonCol{&o.Status}}
+		},
+		map[string]string{"tenantId": "tenant_id", "projectId": "project_id", "clusterGroupId": "cluster_group_id",
+			"hostClusterId": "host_cluster_id", "phase": "phase"})
+}
+
+// All returns every object matching filters, in creation order.
+func (c *Collection[T]) All(ctx context.Context, filters map[string]string) ([]T, error) {
+	var all []T
+	opts := ListOptions{Limit: MaxLimit, Filters: filters}
+	for {
+		page, err := c.List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if opts.Cursor = page.NextCursor; opts.Cursor == "" {
+			return all, nil
+		}
+	}
+}
+
+// LockClusterGroup takes the write lock of a cluster group's row until the
+// transaction of ctx ends (without changing it), so that placements in one
+// group happen one at a time on either database.
+func (s *Store) LockClusterGroup(ctx context.Context, id string) error {
+	if _, err := s.exec(ctx, `UPDATE cluster_groups SET resource_version = resource_version WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("lock cluster group %s: %w", id, err)
+	}
+	return nil
+}
+
+// LockTenant is LockClusterGroup for a tenant: checks of its quota happen
+// one at a time.
+func (s *Store) LockTenant(ctx context.Context, id string) error {
+	if _, err := s.exec(ctx, `UPDATE tenants SET resource_version = resource_version WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("lock tenant %s: %w", id, err)
+	}
+	return nil
+}
