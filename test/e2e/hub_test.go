@@ -260,7 +260,7 @@ func TestHubVirtualClusterLifecycle(t *testing.T) {
 	got = h.waitVC(path, "Paused", func(vc *store.VirtualCluster, code int) bool {
 		return vc.Status.Phase == store.VCPaused && vc.Status.ObservedGeneration == vc.Generation
 	})
-	if c, err := provider.Get(ctx, name); err != nil || c.State != lifecycle.StateStopped {
+	if c, err := provider.Get(ctx, name); err != nil || c.State != lifecycle.StatePaused {
 		t.Fatalf("paused cluster: %+v, %v", c, err)
 	}
 

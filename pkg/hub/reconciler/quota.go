@@ -45,7 +45,7 @@ func QuotaHard(q store.Resources) (corev1.ResourceList, error) {
 // virtual cluster's quota says. With a CPU or memory quota, the host
 // refuses pods that request none; a LimitRange gives such pods small
 // default requests, so that tenants need not set them.
-func ensureQuota(ctx context.Context, hostKubeconfig, namespace string, q store.Resources) error {
+func ensureQuota(ctx context.Context, hostKubeconfig, namespace, vcName string, q store.Resources) error {
 	hard, err := QuotaHard(q)
 	if err != nil {
 		return err
@@ -54,7 +54,9 @@ func ensureQuota(ctx context.Context, hostKubeconfig, namespace string, q store.
 	if err != nil {
 		return err
 	}
-	labels := map[string]string{names.LabelManagedBy: names.ManagedByValue}
+	// The cluster's ownership labels: deleting the cluster deletes them, and
+	// they do not count as foreign objects that keep its namespace alive.
+	labels := names.OwnershipLabels(vcName, "")
 	want := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: QuotaName, Namespace: namespace, Labels: labels},
 		Spec: corev1.ResourceQuotaSpec{Hard: hard}}
 	rq, err := client.CoreV1().ResourceQuotas(namespace).Get(ctx, QuotaName, metav1.GetOptions{})
@@ -65,6 +67,8 @@ func ensureQuota(ctx context.Context, hostKubeconfig, namespace string, q store.
 		}
 	case err != nil:
 		return fmt.Errorf("read the quota of host namespace %s: %w", namespace, err)
+	case rq.Labels[names.LabelVirtualCluster] != labels[names.LabelVirtualCluster]:
+		return fmt.Errorf("host namespace %s has a ResourceQuota %s that Nest did not make; it is left alone", namespace, QuotaName)
 	case !equalLists(rq.Spec.Hard, hard):
 		rq.Spec.Hard = hard
 		if _, err := client.CoreV1().ResourceQuotas(namespace).Update(ctx, rq, metav1.UpdateOptions{}); err != nil {
@@ -91,6 +95,8 @@ func ensureQuota(ctx context.Context, hostKubeconfig, namespace string, q store.
 		}
 	case err != nil:
 		return fmt.Errorf("read the default requests of host namespace %s: %w", namespace, err)
+	case existing.Labels[names.LabelVirtualCluster] != labels[names.LabelVirtualCluster]:
+		return fmt.Errorf("host namespace %s has a LimitRange %s that Nest did not make; it is left alone", namespace, LimitRangeName)
 	case len(existing.Spec.Limits) != 1 || !equalLists(existing.Spec.Limits[0].DefaultRequest, defaults):
 		existing.Spec = lr.Spec
 		if _, err := client.CoreV1().LimitRanges(namespace).Update(ctx, existing, metav1.UpdateOptions{}); err != nil {

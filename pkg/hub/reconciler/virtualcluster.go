@@ -109,20 +109,20 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 	}); err != nil {
 		return err
 	}
-	if err := ensureQuota(ctx, hostKubeconfig, c.HostNamespace, vc.Quota); err != nil {
+	if err := ensureQuota(ctx, hostKubeconfig, c.HostNamespace, name, vc.Quota); err != nil {
 		r.failed(ctx, vc.ID, "", "QuotaFailed", err)
 		return err
 	}
 
 	if vc.Paused {
-		if c.State != lifecycle.StateStopped {
-			if err := r.provider.Stop(ctx, name); err != nil {
+		if c.State != lifecycle.StatePaused {
+			if err := r.provider.Pause(ctx, name); err != nil {
 				return err
 			}
 			log.Info("Virtual cluster paused")
 		}
 		return r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
-			s.Phase, s.Message, s.Endpoint, s.ObservedGeneration = store.VCPaused, "paused: its control plane is stopped, its state kept", "", gen
+			s.Phase, s.Message, s.Endpoint, s.ObservedGeneration = store.VCPaused, "paused: its control plane is stopped and its pods removed from the host, its state kept", "", gen
 			setCondition(s, CondQuota, "True", "Applied", "")
 			setCondition(s, CondReady, "False", "Paused", s.Message)
 		})
