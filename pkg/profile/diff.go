@@ -80,8 +80,8 @@ func (c *cluster) diffManifests(ctx context.Context, p *Profile, rl RenderedLaye
 	var errs []error
 	var refs []ObjectRef
 	for _, o := range rl.Objects {
-		d, err := c.diffObject(ctx, o, l.TargetNamespace())
-		refs = append(refs, RefOf(o))
+		ref, d, err := c.diffObject(ctx, o, l.TargetNamespace())
+		refs = append(refs, ref)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -111,23 +111,27 @@ func layerStatus(drift []Drift, errs []error) (LayerStatus, string) {
 	return StatusApplied, ""
 }
 
-// diffObject compares one object with the cluster; nil when in sync.
-func (c *cluster) diffObject(ctx context.Context, o *unstructured.Unstructured, defaultNamespace string) (*Drift, error) {
+// diffObject compares one object with the cluster; nil when in sync. It
+// returns the object's reference, its namespace resolved.
+func (c *cluster) diffObject(ctx context.Context, o *unstructured.Unstructured, defaultNamespace string) (ObjectRef, *Drift, error) {
 	o = o.DeepCopy()
 	ri, err := c.place(ctx, o, defaultNamespace)
 	ref := RefOf(o)
 	if meta.IsNoMatchError(err) {
-		return &Drift{Object: ref, Reason: DriftMissing, Message: "its kind is not served (is its CustomResourceDefinition missing?)"}, nil
+		if o.GetNamespace() == "" {
+			ref.Namespace = defaultNamespace // a guess: the kind's scope is unknown
+		}
+		return ref, &Drift{Object: ref, Reason: DriftMissing, Message: "its kind is not served (is its CustomResourceDefinition missing?)"}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return ref, nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	live, err := ri.Get(ctx, o.GetName(), getOptions)
 	if apierrors.IsNotFound(err) {
-		return &Drift{Object: ref, Reason: DriftMissing}, nil
+		return ref, &Drift{Object: ref, Reason: DriftMissing}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return ref, nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	// What the object would be after Apply, forced so that fields that
 	// another manager took over show as changed too.
@@ -135,17 +139,17 @@ func (c *cluster) diffObject(ctx context.Context, o *unstructured.Unstructured, 
 		FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: dry-run apply: %w", ref, err)
+		return ref, nil, fmt.Errorf("%s: dry-run apply: %w", ref, err)
 	}
 	fields := diffFields(comparable(want.Object), comparable(live.Object), "", nil)
 	if len(fields) == 0 {
-		return nil, nil
+		return ref, nil, nil
 	}
 	sort.Strings(fields)
 	if len(fields) > maxDriftFields {
 		fields = append(fields[:maxDriftFields], "...")
 	}
-	return &Drift{Object: ref, Reason: DriftChanged, Fields: fields}, nil
+	return ref, &Drift{Object: ref, Reason: DriftChanged, Fields: fields}, nil
 }
 
 // comparable drops what changes on every write and status.
@@ -262,7 +266,7 @@ func (c *cluster) diffHelm(ctx context.Context, p *Profile, rl RenderedLayer) La
 	}
 	var errs []error
 	for _, o := range Order(objs) {
-		d, err := c.diffObject(ctx, o, ns)
+		_, d, err := c.diffObject(ctx, o, ns)
 		if err != nil {
 			errs = append(errs, err)
 			continue

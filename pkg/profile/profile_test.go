@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -455,5 +456,69 @@ func TestDiffFields(t *testing.T) {
 	got := diffFields(a, b, "", nil)
 	if len(got) != 2 || !strings.Contains(strings.Join(got, ","), "spec.replicas") || !strings.Contains(strings.Join(got, ","), "metadata.labels") {
 		t.Fatalf("got %v", got)
+	}
+}
+
+func TestPruneSets(t *testing.T) {
+	t.Parallel()
+	ns := ObjectRef{Version: "v1", Kind: "Namespace", Name: "ci"}
+	crd := ObjectRef{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition", Name: "pipelines.ci.example.com"}
+	cmA := ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ci", Name: "a"}
+	cmB := ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "ci", Name: "b"}
+	dep := ObjectRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ci", Name: "d"}
+	depOld := dep
+	depOld.Version = "v1beta2"
+	cases := []struct {
+		name       string
+		prev, curr []ObjectRef
+		want       []ObjectRef
+	}{
+		{name: "nothing gone", prev: []ObjectRef{cmA, dep}, curr: []ObjectRef{dep, cmA}},
+		{name: "one gone", prev: []ObjectRef{cmA, cmB}, curr: []ObjectRef{cmA}, want: []ObjectRef{cmB}},
+		{name: "another API version is the same object", prev: []ObjectRef{depOld}, curr: []ObjectRef{dep}},
+		{name: "namespaces and CRDs last", prev: []ObjectRef{ns, crd, cmA, dep}, curr: nil, want: []ObjectRef{cmA, dep, crd, ns}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := minusRefs(tc.prev, tc.curr); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := unionRefs([]ObjectRef{cmA, dep}, []ObjectRef{depOld, cmB}); !reflect.DeepEqual(got, []ObjectRef{cmA, dep, cmB}) {
+		t.Fatalf("union %v", got)
+	}
+}
+
+func TestMergedInventory(t *testing.T) {
+	t.Parallel()
+	prev := &inventory{Layers: map[string]*inventoryLayer{"a": {Kind: KindManifests}, "b": {Kind: KindHelm}, "c": {Kind: KindManifests}}, Order: []string{"a", "b", "c"}}
+	inv := &inventory{Layers: map[string]*inventoryLayer{"a": {Kind: KindManifests}}, Order: []string{"a", "new"}}
+	got := merged(inv, prev)
+	if !reflect.DeepEqual(got.Order, []string{"a", "new", "b", "c"}) || len(got.Layers) != 3 || got.Layers["a"] != inv.Layers["a"] {
+		t.Fatalf("merged %+v", got)
+	}
+}
+
+func TestLabeller(t *testing.T) {
+	t.Parallel()
+	p := valid()
+	rendered := "---\n# Source: dash/templates/cm.yaml\n" + obj("v1", "ConfigMap", "x") + "---\n# Source: dash/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels: {app: s}\n  annotations: {a: \"${not-a-variable}\"}\n"
+	out, err := (&labeller{profile: p, layer: &p.Layers[1]}).Run(bytes.NewBufferString(rendered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := parseManifests(out.String(), nil)
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("%d objects, %v:\n%s", len(objs), err, out)
+	}
+	for _, o := range objs {
+		if o.GetLabels()[LabelLayer] != "dash" || o.GetLabels()[LabelProfile] != "cicd" || o.GetAnnotations()[AnnotationVersion] != "1.0.0" {
+			t.Errorf("%s: labels %v annotations %v", o.GetName(), o.GetLabels(), o.GetAnnotations())
+		}
+	}
+	if objs[1].GetLabels()["app"] != "s" || objs[1].GetAnnotations()["a"] != "${not-a-variable}" {
+		t.Errorf("the chart's own metadata changed: %v %v", objs[1].GetLabels(), objs[1].GetAnnotations())
 	}
 }
