@@ -42,6 +42,7 @@ func Apply(ctx context.Context, cfg *rest.Config, p *Profile, overrides map[stri
 	if err != nil {
 		return nil, err
 	}
+	c.keepRendered(rendered)
 	start := time.Now()
 	log := c.log.With("profile", p.Name, "version", p.Version)
 	prev, err := c.loadInventory(ctx, p.Name)
@@ -270,6 +271,9 @@ func (c *cluster) prune(ctx context.Context, profile, layer string, refs []Objec
 	var kept []ObjectRef
 	var errs []error
 	for _, ref := range refs {
+		if c.keep[ref.key()] {
+			continue // moved to another layer, which applies it
+		}
 		ri, err := c.resource(ctx, ref)
 		if meta.IsNoMatchError(err) {
 			continue // the kind is gone, and its objects with it
@@ -291,7 +295,7 @@ func (c *cluster) prune(ctx context.Context, profile, layer string, refs []Objec
 		if !owned(live, profile, layer) {
 			continue // taken over by another layer, or by someone else
 		}
-		if ref.Kind == "Namespace" && ref.Group == "" || ref.Kind == "CustomResourceDefinition" && ref.Group == "apiextensions.k8s.io" {
+		if foundationRef(ref) {
 			c.log.Warn("Profile object orphaned, not pruned: deleting it would delete everything in it", "layer", layer, "object", ref.String())
 			results = append(results, ObjectResult{Object: ref, Action: ActionOrphaned})
 			continue
@@ -311,6 +315,11 @@ func (c *cluster) prune(ctx context.Context, profile, layer string, refs []Objec
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// foundationRef tells Namespaces and CRDs, which pruning orphans.
+func foundationRef(r ObjectRef) bool {
+	return r.Kind == "Namespace" && r.Group == "" || r.Kind == "CustomResourceDefinition" && r.Group == "apiextensions.k8s.io"
+}
 
 // removeLayer removes what a layer that left the profile made.
 func (c *cluster) removeLayer(ctx context.Context, p *Profile, name string, old *inventoryLayer) LayerResult {

@@ -71,6 +71,27 @@ type cluster struct {
 	// newKinds is set once CRDs were applied: a kind not found is then
 	// waited for, since discovery lags behind a new CRD.
 	newKinds bool
+	// keep holds the keys (ObjectRef.key) of every object of the profile
+	// being applied: an object that moved to another layer is not pruned
+	// from its old one.
+	keep map[ObjectRef]bool
+}
+
+// keepRendered fills c.keep from the rendered layers. An object that names
+// no namespace is kept under both its cluster-scoped reference and its
+// layer's namespace, the kind's scope being unknown until it is mapped.
+func (c *cluster) keepRendered(rendered []RenderedLayer) {
+	c.keep = map[ObjectRef]bool{}
+	for _, rl := range rendered {
+		for _, o := range rl.Objects {
+			ref := RefOf(o).key()
+			c.keep[ref] = true
+			if ref.Namespace == "" {
+				ref.Namespace = rl.Layer.TargetNamespace()
+				c.keep[ref] = true
+			}
+		}
+	}
 }
 
 func connect(cfg *rest.Config, opts []Option) (*cluster, error) {

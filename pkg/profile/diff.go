@@ -35,6 +35,7 @@ func Diff(ctx context.Context, cfg *rest.Config, p *Profile, overrides map[strin
 	if err != nil {
 		return nil, err
 	}
+	c.keepRendered(rendered)
 	inv, err := c.loadInventory(ctx, p.Name)
 	if err != nil {
 		return nil, err
@@ -195,6 +196,9 @@ func (c *cluster) extras(ctx context.Context, profile, layer string, refs []Obje
 	var out []Drift
 	var errs []error
 	for _, ref := range refs {
+		if c.keep[ref.key()] {
+			continue // moved to another layer
+		}
 		ri, err := c.resource(ctx, ref)
 		if meta.IsNoMatchError(err) {
 			continue
@@ -211,9 +215,14 @@ func (c *cluster) extras(ctx context.Context, profile, layer string, refs []Obje
 			errs = append(errs, fmt.Errorf("%s: %w", ref, err))
 			continue
 		}
-		if owned(live, profile, layer) {
-			out = append(out, Drift{Object: ref, Reason: DriftExtra, Message: "no longer in the layer: Apply prunes it"})
+		if !owned(live, profile, layer) {
+			continue
 		}
+		msg := "no longer in the layer: Apply prunes it"
+		if foundationRef(ref) {
+			msg = "no longer in the layer: Apply orphans it (kept with everything in it, and forgotten)"
+		}
+		out = append(out, Drift{Object: ref, Reason: DriftExtra, Message: msg})
 	}
 	return out, errors.Join(errs...)
 }
