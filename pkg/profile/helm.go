@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"sigs.k8s.io/yaml"
@@ -35,6 +38,39 @@ func LoadChart(ch *Chart) (*chart.Chart, error) {
 		}
 		return c, nil
 	}
+}
+
+// Portable returns a copy of the profile whose charts are all archives
+// (chart directories packaged as Helm does), so that it is whole without
+// the local disk: what the hub stores as a profile version, as JSON.
+func (p *Profile) Portable() (*Profile, error) {
+	out := *p
+	out.Layers = slices.Clone(p.Layers)
+	for i := range out.Layers {
+		l := &out.Layers[i]
+		if l.Chart == nil || l.Chart.Dir == "" {
+			continue
+		}
+		ch, err := LoadChart(l.Chart)
+		if err != nil {
+			return nil, fmt.Errorf("layers[%d].chart: %w", i, err)
+		}
+		tmp, err := os.MkdirTemp("", "nest-chart-")
+		if err != nil {
+			return nil, err
+		}
+		var data []byte
+		path, err := chartutil.Save(ch, tmp)
+		if err == nil {
+			data, err = os.ReadFile(path)
+		}
+		_ = os.RemoveAll(tmp)
+		if err != nil {
+			return nil, fmt.Errorf("layers[%d].chart: package %s: %w", i, l.Chart.Dir, err)
+		}
+		l.Chart = &Chart{Archive: data}
+	}
+	return &out, nil
 }
 
 // helmConfig returns Helm's action configuration for releases in namespace,

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -446,6 +447,50 @@ func TestLoadExample(t *testing.T) {
 	}
 	if ch.Metadata.Name == "" || len(r) != len(p.Layers) {
 		t.Fatalf("chart %+v, %d layers rendered", ch.Metadata, len(r))
+	}
+
+	// What the hub stores: the profile as JSON, charts packaged.
+	portable, err := p.Portable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Layer("dashboard").Chart.Dir == "" {
+		t.Fatal("Portable changed the original profile")
+	}
+	data, err := json.Marshal(portable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Profile
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := back.Layer("dashboard").Chart
+	if c.Dir != "" || len(c.Archive) == 0 {
+		t.Fatalf("portable chart: dir %q, %d bytes of archive", c.Dir, len(c.Archive))
+	}
+	packed, err := LoadChart(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if packed.Metadata.Name != ch.Metadata.Name || packed.Metadata.Version != ch.Metadata.Version || len(packed.Templates) != len(ch.Templates) {
+		t.Fatalf("packaged chart %+v, want %+v", packed.Metadata, ch.Metadata)
+	}
+
+	// A profile file naming the packaged chart loads it as an archive.
+	dir := writeFiles(t, map[string]string{
+		"profile.yaml": "name: p\nversion: v\nlayers:\n- {name: h, kind: helm, chart: dash.tgz}\n",
+		"dash.tgz":     string(c.Archive),
+	})
+	fromFile, err := Load(filepath.Join(dir, "profile.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadChart(fromFile.Layers[0].Chart); err != nil {
+		t.Fatal(err)
 	}
 }
 
