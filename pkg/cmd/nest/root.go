@@ -17,6 +17,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/hub"
 	"github.com/nestcluster/nest/pkg/cmd/list"
 	"github.com/nestcluster/nest/pkg/cmd/pause"
+	"github.com/nestcluster/nest/pkg/cmd/profile"
 	"github.com/nestcluster/nest/pkg/cmd/restore"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
 	"github.com/nestcluster/nest/pkg/cmd/snapshot"
@@ -55,6 +56,7 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		snapshot.NewCommand(streams, globals),
 		restore.NewCommand(streams, globals),
 		delete.NewCommand(streams, globals),
+		profile.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
 		hub.NewCommand(streams, globals),
 		controlplane.NewCommand(streams, globals),
