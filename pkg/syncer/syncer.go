@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -68,11 +69,17 @@ type Syncer struct {
 	virtualIngresses    networkinglisters.IngressLister
 	virtualIngressIndex cache.Indexer
 	hostIngresses       networkinglisters.IngressNamespaceLister
-	queue               workqueue.TypedRateLimitingInterface[string]
-	resume              *resumeTracker // non-nil while coming back from a pause
-	customMu            sync.Mutex
-	custom              map[string]*customSync // by queue kind, once served on both sides
-	log                 *slog.Logger
+	// So are network policies and disruption budgets.
+	virtualNetworkPolicies networkinglisters.NetworkPolicyLister
+	hostNetworkPolicies    networkinglisters.NetworkPolicyNamespaceLister
+	virtualNamespaces      corelisters.NamespaceLister
+	virtualPDBs            policylisters.PodDisruptionBudgetLister
+	hostPDBs               policylisters.PodDisruptionBudgetNamespaceLister
+	queue                  workqueue.TypedRateLimitingInterface[string]
+	resume                 *resumeTracker // non-nil while coming back from a pause
+	customMu               sync.Mutex
+	custom                 map[string]*customSync // by queue kind, once served on both sides
+	log                    *slog.Logger
 }
 
 // Options of Run.
@@ -215,6 +222,23 @@ func Run(ctx context.Context, o Options) error {
 		handlers = append(handlers,
 			informerHandler{ving.Informer(), s.enqueueVirtualIngress},
 			informerHandler{hing.Informer(), s.enqueueHost(kindIngress)})
+	}
+	if s.enabled(kindNetworkPolicy) {
+		vnp, hnp := virtualInformers.Networking().V1().NetworkPolicies(), hostInformers.Networking().V1().NetworkPolicies()
+		vns := virtualInformers.Core().V1().Namespaces()
+		s.virtualNetworkPolicies, s.hostNetworkPolicies = vnp.Lister(), hnp.Lister().NetworkPolicies(hostNamespace)
+		s.virtualNamespaces = vns.Lister()
+		handlers = append(handlers,
+			informerHandler{vnp.Informer(), s.enqueueVirtual(kindNetworkPolicy)},
+			informerHandler{hnp.Informer(), s.enqueueHost(kindNetworkPolicy)},
+			informerHandler{vns.Informer(), s.enqueueAllNetworkPolicies})
+	}
+	if s.enabled(kindPDB) {
+		vpdb, hpdb := virtualInformers.Policy().V1().PodDisruptionBudgets(), hostInformers.Policy().V1().PodDisruptionBudgets()
+		s.virtualPDBs, s.hostPDBs = vpdb.Lister(), hpdb.Lister().PodDisruptionBudgets(hostNamespace)
+		handlers = append(handlers,
+			informerHandler{vpdb.Informer(), s.enqueueVirtual(kindPDB)},
+			informerHandler{hpdb.Informer(), s.enqueueHost(kindPDB)})
 	}
 	var synced []cache.InformerSynced
 	for _, h := range handlers {
@@ -439,6 +463,10 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 		return s.syncService(ctx, ns, name)
 	case kindIngress:
 		return s.syncIngress(ctx, ns, name)
+	case kindNetworkPolicy:
+		return s.syncNetworkPolicy(ctx, ns, name)
+	case kindPDB:
+		return s.syncPDB(ctx, ns, name)
 	case kindPVC:
 		return s.syncPVC(ctx, ns, name)
 	}
