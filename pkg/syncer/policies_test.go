@@ -76,8 +76,8 @@ func TestTranslateNetworkPolicy(t *testing.T) {
 			want: []string{`"ingress":[{}]`, `"ipBlock":{"cidr":"10.0.0.0/8"}`},
 		},
 		{
-			name: "a selector on Nest's labels is refused",
-			spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"nest.dev/virtual-cluster": "other"}}},
+			name:    "a selector on Nest's labels is refused",
+			spec:    networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"nest.dev/virtual-cluster": "other"}}},
 			wantErr: "nest.dev/virtual-cluster",
 		},
 		{
