@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	dsschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -67,8 +68,12 @@ func newHostClusterResource() resource.Resource {
 			return cfg.GetAttribute(ctx, path.Root("kubeconfig"), &m.Kubeconfig)
 		},
 		create: func(ctx context.Context, hub *client.Client, plan *hostClusterModel) (*store.HostCluster, error) {
-			return hub.CreateHostCluster(ctx, api.CreateHostClusterRequest{Name: plan.Name.ValueString(),
+			h, err := hub.CreateHostCluster(ctx, api.CreateHostClusterRequest{Name: plan.Name.ValueString(),
 				Description: plan.Description.ValueString(), Kubeconfig: plan.Kubeconfig.ValueString()})
+			if err != nil {
+				return nil, err
+			}
+			return firstCheck(ctx, hub, h), nil
 		},
 		get: func(ctx context.Context, hub *client.Client, state *hostClusterModel) (*store.HostCluster, error) {
 			return hub.GetHostCluster(ctx, state.ID.ValueString())
@@ -90,6 +95,31 @@ func newHostClusterResource() resource.Resource {
 		},
 		set: (*hostClusterModel).set,
 	}
+}
+
+// firstCheckTimeout bounds the wait for a new host's first health check.
+const firstCheckTimeout = 2 * time.Minute
+
+// firstCheck waits until the hub checked a new host once (it places
+// virtual clusters only on Ready hosts, so a virtual cluster created in the
+// same apply finds it), and returns the host as last read. A host still
+// Pending after firstCheckTimeout, or Unreachable, is no error: its phase
+// says so.
+func firstCheck(ctx context.Context, hub *client.Client, h *store.HostCluster) *store.HostCluster {
+	deadline := time.Now().Add(firstCheckTimeout)
+	for h.Status.Phase == store.HostPending && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return h
+		case <-time.After(500 * time.Millisecond):
+		}
+		fresh, err := hub.GetHostCluster(ctx, h.ID)
+		if err != nil {
+			return h
+		}
+		h = fresh
+	}
+	return h
 }
 
 // Data source nest_host_cluster: a host cluster found by id or by name.
