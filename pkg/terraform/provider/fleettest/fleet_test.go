@@ -79,22 +79,35 @@ type fleet struct {
 	config             string
 	withData           bool
 	groupCPU, vcCreate string
+	// Optional, with defaults: the virtual cluster's name ("dev"), the
+	// descriptions ("the local host", ""), the group's memory ("4Gi") and
+	// the host's kubeconfig_version (none).
+	vcName, hostDescription, groupDescription, groupMemory, kubeconfigVersion string
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func (f fleet) hcl() string {
 	out := fmt.Sprintf(`
 resource "nest_host_cluster" "local" {
-  name        = %q
-  description = "the local host"
-  kubeconfig  = file(%q)
+  name               = %q
+  description        = %q
+  kubeconfig         = file(%q)
+  kubeconfig_version = %s
 }
 
 resource "nest_cluster_group" "dev" {
   name             = %q
+  description      = %q
   host_cluster_ids = [nest_host_cluster.local.id]
   quota = {
     cpu     = %q
-    memory  = "4Gi"
+    memory  = %q
     storage = "10Gi"
     pods    = "20"
   }
@@ -103,7 +116,7 @@ resource "nest_cluster_group" "dev" {
 resource "nest_virtual_cluster" "dev" {
   tenant_id        = %q
   project_id       = %q
-  name             = "dev"
+  name             = %q
   cluster_group_id = nest_cluster_group.dev.id
   quota = {
     cpu  = %q
@@ -116,7 +129,8 @@ resource "nest_virtual_cluster" "dev" {
     delete = "5m"
   }
 }
-`, f.host, f.kubeconfigPath, f.group, f.groupCPU, f.tenantID, f.project, f.cpu, f.pods, f.paused, f.config, f.vcCreate)
+`, f.host, or(f.hostDescription, "the local host"), f.kubeconfigPath, or(f.kubeconfigVersion, "null"), f.group, f.groupDescription,
+		f.groupCPU, or(f.groupMemory, "4Gi"), f.tenantID, f.project, or(f.vcName, "dev"), f.cpu, f.pods, f.paused, f.config, f.vcCreate)
 	if f.withData {
 		out += `
 data "nest_virtual_cluster" "dev" {
@@ -349,6 +363,59 @@ func TestAccFleet(t *testing.T) {
 				Config:       with(func(f *fleet) { f.cpu, f.pods, f.config = "500m", "8", sameYAML }),
 				ResourceName: "nest_host_cluster.local", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"resource_version", "phase", "nodes", "kubernetes_version"},
+			},
+			{ // host and group change in place: descriptions, a new kubeconfig sent, the group's quota
+				Config: with(func(f *fleet) {
+					f.cpu, f.pods, f.config = "500m", "8", sameYAML
+					f.hostDescription, f.kubeconfigVersion, f.groupDescription, f.groupMemory = "still local", `"2"`, "for tests", "8Gi"
+				}),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("nest_host_cluster.local", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction("nest_cluster_group.dev", plancheck.ResourceActionUpdate),
+						plancheck.ExpectResourceAction(vc, plancheck.ResourceActionNoop),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					sameID("nest_host_cluster.local", &hostID), sameID("nest_cluster_group.dev", &groupID),
+					resource.TestCheckResourceAttr("nest_host_cluster.local", "description", "still local"),
+					resource.TestCheckResourceAttr("nest_cluster_group.dev", "quota.memory", "8Gi"),
+					func(*terraform.State) error {
+						g, err := admin(t).GetClusterGroup(ctx, groupID)
+						if err != nil || g.Description != "for tests" || g.Quota.Memory != "8Gi" {
+							return fmt.Errorf("the group on the hub: %+v, %v", g, err)
+						}
+						return nil
+					}),
+			},
+			{ // a new name replaces the virtual cluster (the plan says so)
+				Config: with(func(f *fleet) {
+					f.cpu, f.pods, f.config, f.vcName = "500m", "8", sameYAML, "dev2"
+					f.hostDescription, f.kubeconfigVersion, f.groupDescription, f.groupMemory = "still local", `"2"`, "for tests", "8Gi"
+				}),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(vc, plancheck.ResourceActionReplace)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(vc, "name", "dev2"),
+					resource.TestCheckResourceAttr(vc, "phase", store.VCReady),
+					func(s *terraform.State) error {
+						old := ref()
+						if _, err := admin(t).GetVirtualCluster(ctx, old); !client.IsNotFound(err) {
+							return fmt.Errorf("the replaced virtual cluster: %v", err)
+						}
+						if _, err := env.Client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+							return fmt.Errorf("the replaced virtual cluster's host namespace %s: %v", namespace, err)
+						}
+						a, err := attrs(s, vc)
+						if err != nil {
+							return err
+						}
+						vcID, namespace = a["id"], a["namespace"] // what destroy must remove now
+						return nil
+					}),
 			},
 		},
 	})
