@@ -364,6 +364,23 @@ func TestAccFleet(t *testing.T) {
 				ResourceName: "nest_host_cluster.local", ImportState: true, ImportStateVerify: true,
 				ImportStateVerifyIgnore: []string{"resource_version", "phase", "nodes", "kubernetes_version"},
 			},
+			{ // drift of the group: changed through the hub's API
+				PreConfig: func() {
+					g, err := admin(t).GetClusterGroup(ctx, groupID)
+					if err == nil {
+						spec := api.ClusterGroupSpec{Description: "changed by hand", HostClusterIDs: g.HostClusterIDs, Quota: g.Quota,
+							MaxVirtualClusters: g.MaxVirtualClusters, OversubscriptionPercent: g.OversubscriptionPercent,
+							EndpointType: g.EndpointType, DefaultConfig: g.DefaultConfig}
+						_, err = admin(t).UpdateClusterGroup(ctx, groupID, api.UpdateClusterGroupRequest{ClusterGroupSpec: spec, ResourceVersion: g.ResourceVersion})
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             with(func(f *fleet) { f.cpu, f.pods, f.config = "500m", "8", sameYAML }),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
 			{ // host and group change in place: descriptions, a new kubeconfig sent, the group's quota
 				Config: with(func(f *fleet) {
 					f.cpu, f.pods, f.config = "500m", "8", sameYAML
