@@ -26,15 +26,22 @@ type Hub struct {
 	DataDir string
 }
 
+// Option tunes the hub's configuration (its reconciler's intervals, say).
+type Option func(*server.Config)
+
 // Start runs a hub in dir until stop is called. Tests use Run, which stops
 // the hub when the test ends; Start serves TestMain, which has no *testing.T.
-func Start(dir string) (hub *Hub, stop func() error, err error) {
+func Start(dir string, opts ...Option) (hub *Hub, stop func() error, err error) {
 	key := auth.NewKey()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, BootstrapKey: key, Ready: func(addr string) { ready <- addr },
+	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, BootstrapKey: key,
 		ShutdownTimeout: 5 * time.Second}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	cfg.Ready = func(addr string) { ready <- addr }
 	go func() { done <- server.Run(ctx, cfg) }()
 	var addr string
 	select {
@@ -57,9 +64,9 @@ func Start(dir string) (hub *Hub, stop func() error, err error) {
 }
 
 // Run starts a hub in a temporary directory and stops it when t ends.
-func Run(t testing.TB) *Hub {
+func Run(t testing.TB, opts ...Option) *Hub {
 	t.Helper()
-	h, stop, err := Start(t.TempDir())
+	h, stop, err := Start(t.TempDir(), opts...)
 	if err != nil {
 		t.Fatalf("start a hub: %v", err)
 	}

@@ -80,8 +80,14 @@ func addHubError(diags *diag.Diagnostics, action string, err error, attrs ...str
 	if err != error(e) { // wrapped: say what was being done
 		fmt.Fprintf(&detail, "\n\nIn full: %v", err)
 	}
-	if attr := snake(e.Field()); attr != "" && slices.Contains(attrs, attr) {
-		diags.AddAttributeError(path.Root(attr), summary, detail.String())
+	// A nested field (quota.cpu) is reported on its attribute when the
+	// resource has the outer one.
+	if parts := strings.Split(snake(e.Field()), "."); parts[0] != "" && slices.Contains(attrs, parts[0]) {
+		p := path.Root(parts[0])
+		for _, part := range parts[1:] {
+			p = p.AtName(part)
+		}
+		diags.AddAttributeError(p, summary, detail.String())
 		return
 	}
 	diags.AddError(summary, detail.String())

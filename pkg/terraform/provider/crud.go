@@ -3,8 +3,10 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 
 	"github.com/nestcluster/nest/pkg/hub/client"
 )
@@ -42,6 +44,10 @@ type crud[M, O any] struct {
 	// set writes what the hub returned into the model, normalised so that
 	// an unchanged object gives an empty plan.
 	set func(m *M, o *O)
+	// writeOnly, when set, copies the write-only attributes (which are
+	// never in the plan nor the state) from the configuration into the
+	// model before create and update.
+	writeOnly func(ctx context.Context, cfg tfsdk.Config, m *M) diag.Diagnostics
 }
 
 var (
@@ -61,6 +67,11 @@ func (r *crud[M, O]) Create(ctx context.Context, req resource.CreateRequest, res
 	var plan M
 	if resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...); resp.Diagnostics.HasError() {
 		return
+	}
+	if r.writeOnly != nil {
+		if resp.Diagnostics.Append(r.writeOnly(ctx, req.Config, &plan)...); resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	o, err := r.create(ctx, r.hub, &plan)
 	if err != nil {
@@ -100,6 +111,11 @@ func (r *crud[M, O]) Update(ctx context.Context, req resource.UpdateRequest, res
 		// place, the plan is the state.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
+	}
+	if r.writeOnly != nil {
+		if resp.Diagnostics.Append(r.writeOnly(ctx, req.Config, &plan)...); resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	o, err := r.update(ctx, r.hub, &plan, &state)
 	if err != nil {

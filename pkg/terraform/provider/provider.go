@@ -69,7 +69,7 @@ func (p *nestProvider) Metadata(_ context.Context, _ provider.MetadataRequest, r
 
 func (p *nestProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages a Nest hub's objects (projects, teams, roles, role bindings, API keys) through its API.",
+		Description: "Manages a Nest hub's objects (projects, teams, roles, role bindings, API keys, host clusters, cluster groups, virtual clusters) through its API.",
 		Attributes: map[string]schema.Attribute{
 			"hub_url": schema.StringAttribute{Optional: true,
 				Description: "The hub's URL, such as https://hub.example.com:8443. Default: $" + EnvHubURL + "."},
@@ -161,12 +161,19 @@ func (p *nestProvider) Resources(context.Context) []func() resource.Resource {
 		newRoleResource,
 		newRoleBindingResource,
 		newAPIKeyResource,
+		newHostClusterResource,
+		newClusterGroupResource,
+		newVirtualClusterResource,
 	}
 }
 
 func (p *nestProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		newProjectDataSource,
+		newHostClusterDataSource,
+		newClusterGroupDataSource,
+		newVirtualClusterDataSource,
+		newVirtualClusterKubeconfigDataSource,
 	}
 }
 
