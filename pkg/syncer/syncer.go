@@ -10,6 +10,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -47,6 +49,7 @@ type Syncer struct {
 	rules             config.Sync      // which kinds to sync
 	kubelet           *kubeletEndpoint // what virtual nodes point at; nil: none
 	virtual, host     kubernetes.Interface
+	hostConfig        *rest.Config // for the kubelet paths' proxy
 	virtualPods       corelisters.PodLister
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
@@ -78,12 +81,39 @@ func Hook() controlplane.Hook {
 			env.Logger.Info("No host given: the syncer is off")
 			return nil
 		}
-		host, err := kube.Clientset(env.HostConfig)
+		host, err := kube.RESTConfig(env.HostConfig, "")
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
-		return Run(ctx, env.Name, env.HostNamespace, env.Config, env.Virtual, host, env.PKI, env.Logger)
+		return Run(ctx, Config{
+			Name: env.Name, HostNamespace: env.HostNamespace, Cluster: env.Config,
+			Virtual: env.Virtual, Host: host, PKI: env.PKI, Logger: env.Logger,
+		})
 	}
+}
+
+// Config is what one syncer needs.
+type Config struct {
+	Name          string // of the virtual cluster
+	HostNamespace string
+	Cluster       *config.Config // its nest.yaml: sync rules, isolation
+	Virtual       kubernetes.Interface
+	Host          *rest.Config // the syncer's namespace-scoped host credentials
+	// PKI holds the cluster's certificates: with them the syncer serves the
+	// kubelet API that virtual nodes point at; nil leaves it off.
+	PKI    *pki.Bundle
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Name == "" || c.HostNamespace == "" {
+		errs = append(errs, errors.New("a virtual cluster name and a host namespace are required"))
+	}
+	if c.Cluster == nil || c.Virtual == nil || c.Host == nil || c.Logger == nil {
+		errs = append(errs, errors.New("the cluster config, both clients and a logger are required"))
+	}
+	return errors.Join(errs...)
 }
 
 // informerHandler queues the keys an informer's events concern.
@@ -92,13 +122,22 @@ type informerHandler struct {
 	enqueue  func(any)
 }
 
-// Run syncs until ctx ends, the kinds that cfg's sync section enables. With
-// the cluster's certificates it also serves the kubelet API that virtual
-// nodes point at (logs); nil leaves it off.
-func Run(ctx context.Context, vc, hostNamespace string, cfg *config.Config, virtual, host kubernetes.Interface, bundle *pki.Bundle, log *slog.Logger) error {
+// Run syncs until ctx ends, the kinds that the sync section of the
+// cluster's config enables. With the cluster's certificates it also serves
+// the kubelet API that virtual nodes point at (logs, exec, attach,
+// port-forward).
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("syncer: %w", err)
+	}
+	vc, hostNamespace, virtual, bundle := cfg.Name, cfg.HostNamespace, cfg.Virtual, cfg.PKI
+	host, err := kubernetes.NewForConfig(cfg.Host)
+	if err != nil {
+		return fmt.Errorf("syncer: host client: %w", err)
+	}
 	s := &Syncer{
-		vc: vc, hostNamespace: hostNamespace, isolation: cfg.Isolation, rules: cfg.Sync,
-		virtual: virtual, host: host, log: log.With("component", "syncer"),
+		vc: vc, hostNamespace: hostNamespace, isolation: cfg.Cluster.Isolation, rules: cfg.Cluster.Sync,
+		virtual: virtual, host: host, hostConfig: cfg.Host, log: cfg.Logger.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
 	}
