@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"time"
 
@@ -49,7 +50,9 @@ type Syncer struct {
 	rules             config.Sync      // which kinds to sync
 	kubelet           *kubeletEndpoint // what virtual nodes point at; nil: none
 	virtual, host     kubernetes.Interface
-	hostConfig        *rest.Config // for the kubelet paths' proxy
+	hostConfig        *rest.Config     // for the kubelet paths' proxy
+	apiServer         apiServerAddress // the virtual apiserver as host pods reach it
+	dnsServer         string           // the virtual cluster's DNS; "": none
 	virtualPods       corelisters.PodLister
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
@@ -85,9 +88,13 @@ func Hook() controlplane.Hook {
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
+		virtual, err := kube.RESTConfig(env.VirtualConfig, "")
+		if err != nil {
+			return fmt.Errorf("syncer: virtual apiserver address: %w", err)
+		}
 		return Run(ctx, Config{
 			Name: env.Name, HostNamespace: env.HostNamespace, Cluster: env.Config,
-			Virtual: env.Virtual, Host: host, PKI: env.PKI, Logger: env.Logger,
+			Virtual: env.Virtual, Host: host, PKI: env.PKI, APIServer: virtual.Host, Logger: env.Logger,
 		})
 	}
 }
@@ -101,8 +108,17 @@ type Config struct {
 	Host          *rest.Config // the syncer's namespace-scoped host credentials
 	// PKI holds the cluster's certificates: with them the syncer serves the
 	// kubelet API that virtual nodes point at; nil leaves it off.
-	PKI    *pki.Bundle
-	Logger *slog.Logger
+	PKI *pki.Bundle
+	// APIServer is the virtual apiserver as the host's pods reach it,
+	// "https://host:port": their KUBERNETES_SERVICE_HOST and _PORT. Hook
+	// sets the control plane's own address (for the process runtime on the
+	// local host, its bind address and port).
+	APIServer string
+	// DNSServer is the IP of the virtual cluster's DNS service, which host
+	// pods that use the cluster's DNS are pointed at; "" leaves their DNS
+	// policy alone (they resolve through the host's DNS).
+	DNSServer string
+	Logger    *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -112,6 +128,12 @@ func (c *Config) validate() error {
 	}
 	if c.Cluster == nil || c.Virtual == nil || c.Host == nil || c.Logger == nil {
 		errs = append(errs, errors.New("the cluster config, both clients and a logger are required"))
+	}
+	if _, ok := parseAPIServer(c.APIServer); c.APIServer != "" && !ok {
+		errs = append(errs, fmt.Errorf("apiServer %q is not https://host:port", c.APIServer))
+	}
+	if c.DNSServer != "" && net.ParseIP(c.DNSServer) == nil {
+		errs = append(errs, fmt.Errorf("dnsServer %q is not an IP", c.DNSServer))
 	}
 	return errors.Join(errs...)
 }
@@ -137,11 +159,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	s := &Syncer{
 		vc: vc, hostNamespace: hostNamespace, isolation: cfg.Cluster.Isolation, rules: cfg.Cluster.Sync,
-		virtual: virtual, host: host, hostConfig: cfg.Host, log: cfg.Logger.With("component", "syncer"),
+		virtual: virtual, host: host, hostConfig: cfg.Host, dnsServer: cfg.DNSServer, log: cfg.Logger.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
 	}
 	defer s.queue.ShutDown()
+	s.apiServer, _ = parseAPIServer(cfg.APIServer)
 
 	virtualInformers := informers.NewSharedInformerFactory(virtual, 0)
 	hostInformers := informers.NewSharedInformerFactoryWithOptions(host, 0,
@@ -180,7 +203,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{vcms.Informer(), s.enqueueVirtual(string(refConfigMap))},
 		{hcms.Informer(), s.enqueueHost(string(refConfigMap))},
 		{vsecrets.Informer(), s.enqueueVirtual(string(refSecret))},
-		{hsecrets.Informer(), s.enqueueHost(string(refSecret))},
+		{hsecrets.Informer(), s.enqueueHostSecret},
 		{vsvcs.Informer(), s.enqueueVirtual(kindService)},
 		{hsvcs.Informer(), s.enqueueHost(kindService)},
 		{veps.Informer(), s.enqueueVirtual(kindService)},
@@ -344,6 +367,19 @@ func (s *Syncer) enqueueHost(kind string) func(any) {
 			s.queue.Add(queueKey(kind, ns+"/"+name))
 		}
 	}
+}
+
+// enqueueHostSecret maps a host secret back to its virtual secret, or for
+// a token Secret, to its pod.
+func (s *Syncer) enqueueHostSecret(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if sec, ok := obj.(*corev1.Secret); ok && sec.Annotations[names.AnnotationVirtualKind] == kindToken {
+		s.enqueueHost(kindPod)(obj)
+		return
+	}
+	s.enqueueHost(string(refSecret))(obj)
 }
 
 // enabled reports whether nest.yaml's sync section turns a queue kind on

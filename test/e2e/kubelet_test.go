@@ -77,6 +77,12 @@ func TestSyncerExec(t *testing.T) {
 
 	testenv.Eventually(t, time.Minute, "kubectl exec to print what it ran", func() (bool, error) {
 		out, err := kubectl(t, vc.Kubeconfig, "", "exec", "talker", "-c", "sidecar", "--", "echo", "hello from", "sidecar")
+		if err != nil {
+			nodes, _ := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+			for _, n := range nodes.Items {
+				t.Logf("DEBUG node %s uid %s created %s addresses %v port %d", n.Name, n.UID, n.CreationTimestamp, n.Status.Addresses, n.Status.DaemonEndpoints.KubeletEndpoint.Port)
+			}
+		}
 		return err == nil && strings.TrimSpace(out) == "hello from sidecar", fmt.Errorf("%v: %s", err, out)
 	})
 	t.Run("stdin", func(t *testing.T) {
