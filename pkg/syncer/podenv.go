@@ -39,13 +39,36 @@ func parseAPIServer(s string) (apiServerAddress, bool) {
 	return apiServerAddress{host: host, port: port}, true
 }
 
-// serviceEnv is the environment a kubelet of the virtual cluster would give
-// the pod's containers: the "kubernetes" service, here the virtual
-// apiserver's address as the host pods reach it, always; the other
-// services of the pod's namespace unless enableServiceLinks is false.
-func (s *Syncer) serviceEnv(v *corev1.Pod) []corev1.EnvVar {
+// maxServiceLinks bounds the services whose variables a pod gets. A
+// kubelet computes them when it starts a container; here they are written
+// into the host pod's spec, which etcd stores and every informer keeps:
+// 500 services would make each container's environment about 200 KiB.
+// Past the bound, a pod gets only the apiserver's variables (and a Warning
+// event), as with enableServiceLinks: false.
+const maxServiceLinks = 100
+
+// linkedServices are the services whose variables a kubelet of the virtual
+// cluster would give the pod: the "kubernetes" service, here the virtual
+// apiserver's address as the host pods reach it, always; the other services
+// of the pod's namespace unless enableServiceLinks is false. It reports
+// whether the namespace's services were left out for being too many.
+func (s *Syncer) linkedServices(v *corev1.Pod) ([]*corev1.Service, bool) {
 	byName := map[string]*corev1.Service{}
-	if s.apiServer.host != "" {
+	var tooMany bool
+	if (v.Spec.EnableServiceLinks == nil || *v.Spec.EnableServiceLinks) && s.virtualServices != nil {
+		services, _ := s.virtualServices.Services(v.Namespace).List(labels.Everything())
+		if len(services) > maxServiceLinks {
+			tooMany = true
+			services = nil
+		}
+		for _, svc := range services {
+			if v.Namespace == metav1.NamespaceDefault && svc.Name == "kubernetes" {
+				continue // the virtual apiserver: replaced by its host-side address
+			}
+			byName[svc.Name] = svc
+		}
+	}
+	if _, shadowed := byName["kubernetes"]; s.apiServer.host != "" && !shadowed {
 		port, _ := strconv.Atoi(s.apiServer.port)
 		byName["kubernetes"] = &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault},
@@ -54,19 +77,16 @@ func (s *Syncer) serviceEnv(v *corev1.Pod) []corev1.EnvVar {
 			}},
 		}
 	}
-	if (v.Spec.EnableServiceLinks == nil || *v.Spec.EnableServiceLinks) && s.virtualServices != nil {
-		services, _ := s.virtualServices.Services(v.Namespace).List(labels.Everything())
-		for _, svc := range services {
-			if v.Namespace == metav1.NamespaceDefault && svc.Name == "kubernetes" {
-				continue // the virtual apiserver: replaced by its host-side address
-			}
-			byName[svc.Name] = svc
-		}
-	}
 	services := make([]*corev1.Service, 0, len(byName))
 	for _, n := range slices.Sorted(maps.Keys(byName)) {
 		services = append(services, byName[n])
 	}
+	return services, tooMany
+}
+
+// serviceEnv is the environment of linkedServices.
+func (s *Syncer) serviceEnv(v *corev1.Pod) []corev1.EnvVar {
+	services, _ := s.linkedServices(v)
 	return envvars.FromServices(services)
 }
 

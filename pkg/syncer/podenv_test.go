@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -228,5 +229,24 @@ func TestTranslateAffinity(t *testing.T) {
 	want := &metav1.LabelSelector{MatchLabels: app, MatchExpressions: []metav1.LabelSelectorRequirement{inCluster, inNS("shop")}}
 	if got := spread.TopologySpreadConstraints[0].LabelSelector; !equality.Semantic.DeepEqual(got, want) {
 		t.Fatalf("topology spread selector %+v, want %+v", got, want)
+	}
+}
+
+func TestServiceEnvTooManyServices(t *testing.T) {
+	t.Parallel()
+	api, _ := parseAPIServer("https://127.0.0.1:40123")
+	var services []*corev1.Service
+	for i := range maxServiceLinks + 1 {
+		services = append(services, service("big", fmt.Sprintf("svc-%d", i), fmt.Sprintf("10.96.1.%d", i), corev1.ServicePort{Port: 80}))
+	}
+	s := &Syncer{vc: "dev", apiServer: api, virtualServices: serviceLister(t, services...)}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "big"}}
+	linked, tooMany := s.linkedServices(pod)
+	if !tooMany || len(linked) != 1 || linked[0].Name != "kubernetes" {
+		t.Fatalf("linkedServices = %d services (too many: %v), want only the apiserver's", len(linked), tooMany)
+	}
+	s.virtualServices = serviceLister(t, services[:maxServiceLinks]...)
+	if linked, tooMany := s.linkedServices(pod); tooMany || len(linked) != maxServiceLinks+1 {
+		t.Fatalf("at the bound: %d services (too many: %v), want all %d and the apiserver", len(linked), tooMany, maxServiceLinks)
 	}
 }

@@ -84,6 +84,12 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		if err := s.keepToken(ctx, vpod, key); err != nil {
 			return err
 		}
+		if _, tooMany := s.linkedServices(vpod); tooMany {
+			msg := fmt.Sprintf("namespace %s has more than %d services: the pod gets only the apiserver's service variables", ns, maxServiceLinks)
+			if err := s.warn(ctx, objectRef(vpod, "Pod"), "TooManyServiceLinks", msg); err != nil {
+				return err
+			}
+		}
 		_, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			// Not in our informer: either ours and not seen yet, or a pod

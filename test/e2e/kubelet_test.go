@@ -51,6 +51,23 @@ func runningPod(t *testing.T, client kubernetes.Interface, name string) *corev1.
 	return running
 }
 
+// nodeAddresses tells where the nodes of both clusters say their kubelets
+// are, for failure messages.
+func nodeAddresses(env *testenv.Env, virtual kubernetes.Interface) string {
+	var b strings.Builder
+	for side, c := range map[string]kubernetes.Interface{"virtual": virtual, "host": env.Client} {
+		nodes, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			fmt.Fprintf(&b, "\n%s nodes: %v", side, err)
+			continue
+		}
+		for _, n := range nodes.Items {
+			fmt.Fprintf(&b, "\n%s node %s (made %s): addresses %v, kubelet port %d", side, n.Name, n.CreationTimestamp, n.Status.Addresses, n.Status.DaemonEndpoints.KubeletEndpoint.Port)
+		}
+	}
+	return b.String()
+}
+
 // kubectl runs bin/kubectl on a kubeconfig with stdin, and returns its
 // combined output.
 func kubectl(t *testing.T, kubeconfig, stdin string, args ...string) (string, error) {
@@ -77,13 +94,7 @@ func TestSyncerExec(t *testing.T) {
 
 	testenv.Eventually(t, time.Minute, "kubectl exec to print what it ran", func() (bool, error) {
 		out, err := kubectl(t, vc.Kubeconfig, "", "exec", "talker", "-c", "sidecar", "--", "echo", "hello from", "sidecar")
-		if err != nil {
-			nodes, _ := client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
-			for _, n := range nodes.Items {
-				t.Logf("DEBUG node %s uid %s created %s addresses %v port %d", n.Name, n.UID, n.CreationTimestamp, n.Status.Addresses, n.Status.DaemonEndpoints.KubeletEndpoint.Port)
-			}
-		}
-		return err == nil && strings.TrimSpace(out) == "hello from sidecar", fmt.Errorf("%v: %s", err, out)
+		return err == nil && strings.TrimSpace(out) == "hello from sidecar", fmt.Errorf("%v: %s%s", err, out, nodeAddresses(env, client))
 	})
 	t.Run("stdin", func(t *testing.T) {
 		// Not `cat`: kwok v0.8.0 never closes the command's stdin, so cat
@@ -142,7 +153,7 @@ func TestSyncerPortForward(t *testing.T) {
 		}
 	}
 	if port == 0 {
-		t.Fatalf("kubectl port-forward did not start: %s", stderr.String())
+		t.Fatalf("kubectl port-forward did not start: %s%s", stderr.String(), nodeAddresses(env, client))
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 
