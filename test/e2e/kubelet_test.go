@@ -23,6 +23,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -223,4 +224,36 @@ func selfSignedClientCert(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestHostNodesKeepTheirAddresses: a simulated node of the local host that
+// turns NotReady and Ready again keeps its addresses; without them the
+// apiserver cannot reach its kubelet (logs, exec, port-forward).
+func TestHostNodesKeepTheirAddresses(t *testing.T) {
+	t.Parallel()
+	env := testenv.Get(t)
+	ctx := context.Background()
+	const node = "nest-node-2"
+	want := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
+	notReady := []byte(`{"status":{"conditions":[{"type":"Ready","status":"Unknown","reason":"NestTest","message":"flipped by a test"}]}}`)
+	for i := range 2 { // kwok's node-initialize used to drop it every other time
+		if _, err := env.Client.CoreV1().Nodes().PatchStatus(ctx, node, notReady); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, time.Minute, fmt.Sprintf("the node Ready again (%d)", i+1), func() (bool, error) {
+			n, err := env.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					if !equality.Semantic.DeepEqual(n.Status.Addresses, want) {
+						t.Fatalf("after turning Ready again, addresses %v, want %v", n.Status.Addresses, want)
+					}
+					return true, nil
+				}
+			}
+			return false, errors.New("not Ready")
+		})
+	}
 }
