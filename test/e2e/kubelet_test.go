@@ -228,12 +228,19 @@ func selfSignedClientCert(t *testing.T) tls.Certificate {
 
 // TestHostNodesKeepTheirAddresses: a simulated node of the local host that
 // turns NotReady and Ready again keeps its addresses; without them the
-// apiserver cannot reach its kubelet (logs, exec, port-forward).
+// apiserver cannot reach its kubelet (logs, exec, port-forward). It runs
+// on a private host: a node turning NotReady disturbs the tests that share
+// a host.
 func TestHostNodesKeepTheirAddresses(t *testing.T) {
 	t.Parallel()
-	env := testenv.Get(t)
+	shared := testenv.Get(t)
+	env, err := testenv.StartHost(t.TempDir(), shared.NestBinary, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = env.Host.Down(context.Background(), false) })
 	ctx := context.Background()
-	const node = "nest-node-2"
+	const node = "nest-node-0"
 	want := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
 	notReady := []byte(`{"status":{"conditions":[{"type":"Ready","status":"Unknown","reason":"NestTest","message":"flipped by a test"}]}}`)
 	for i := range 2 { // kwok's node-initialize used to drop it every other time
