@@ -195,7 +195,8 @@ func sweepAbandonedHomes(bin string) {
 }
 
 // StartHost brings up a local host with nodes simulated nodes in the Nest
-// home at dir, using the nest binary bin.
+// home at dir, using the nest binary bin. Its kwok simulates exec (runs
+// the commands here), so that tests can exec into pods.
 func StartHost(dir, bin string, nodes int) (*Env, error) {
 	home, err := nesthome.Open(dir)
 	if err != nil {
@@ -207,7 +208,7 @@ func StartHost(dir, bin string, nodes int) (*Env, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := h.Up(ctx, localhost.Options{Nodes: nodes}); err != nil {
+	if _, err := h.Up(ctx, localhost.Options{Nodes: nodes, SimulateExec: true}); err != nil {
 		return nil, fmt.Errorf("start local host in %s: %w", dir, err)
 	}
 	client, err := kube.Clientset(h.KubeconfigPath())

@@ -41,6 +41,12 @@ type Options struct {
 	Datastore string
 	// Timeout bounds the wait for each component to become healthy.
 	Timeout time.Duration
+	// SimulateExec makes kwok answer `kubectl exec` into the host's pods by
+	// running the command on this machine, as the user running kwok: for
+	// tests and demos on one's own machine (anyone who can exec into a pod
+	// of the host, tenants of its virtual clusters included, runs commands
+	// here). It stays on once set, and takes effect when kwok (re)starts.
+	SimulateExec bool
 }
 
 func (o *Options) validate() error {

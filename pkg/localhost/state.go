@@ -27,6 +27,9 @@ type state struct {
 	Nodes     int       `json:"nodes"`
 	Ports     portSet   `json:"ports"`
 	Created   time.Time `json:"created"`
+	// SimulateExec: kwok runs exec commands on this machine (see
+	// Options.SimulateExec). Once on, it stays on.
+	SimulateExec bool `json:"simulateExec,omitempty"`
 }
 
 type portSet struct {

@@ -50,6 +50,9 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 			s.Nodes = opts.Nodes
 		}
 	}
+	if opts.SimulateExec {
+		s.SimulateExec = true
+	}
 	kwokPath, err := kwok.FindBinary(h.nestPath)
 	if err != nil {
 		return nil, err
@@ -61,7 +64,7 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 	if err := h.writeKubeconfigs(s, b); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(h.kwokConfigPath(), kwok.Stages, 0o600); err != nil {
+	if err := os.WriteFile(h.kwokConfigPath(), kwok.Config(s.SimulateExec), 0o600); err != nil {
 		return nil, fmt.Errorf("write kwok config: %w", err)
 	}
 	if err := h.saveState(s); err != nil {

@@ -55,10 +55,10 @@ type customSync struct {
 
 // startCustomResources waits, in the background, for each configured custom
 // kind to be served on both sides, then starts its informers and syncs it.
-func (s *Syncer) startCustomResources(ctx context.Context, o Options) {
+func (s *Syncer) startCustomResources(ctx context.Context, virtualDynamic, hostDynamic dynamic.Interface) {
 	for i, cr := range s.rules.CustomResources {
 		go func() {
-			c, err := s.waitCustomKind(ctx, o, i, cr)
+			c, err := s.waitCustomKind(ctx, virtualDynamic, hostDynamic, i, cr)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("Custom resource kind cannot be synced", "group", cr.Group, "version", cr.Version, "kind", cr.Kind, "error", err)
@@ -72,7 +72,7 @@ func (s *Syncer) startCustomResources(ctx context.Context, o Options) {
 
 // waitCustomKind resolves a custom kind on both sides, polling until both
 // serve it, and starts its informers.
-func (s *Syncer) waitCustomKind(ctx context.Context, o Options, i int, cr config.CustomResource) (*customSync, error) {
+func (s *Syncer) waitCustomKind(ctx context.Context, virtualDynamic, hostDynamic dynamic.Interface, i int, cr config.CustomResource) (*customSync, error) {
 	gv := schema.GroupVersion{Group: cr.Group, Version: cr.Version}
 	logged := false
 	for {
@@ -82,7 +82,7 @@ func (s *Syncer) waitCustomKind(ctx context.Context, o Options, i int, cr config
 			if !vres.Namespaced || !hres.Namespaced {
 				return nil, fmt.Errorf("%s is cluster-scoped: only namespaced kinds can be copied into a host namespace", cr.Kind)
 			}
-			return s.startCustomKind(ctx, o, i, cr, gv, vres, hres)
+			return s.startCustomKind(ctx, virtualDynamic, hostDynamic, i, cr, gv, vres, hres)
 		}
 		if !logged {
 			s.log.Info("Waiting for a custom resource kind to be served on both sides", "kind", cr.Kind, "groupVersion", gv.String(),
@@ -97,17 +97,17 @@ func (s *Syncer) waitCustomKind(ctx context.Context, o Options, i int, cr config
 	}
 }
 
-func (s *Syncer) startCustomKind(ctx context.Context, o Options, i int, cr config.CustomResource, gv schema.GroupVersion, vres, hres *metav1.APIResource) (*customSync, error) {
+func (s *Syncer) startCustomKind(ctx context.Context, virtualDynamic, hostDynamic dynamic.Interface, i int, cr config.CustomResource, gv schema.GroupVersion, vres, hres *metav1.APIResource) (*customSync, error) {
 	c := &customSync{
 		kind: kindCustomPrefix + strconv.Itoa(i), cr: cr,
 		virtualGVR: gv.WithResource(vres.Name), hostGVR: gv.WithResource(hres.Name),
 	}
 	c.hasStatus = hasSubresource(s.virtual.Discovery(), gv, vres.Name+"/status")
-	c.virtualClient = o.VirtualDynamic.Resource(c.virtualGVR)
-	c.hostClient = o.HostDynamic.Resource(c.hostGVR).Namespace(s.hostNamespace)
+	c.virtualClient = virtualDynamic.Resource(c.virtualGVR)
+	c.hostClient = hostDynamic.Resource(c.hostGVR).Namespace(s.hostNamespace)
 
-	virtualInformers := dynamicinformer.NewDynamicSharedInformerFactory(o.VirtualDynamic, 0)
-	hostInformers := dynamicinformer.NewFilteredDynamicSharedInformerFactory(o.HostDynamic, 0, s.hostNamespace, func(lo *metav1.ListOptions) {
+	virtualInformers := dynamicinformer.NewDynamicSharedInformerFactory(virtualDynamic, 0)
+	hostInformers := dynamicinformer.NewFilteredDynamicSharedInformerFactory(hostDynamic, 0, s.hostNamespace, func(lo *metav1.ListOptions) {
 		lo.LabelSelector = labels.SelectorFromSet(labels.Set{
 			names.LabelManagedBy: names.ManagedByValue, names.LabelVirtualCluster: names.LabelValue(s.vc),
 		}).String()

@@ -24,9 +24,10 @@ import (
 // pod's node. Virtual nodes therefore point at this kubelet endpoint, which
 // the syncer serves: it answers the kubelet's log API by asking the host
 // apiserver for the logs of the pod's host copy, with the syncer's
-// namespace-scoped credentials. Only the virtual apiserver may call it: it
-// must present a client certificate of the virtual cluster's CA (its
-// kubelet client certificate). exec, attach and port-forward are next.
+// namespace-scoped credentials. exec, attach and port-forward are proxied
+// to the host apiserver's subresources of the host copy, upgrade and all.
+// Only the virtual apiserver may call it: it must present a client
+// certificate of the virtual cluster's CA (its kubelet client certificate).
 
 // kubeletEndpoint is where the syncer's kubelet API listens.
 type kubeletEndpoint struct {
@@ -59,6 +60,15 @@ func (s *Syncer) serveKubelet(ctx context.Context, bundle *pki.Bundle) (kubeletE
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.serveLogs)
+	stream, err := s.newStreamProxy()
+	if err != nil {
+		return kubeletEndpoint{}, err
+	}
+	// The apiserver asks with GET or POST, depending on the client's protocol.
+	for _, sub := range []string{"exec", "attach"} {
+		mux.Handle("/"+sub+"/{namespace}/{pod}/{container}", stream.handler(sub))
+	}
+	mux.Handle("/portForward/{namespace}/{pod}", stream.handler("portforward"))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -77,6 +77,10 @@ func (s *Syncer) pointAtKubelet(ctx context.Context, node *corev1.Node) error {
 		return nil
 	}
 	_, err := s.virtual.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		// Deleted since the cache saw it: a pod still needs it.
+		return fmt.Errorf("virtual node %s is gone, to be made again", node.Name)
+	}
 	return ignoreGone(err, "point virtual node "+node.Name+" at the syncer's kubelet API")
 }
 
@@ -89,15 +93,36 @@ const kindNode = "nodes"
 // long before the pod garbage collector would miss the node (40 s).
 func (s *Syncer) syncNode(ctx context.Context, name string) error {
 	node, ok, err := found(s.virtualNodes.Get(name))
-	if err != nil || !ok || node.Labels[names.LabelManagedBy] != names.ManagedByValue {
+	if err != nil {
 		return err
 	}
 	pods, err := s.virtualPodIndex.ByIndex(indexPodNodeName, name)
 	if err != nil {
 		return err
 	}
+	if !ok {
+		if len(pods) > 0 {
+			// Deleted while a pod was being bound to it (see below): the
+			// pod garbage collector deletes pods of missing nodes.
+			return s.ensureNode(ctx, name)
+		}
+		return nil
+	}
+	if node.Labels[names.LabelManagedBy] != names.ManagedByValue {
+		return nil
+	}
 	if len(pods) > 0 {
 		return s.pointAtKubelet(ctx, node)
+	}
+	// The pod cache may not show a bind made a moment ago: ask the
+	// apiserver before deleting. (A bind after this question brings the
+	// node back through the pod's sync or the node's deletion event.)
+	live, err := s.virtual.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + name, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("list virtual pods on node %s: %w", name, err)
+	}
+	if len(live.Items) > 0 {
+		return nil // their events bring the node back here
 	}
 	err = s.virtual.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &node.UID}})
 	return ignoreGone(err, "delete unused virtual node "+name)

@@ -36,16 +36,21 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 
 	switch {
 	case vpod == nil:
-		// The virtual pod is gone: so must its host copy be.
+		// The virtual pod is gone: so must its host copy be, and its token.
 		if hpod != nil {
-			return s.deleteHostPod(ctx, hpod, nil)
+			if err := s.deleteHostPod(ctx, hpod, nil); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.deleteToken(ctx, ns, name)
 	case vpod.DeletionTimestamp != nil:
 		// Being deleted: the host pod goes first; once it is gone the
 		// syncer, standing in for the kubelet, finishes the virtual delete.
 		if hpod != nil {
 			return s.deleteHostPod(ctx, hpod, vpod.DeletionGracePeriodSeconds)
+		}
+		if err := s.deleteToken(ctx, ns, name); err != nil {
+			return err
 		}
 		zero := int64(0)
 		err := s.virtual.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{
@@ -78,6 +83,15 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 				}
 			}
 		}
+		if err := s.keepToken(ctx, vpod, key); err != nil {
+			return err
+		}
+		if _, tooMany := s.linkedServices(vpod); tooMany {
+			msg := fmt.Sprintf("namespace %s has more than %d services: the pod gets only the apiserver's service variables", ns, maxServiceLinks)
+			if err := s.warn(ctx, objectRef(vpod, "Pod"), "TooManyServiceLinks", msg); err != nil {
+				return err
+			}
+		}
 		_, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			// Not in our informer: either ours and not seen yet, or a pod
@@ -97,6 +111,11 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 			// A host copy of an earlier pod of the same name: replace it.
 			return s.deleteHostPod(ctx, hpod, nil)
 		}
+		if vpod.Status.Phase != corev1.PodSucceeded && vpod.Status.Phase != corev1.PodFailed {
+			if err := s.keepToken(ctx, vpod, key); err != nil {
+				return err
+			}
+		}
 		if want := s.hostLabels(vpod.Labels, ns); !maps.Equal(hpod.Labels, want) {
 			// Labels are what host services select on: keep them equal.
 			updated := hpod.DeepCopy()
@@ -107,6 +126,20 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return s.syncStatus(ctx, vpod, hpod)
 	}
+}
+
+// keepToken keeps the token Secret of a pod that mounts one fresh, and
+// brings the pod back when it must be renewed.
+func (s *Syncer) keepToken(ctx context.Context, vpod *corev1.Pod, key string) error {
+	if !needsToken(vpod) {
+		return nil
+	}
+	renewIn, err := s.syncToken(ctx, vpod)
+	if err != nil {
+		return err
+	}
+	s.queue.AddAfter(queueKey(kindPod, key), renewIn)
+	return nil
 }
 
 func (s *Syncer) deleteHostPod(ctx context.Context, hpod *corev1.Pod, grace *int64) error {

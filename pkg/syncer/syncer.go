@@ -10,9 +10,11 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +34,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	policylisters "k8s.io/client-go/listers/policy/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -50,6 +53,9 @@ type Syncer struct {
 	rules             config.Sync      // which kinds to sync
 	kubelet           *kubeletEndpoint // what virtual nodes point at; nil: none
 	virtual, host     kubernetes.Interface
+	hostConfig        *rest.Config     // for the kubelet paths' proxy
+	apiServer         apiServerAddress // the virtual apiserver as host pods reach it
+	dnsServer         string           // the virtual cluster's DNS; "": none
 	virtualPods       corelisters.PodLister
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
@@ -82,29 +88,6 @@ type Syncer struct {
 	log                    *slog.Logger
 }
 
-// Options of Run.
-type Options struct {
-	// Name of the virtual cluster and its namespace on the host.
-	Name, HostNamespace string
-	// Config is the cluster's nest.yaml: its sync and isolation sections.
-	Config *config.Config
-	// Virtual and Host are clients of the virtual apiserver and of the host
-	// (scoped to HostNamespace).
-	Virtual, Host kubernetes.Interface
-	// PKI holds the cluster's certificates, for the kubelet API that virtual
-	// nodes point at (logs); nil leaves it off.
-	PKI *pki.Bundle
-	// PausedMarker is the file `nest pause` leaves (controlplane.Layout's
-	// PausedPath): while it exists, host pods that are missing were removed
-	// by the pause and are created again rather than reported lost. The
-	// syncer removes it once every virtual pod is back. "" means none.
-	PausedMarker string
-	// VirtualDynamic and HostDynamic serve custom resources
-	// (sync.customResources); nil leaves them unsynced.
-	VirtualDynamic, HostDynamic dynamic.Interface
-	Logger                      *slog.Logger
-}
-
 // Hook runs the syncer inside a control plane; it does nothing when the
 // control plane has no host (`nest controlplane` without --host-kubeconfig).
 func Hook() controlplane.Hook {
@@ -113,35 +96,71 @@ func Hook() controlplane.Hook {
 			env.Logger.Info("No host given: the syncer is off")
 			return nil
 		}
-		host, err := kube.Clientset(env.HostConfig)
+		host, err := kube.RESTConfig(env.HostConfig, "")
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
-		hostDynamic, err := dynamicClient(env.HostConfig)
+		virtual, err := kube.RESTConfig(env.VirtualConfig, "")
 		if err != nil {
-			return fmt.Errorf("syncer: host client: %w", err)
+			return fmt.Errorf("syncer: virtual apiserver address: %w", err)
 		}
-		virtualDynamic, err := dynamicClient(env.VirtualConfig)
+		virtualDynamic, err := dynamic.NewForConfig(virtual)
 		if err != nil {
 			return fmt.Errorf("syncer: virtual client: %w", err)
 		}
-		return Run(ctx, Options{
-			Name: env.Name, HostNamespace: env.HostNamespace, Config: env.Config,
-			Virtual: env.Virtual, Host: host, PKI: env.PKI,
-			PausedMarker:   env.Layout.PausedPath(),
-			VirtualDynamic: virtualDynamic, HostDynamic: hostDynamic,
-			Logger: env.Logger,
+		return Run(ctx, Config{
+			Name: env.Name, HostNamespace: env.HostNamespace, Cluster: env.Config,
+			Virtual: env.Virtual, VirtualDynamic: virtualDynamic, Host: host, PKI: env.PKI, APIServer: virtual.Host,
+			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger,
 		})
 	}
 }
 
-// dynamicClient is a dynamic client for a kubeconfig file.
-func dynamicClient(kubeconfig string) (dynamic.Interface, error) {
-	cfg, err := kube.RESTConfig(kubeconfig, "")
-	if err != nil {
-		return nil, err
+// Config is what one syncer needs.
+type Config struct {
+	Name          string // of the virtual cluster
+	HostNamespace string
+	Cluster       *config.Config // its nest.yaml: sync rules, isolation
+	Virtual       kubernetes.Interface
+	// VirtualDynamic serves custom resources (sync.customResources); nil
+	// leaves them unsynced.
+	VirtualDynamic dynamic.Interface
+	Host           *rest.Config // the syncer's namespace-scoped host credentials
+	// PKI holds the cluster's certificates: with them the syncer serves the
+	// kubelet API that virtual nodes point at; nil leaves it off.
+	PKI *pki.Bundle
+	// APIServer is the virtual apiserver as the host's pods reach it,
+	// "https://host:port": their KUBERNETES_SERVICE_HOST and _PORT. Hook
+	// sets the control plane's own address (for the process runtime on the
+	// local host, its bind address and port).
+	APIServer string
+	// DNSServer is the IP of the virtual cluster's DNS service, which host
+	// pods that use the cluster's DNS are pointed at; "" leaves their DNS
+	// policy alone (they resolve through the host's DNS).
+	DNSServer string
+	// PausedMarker is the file `nest pause` leaves (controlplane.Layout's
+	// PausedPath): while it exists, host pods that are missing were removed
+	// by the pause and are created again rather than reported lost. The
+	// syncer removes it once every virtual pod is back. "" means none.
+	PausedMarker string
+	Logger       *slog.Logger
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Name == "" || c.HostNamespace == "" {
+		errs = append(errs, errors.New("a virtual cluster name and a host namespace are required"))
 	}
-	return dynamic.NewForConfig(cfg)
+	if c.Cluster == nil || c.Virtual == nil || c.Host == nil || c.Logger == nil {
+		errs = append(errs, errors.New("the cluster config, both clients and a logger are required"))
+	}
+	if _, ok := parseAPIServer(c.APIServer); c.APIServer != "" && !ok {
+		errs = append(errs, fmt.Errorf("apiServer %q is not https://host:port", c.APIServer))
+	}
+	if c.DNSServer != "" && net.ParseIP(c.DNSServer) == nil {
+		errs = append(errs, fmt.Errorf("dnsServer %q is not an IP", c.DNSServer))
+	}
+	return errors.Join(errs...)
 }
 
 // informerHandler queues the keys an informer's events concern.
@@ -150,21 +169,31 @@ type informerHandler struct {
 	enqueue  func(any)
 }
 
-// Run syncs until ctx ends, the kinds that the config's sync section
-// enables.
-func Run(ctx context.Context, o Options) error {
-	vc, hostNamespace, cfg, virtual, host, bundle, log := o.Name, o.HostNamespace, o.Config, o.Virtual, o.Host, o.PKI, o.Logger
-	isolation, err := newIsolationPolicy(cfg.Isolation)
+// Run syncs until ctx ends, the kinds that the sync section of the
+// cluster's config enables. With the cluster's certificates it also serves
+// the kubelet API that virtual nodes point at (logs, exec, attach,
+// port-forward).
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("syncer: %w", err)
+	}
+	vc, hostNamespace, virtual, bundle := cfg.Name, cfg.HostNamespace, cfg.Virtual, cfg.PKI
+	host, err := kubernetes.NewForConfig(cfg.Host)
+	if err != nil {
+		return fmt.Errorf("syncer: host client: %w", err)
+	}
+	isolation, err := newIsolationPolicy(cfg.Cluster.Isolation)
 	if err != nil {
 		return err
 	}
 	s := &Syncer{
-		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Sync, custom: map[string]*customSync{},
-		virtual: virtual, host: host, log: log.With("component", "syncer"),
+		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Cluster.Sync, custom: map[string]*customSync{},
+		virtual: virtual, host: host, hostConfig: cfg.Host, dnsServer: cfg.DNSServer, log: cfg.Logger.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
 	}
 	defer s.queue.ShutDown()
+	s.apiServer, _ = parseAPIServer(cfg.APIServer)
 
 	virtualInformers := informers.NewSharedInformerFactory(virtual, 0)
 	hostInformers := informers.NewSharedInformerFactoryWithOptions(host, 0,
@@ -203,7 +232,7 @@ func Run(ctx context.Context, o Options) error {
 		{vcms.Informer(), s.enqueueVirtual(string(refConfigMap))},
 		{hcms.Informer(), s.enqueueHost(string(refConfigMap))},
 		{vsecrets.Informer(), s.enqueueVirtual(string(refSecret))},
-		{hsecrets.Informer(), s.enqueueHost(string(refSecret))},
+		{hsecrets.Informer(), s.enqueueHostSecret},
 		{vsvcs.Informer(), s.enqueueVirtual(kindService)},
 		{hsvcs.Informer(), s.enqueueHost(kindService)},
 		{veps.Informer(), s.enqueueVirtual(kindService)},
@@ -260,7 +289,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
 		return err
 	}
-	if s.resume, err = newResumeTracker(o.PausedMarker, s.virtualPods, s.log); err != nil {
+	if s.resume, err = newResumeTracker(cfg.PausedMarker, s.virtualPods, s.log); err != nil {
 		return err
 	}
 	if bundle != nil {
@@ -276,8 +305,12 @@ func Run(ctx context.Context, o Options) error {
 	// Host pods whose virtual pod is gone (deleted while the syncer was
 	// down) are found by the initial host events, like any other.
 	s.log.Info("Syncer is running", "hostNamespace", hostNamespace)
-	if o.VirtualDynamic != nil && o.HostDynamic != nil {
-		s.startCustomResources(ctx, o)
+	if cfg.VirtualDynamic != nil && len(cfg.Cluster.Sync.CustomResources) > 0 {
+		hostDynamic, err := dynamic.NewForConfig(cfg.Host)
+		if err != nil {
+			return fmt.Errorf("syncer: host client: %w", err)
+		}
+		s.startCustomResources(ctx, cfg.VirtualDynamic, hostDynamic)
 	}
 	const workers = 4
 	for range workers {
@@ -390,6 +423,19 @@ func (s *Syncer) enqueueHost(kind string) func(any) {
 			s.queue.Add(queueKey(kind, ns+"/"+name))
 		}
 	}
+}
+
+// enqueueHostSecret maps a host secret back to its virtual secret, or for
+// a token Secret, to its pod.
+func (s *Syncer) enqueueHostSecret(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if sec, ok := obj.(*corev1.Secret); ok && sec.Annotations[names.AnnotationVirtualKind] == kindToken {
+		s.enqueueHost(kindPod)(obj)
+		return
+	}
+	s.enqueueHost(string(refSecret))(obj)
 }
 
 // enabled reports whether nest.yaml's sync section turns a queue kind on

@@ -64,9 +64,25 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 	spec.PreemptionPolicy = nil
 	spec.ImagePullSecrets = translateLocalRefs(spec.ImagePullSecrets, func(n string) string { return s.hostObjectName(v.Namespace, n) })
 
+	// Its DNS and the "kubernetes" and service variables are the virtual
+	// cluster's, as its kubelet would set them; the host kubelet's service
+	// links (the host namespace's services) are off.
+	s.translateDNS(v.Namespace, spec)
+	s.translateAffinity(v.Namespace, spec)
+	spec.EnableServiceLinks = ptrTo(false)
+	env := s.serviceEnv(v)
+
 	var volumes []corev1.Volume
 	dropped := map[string]bool{}
 	for _, vol := range spec.Volumes {
+		if isAPIAccessVolume(&vol) {
+			// Same name, same mounts: the token of the virtual apiserver,
+			// its CA and the namespace, from the pod's token Secret.
+			volumes = append(volumes, corev1.Volume{Name: vol.Name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: s.tokenSecretName(v.Namespace, v.Name), DefaultMode: vol.Projected.DefaultMode,
+			}}})
+			continue
+		}
 		if s.translateVolume(v.Namespace, &vol) {
 			volumes = append(volumes, vol)
 		} else {
@@ -77,11 +93,13 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range list {
 			s.translateContainer(v.Namespace, &list[i], dropped)
+			prependEnv(&list[i], env)
 		}
 	}
 	for i := range spec.EphemeralContainers {
 		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
 		s.translateContainer(v.Namespace, &c, dropped)
+		prependEnv(&c, env)
 		spec.EphemeralContainers[i].EphemeralContainerCommon = corev1.EphemeralContainerCommon(c)
 	}
 	return h
@@ -121,14 +139,15 @@ func isNestKey(k string) bool {
 const annotationVirtualNS = names.Domain + "/virtual-namespace"
 
 // isAPIAccessVolume reports whether a volume is the one the virtual
-// cluster's service-account admission adds (token, CA, namespace): it means
-// nothing on the host, which gets neither it nor what it refers to.
+// cluster's service-account admission adds (token, CA, namespace): on the
+// host it becomes the pod's token Secret (see tokens.go).
 func isAPIAccessVolume(vol *corev1.Volume) bool {
 	return vol.Projected != nil && strings.HasPrefix(vol.Name, "kube-api-access-")
 }
 
-// translateVolume rewrites a volume's references; false drops it (the
-// service-account token projection of the virtual cluster).
+// translateVolume rewrites a volume's references; false drops it (a
+// projection of nothing but service-account tokens, which the host would
+// mint for its own apiserver).
 func (s *Syncer) translateVolume(ns string, vol *corev1.Volume) bool {
 	name := func(n string) string { return s.hostObjectName(ns, n) }
 	switch {

@@ -14,10 +14,28 @@ import (
 	osexec "os/exec"
 )
 
-// Stages is KWOK's configuration: the node and pod lifecycle stages.
+// Stages is the node and pod lifecycle stages of KWOK's configuration.
 //
 //go:embed stages.yaml
 var Stages []byte
+
+// streams simulates port-forward (an echo); exec runs commands locally.
+var (
+	//go:embed streams.yaml
+	streams []byte
+	//go:embed exec.yaml
+	execConfig []byte
+)
+
+// Config is KWOK's configuration: Stages, a port-forward that echoes, and
+// with simulateExec, exec running the command on this machine.
+func Config(simulateExec bool) []byte {
+	out := append(append([]byte{}, Stages...), streams...)
+	if simulateExec {
+		out = append(out, execConfig...)
+	}
+	return out
+}
 
 // NodeAnnotation marks the nodes that KWOK manages.
 const NodeAnnotation = "kwok.x-k8s.io/node"

@@ -13,10 +13,11 @@ import (
 )
 
 type flags struct {
-	nodes     int
-	datastore string
-	timeout   time.Duration
-	dryRun    bool
+	nodes        int
+	datastore    string
+	timeout      time.Duration
+	dryRun       bool
+	simulateExec bool
 }
 
 // NewCommand returns `nest host up`.
@@ -43,7 +44,7 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 			if err != nil {
 				return err
 			}
-			res, err := h.Up(c.Context(), localhost.Options{Nodes: f.nodes, Datastore: f.datastore, Timeout: f.timeout})
+			res, err := h.Up(c.Context(), localhost.Options{Nodes: f.nodes, Datastore: f.datastore, Timeout: f.timeout, SimulateExec: f.simulateExec})
 			if err != nil {
 				return err
 			}
@@ -62,6 +63,7 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 	c.Flags().IntVar(&f.nodes, "nodes", 0, fmt.Sprintf("number of simulated nodes (default %d, or what the host has)", localhost.DefaultNodes))
 	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore of a new host: etcd (default) or kine (SQLite)")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for each component to become healthy")
+	c.Flags().BoolVar(&f.simulateExec, "simulate-exec", false, "let kwok answer kubectl exec by running the command on this machine (tests and demos only: tenants of virtual clusters on this host can then run commands here)")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the processes that would start, start nothing")
 	return c
 }

@@ -1,0 +1,141 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// A virtual pod that mounts its service account's token (the
+// kube-api-access volume of the virtual cluster's admission) gets on the host
+// a Secret with a token of the VIRTUAL apiserver, asked for the pod's
+// virtual service account and bound to the virtual pod, with the virtual
+// cluster's CA and the pod's namespace: the same three files, at the same
+// mount paths. The syncer renews it at 80 % of its lifetime, and deletes it
+// with the pod.
+
+const (
+	// kindToken is the virtual-kind annotation of a token Secret.
+	kindToken = "ServiceAccountToken"
+	// annotationTokenRefresh is when a token Secret is renewed (RFC 3339).
+	annotationTokenRefresh = names.Domain + "/token-refresh"
+	// tokenLifetime is what the syncer asks for; the apiserver may shorten it.
+	tokenLifetime = time.Hour
+	// rootCAConfigMap is published in every namespace by the virtual
+	// cluster's root-ca-cert-publisher.
+	rootCAConfigMap = "kube-root-ca.crt"
+)
+
+// tokenSecretName is the host name of a pod's token Secret. The "/" is in no
+// virtual object's name: the name is hashed, and no copy of a tenant's own
+// Secret can ever have it.
+func (s *Syncer) tokenSecretName(ns, pod string) string {
+	return s.hostObjectName(ns, pod+"/token")
+}
+
+// needsToken reports whether a virtual pod mounts its service account token.
+func needsToken(pod *corev1.Pod) bool {
+	for i := range pod.Spec.Volumes {
+		if isAPIAccessVolume(&pod.Spec.Volumes[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownsToken reports whether a host Secret is this syncer's token Secret of
+// the pod ns/name.
+func (s *Syncer) ownsToken(h *corev1.Secret, ns, name string) bool {
+	return s.ownsObject(h, ns, name) && h.Annotations[names.AnnotationVirtualKind] == kindToken
+}
+
+// syncToken makes sure the token Secret of a virtual pod exists, belongs
+// to this pod (UID) and is fresh. It returns how long until it must be
+// renewed.
+func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration, error) {
+	ns, name := vpod.Namespace, vpod.Name
+	hname := s.tokenSecretName(ns, name)
+	h, have, err := found(s.hostSecrets.Get(hname))
+	if err != nil {
+		return 0, err
+	}
+	if have && !s.ownsToken(h, ns, name) {
+		return 0, s.refuseForeign(ctx, objectRef(vpod, "Pod"), "secret", hname)
+	}
+	now := time.Now()
+	if have && h.Annotations[names.AnnotationVirtualUID] == string(vpod.UID) {
+		if refresh, err := time.Parse(time.RFC3339, h.Annotations[annotationTokenRefresh]); err == nil && now.Before(refresh) {
+			return refresh.Sub(now), nil
+		}
+	}
+	ca, ok, err := found(s.virtualConfigMaps.ConfigMaps(ns).Get(rootCAConfigMap))
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("no %s in virtual namespace %s yet for the token of pod %s", rootCAConfigMap, ns, name)
+	}
+	sa := vpod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	tr, err := s.virtual.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			ExpirationSeconds: ptrTo(int64(tokenLifetime.Seconds())),
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: name, UID: vpod.UID},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("request a token of service account %s/%s for pod %s: %w", ns, sa, name, err)
+	}
+	issued := now
+	lifetime := tr.Status.ExpirationTimestamp.Sub(issued)
+	if lifetime <= 0 {
+		lifetime = tokenLifetime
+	}
+	refresh := issued.Add(lifetime * 4 / 5)
+	want := &corev1.Secret{
+		ObjectMeta: s.hostMeta(ns, name, kindToken, vpod.UID, hname),
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			corev1.ServiceAccountTokenKey:     []byte(tr.Status.Token),
+			corev1.ServiceAccountRootCAKey:    []byte(ca.Data[corev1.ServiceAccountRootCAKey]),
+			corev1.ServiceAccountNamespaceKey: []byte(ns),
+		},
+	}
+	want.Annotations[annotationTokenRefresh] = refresh.UTC().Format(time.RFC3339)
+	secrets := s.host.CoreV1().Secrets(s.hostNamespace)
+	if have {
+		want.ResourceVersion = h.ResourceVersion
+		_, err = secrets.Update(ctx, want, metav1.UpdateOptions{})
+	} else {
+		_, err = secrets.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// Not in our informer yet: the next sync sees it.
+			return 0, fmt.Errorf("token secret %s exists but is not in the cache yet", hname)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store the token of pod %s/%s in host secret %s: %w", ns, name, hname, err)
+	}
+	s.log.Debug("Service account token stored on the host", "pod", ns+"/"+name, "secret", hname, "refresh", refresh.UTC())
+	return refresh.Sub(now), nil
+}
+
+// deleteToken deletes a pod's token Secret, if there is one of ours.
+func (s *Syncer) deleteToken(ctx context.Context, ns, name string) error {
+	hname := s.tokenSecretName(ns, name)
+	h, have, err := found(s.hostSecrets.Get(hname))
+	if err != nil || !have || !s.ownsToken(h, ns, name) {
+		return err
+	}
+	err = s.host.CoreV1().Secrets(s.hostNamespace).Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &h.UID}})
+	return ignoreGone(err, "delete token secret "+hname)
+}
