@@ -74,11 +74,17 @@ type Syncer struct {
 // control plane has no host (`nest controlplane` without --host-kubeconfig).
 func Hook() controlplane.Hook {
 	return func(ctx context.Context, env controlplane.HookEnv) error {
-		if env.HostConfig == "" || env.HostNamespace == "" {
+		if (env.HostConfig == "" && !env.HostInCluster) || env.HostNamespace == "" {
 			env.Logger.Info("No host given: the syncer is off")
 			return nil
 		}
-		host, err := kube.Clientset(env.HostConfig)
+		var host kubernetes.Interface
+		var err error
+		if env.HostInCluster {
+			host, err = kube.InClusterClientset()
+		} else {
+			host, err = kube.Clientset(env.HostConfig)
+		}
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}
