@@ -99,6 +99,15 @@ func TestRenderNestChart(t *testing.T) {
 				if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Port != 443 {
 					t.Errorf("service = %s port %d, want ClusterIP 443", svc.Spec.Type, svc.Spec.Ports[0].Port)
 				}
+				args := sts.Spec.Template.Spec.Containers[0].Args
+				for _, want := range []string{"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=https://dev-nest.tenant-a.svc:443"} {
+					if !slices.Contains(args, want) {
+						t.Errorf("args %v lack %s", args, want)
+					}
+				}
+				if !strings.Contains(r.Notes, "get secret dev-nest-kubeconfig") {
+					t.Errorf("NOTES.txt does not say where the kubeconfig is:\n%s", r.Notes)
+				}
 				if !strings.Contains(r.Notes, "port-forward svc/dev-nest") || !strings.Contains(r.Notes, "pod-security.kubernetes.io/enforce=baseline") {
 					t.Errorf("NOTES.txt lacks how to connect or the namespace labels:\n%s", r.Notes)
 				}
@@ -309,6 +318,7 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"flag without dashes", map[string]any{"controlPlane": map[string]any{"extraArgs": []any{"name=x"}}}, []string{"/controlPlane/extraArgs/0"}},
 		{"cluster name", map[string]any{"clusterName": "Bad_Name"}, []string{"/clusterName"}},
 		{"boolean as string", map[string]any{"persistence": map[string]any{"enabled": "true"}}, []string{"/persistence/enabled"}},
+		{"kubeconfig server without https", map[string]any{"controlPlane": map[string]any{"kubeconfigSecret": map[string]any{"server": "http://x:6443"}}}, []string{"/controlPlane/kubeconfigSecret/server"}},
 		{"quota quantity", map[string]any{"resourceQuota": map[string]any{"hard": map[string]any{"pods": "many"}}}, []string{"/resourceQuota/hard/pods"}},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/nestcluster/nest/pkg/pki"
 )
 
 func TestLocalServer(t *testing.T) {
@@ -98,5 +100,36 @@ func TestPrepareForAPod(t *testing.T) {
 		if c.Server != "https://127.0.0.1:6443" {
 			t.Errorf("admin kubeconfig server = %s, want https://127.0.0.1:6443", c.Server)
 		}
+	}
+}
+
+func TestAdminKubeconfigIsSelfContained(t *testing.T) {
+	t.Parallel()
+	layout := Layout{Dir: t.TempDir()}
+	b, err := Prepare(layout, LocalServer("0.0.0.0", 6443))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := AdminKubeconfig("dev", "https://dev-nest.tenant-a.svc:443", HookEnv{PKI: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cfg.Contexts[cfg.CurrentContext]
+	if ctx == nil {
+		t.Fatalf("no current context in %s", data)
+	}
+	cluster, user := cfg.Clusters[ctx.Cluster], cfg.AuthInfos[ctx.AuthInfo]
+	if cluster.Server != "https://dev-nest.tenant-a.svc:443" || len(cluster.CertificateAuthorityData) == 0 {
+		t.Errorf("cluster = %s with %d bytes of CA, want the given server and an embedded CA", cluster.Server, len(cluster.CertificateAuthorityData))
+	}
+	if len(user.ClientCertificateData) == 0 || len(user.ClientKeyData) == 0 || user.ClientCertificate != "" {
+		t.Errorf("user credentials are not embedded")
+	}
+	if _, err := AdminKubeconfig("dev", "https://x", HookEnv{PKI: &pki.Bundle{Dir: t.TempDir()}}); err == nil {
+		t.Errorf("AdminKubeconfig without certificates: want an error")
 	}
 }

@@ -34,7 +34,6 @@ import (
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
-	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/names"
 	"github.com/nestcluster/nest/pkg/pki"
 )
@@ -74,17 +73,11 @@ type Syncer struct {
 // control plane has no host (`nest controlplane` without --host-kubeconfig).
 func Hook() controlplane.Hook {
 	return func(ctx context.Context, env controlplane.HookEnv) error {
-		if (env.HostConfig == "" && !env.HostInCluster) || env.HostNamespace == "" {
+		if !env.HasHost() {
 			env.Logger.Info("No host given: the syncer is off")
 			return nil
 		}
-		var host kubernetes.Interface
-		var err error
-		if env.HostInCluster {
-			host, err = kube.InClusterClientset()
-		} else {
-			host, err = kube.Clientset(env.HostConfig)
-		}
+		host, err := env.HostClient()
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}

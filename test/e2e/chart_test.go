@@ -51,7 +51,8 @@ import (
 //     cluster scope;
 //   - a real `nest controlplane` process, standing in for the simulated
 //     pod and holding only that service account's token for the host,
-//     syncs a Deployment of 3 replicas: 3/3 available, 3 pods on the host.
+//     syncs a Deployment of 3 replicas: 3/3 available, 3 pods on the host,
+//     and publishes its admin kubeconfig in a host Secret, which works.
 //
 // Helm's install is rendering (the Helm SDK, with the values schema) and
 // creating what it renders, which is what this test does.
@@ -202,7 +203,8 @@ func TestChartInstallsAndItsServiceAccountRunsTheSyncer(t *testing.T) {
 		Path: env.NestBinary,
 		Args: []string{"controlplane", "--name=" + vc, "--dir=" + dir, "--port=" + strconv.Itoa(port),
 			"--host-kubeconfig=" + hostKubeconfig, "--host-namespace=" + ns,
-			"--tls-san=dev-nest." + ns + ".svc"},
+			"--tls-san=dev-nest." + ns + ".svc",
+			"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)},
 		LogPath: layout.LogPath(),
 	})
 	if err != nil {
@@ -265,6 +267,29 @@ func TestChartInstallsAndItsServiceAccountRunsTheSyncer(t *testing.T) {
 		}
 		return running == 3 && len(pods.Items) == 3, nil
 	})
+
+	// The kubeconfig it published in the host namespace, with that same
+	// token, is how a user connects.
+	var published []byte
+	testenv.Eventually(t, time.Minute, "the published kubeconfig", func() (bool, error) {
+		s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, "dev-nest-kubeconfig", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		published = s.Data[controlplane.KubeconfigSecretKey]
+		return len(published) > 0, nil
+	})
+	path := filepath.Join(t.TempDir(), "dev.kubeconfig")
+	if err := os.WriteFile(path, published, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	user, err := kube.Clientset(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := user.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{}); err != nil || d.Status.AvailableReplicas != 3 {
+		t.Errorf("through the published kubeconfig: deployment web %v (%v), want 3 available", d.Status.AvailableReplicas, err)
+	}
 }
 
 // checkAccess asks the host, as the chart's service account, about every

@@ -18,6 +18,8 @@ type flags struct {
 	port                   int
 	hostInCluster          bool
 	tlsSANs                []string
+	kubeconfigSecret       string
+	kubeconfigServer       string
 }
 
 // NewCommand returns `nest controlplane`.
@@ -45,11 +47,19 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 			if f.datastore != "" {
 				cluster.Datastore.Endpoint = f.datastore
 			}
+			hooks := []controlplane.Hook{syncer.Hook()}
+			if f.kubeconfigSecret != "" {
+				server := f.kubeconfigServer
+				if server == "" {
+					server = controlplane.LocalServer(f.bindAddress, f.port)
+				}
+				hooks = append(hooks, controlplane.PublishKubeconfig(f.kubeconfigSecret, server))
+			}
 			return controlplane.Run(c.Context(), controlplane.Config{
 				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
 				Cluster: cluster, HostKubeconfig: f.hostKubeconfig, HostNamespace: f.hostNS,
 				HostInCluster: f.hostInCluster, TLSSANs: f.tlsSANs,
-				Hooks:  []controlplane.Hook{syncer.Hook()},
+				Hooks:  hooks,
 				Logger: globals.Logger(streams),
 			})
 		},
@@ -63,6 +73,8 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().StringVar(&f.hostKubeconfig, "host-kubeconfig", "", "kubeconfig of the host cluster")
 	c.Flags().StringVar(&f.hostNS, "host-namespace", "", "namespace of the virtual cluster on the host")
 	c.Flags().BoolVar(&f.hostInCluster, "host-in-cluster", false, "use this pod's service account for the host (running as a pod of the host), instead of --host-kubeconfig")
+	c.Flags().StringVar(&f.kubeconfigSecret, "kubeconfig-secret", "", "publish the admin kubeconfig in this Secret of the host namespace (key \"config\")")
+	c.Flags().StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "server URL in the published kubeconfig (default: this process's own address)")
 	c.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra IPs and DNS names of the apiserver's serving certificate (e.g. a host Service's names); repeatable")
 	for _, n := range []string{"name", "dir"} {
 		_ = c.MarkFlagRequired(n)
