@@ -14,7 +14,7 @@ LDFLAGS := $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build nest kwok kubectl terraform-provider up down test bench clean
+.PHONY: all build nest nest-static image kwok kubectl terraform-provider up down test bench clean
 
 all: build
 
@@ -27,6 +27,27 @@ nest:
 # build with dev_overrides).
 terraform-provider:
 	$(GO) build -ldflags '-X main.version=$(NEST_VERSION)' -o $(BIN)/terraform-provider-nest ./cmd/terraform-provider-nest
+
+# nest for the container image: linux, statically linked (mattn/go-sqlite3
+# is cgo; the image has no C library), no dlopen of SQLite extensions, pure
+# Go user and DNS lookups, paths trimmed so that builds are reproducible.
+ARCH ?= $(shell $(GO) env GOARCH)
+STATIC_TAGS := osusergo,netgo,sqlite_omit_load_extension
+nest-static:
+	CGO_ENABLED=1 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -tags $(STATIC_TAGS) \
+		-ldflags '$(LDFLAGS) -s -w -buildid= -linkmode external -extldflags -static' \
+		-o $(BIN)/linux-$(ARCH)/nest ./cmd/nest
+
+# The container image, without a container engine (pkg/image, docs/image.md):
+# an OCI layout in bin/image and a `docker load`-able bin/nest-image.tar,
+# tagged nestcluster/nest:$(NEST_VERSION). SOURCE_DATE_EPOCH dates it
+# (default: the last commit's time), so the same commit gives the same digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image: nest-static ## Build the container image (OCI layout + tarball), no Docker needed
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./hack/image \
+		--binary $(BIN)/linux-$(ARCH)/nest --arch $(ARCH) --version $(NEST_VERSION) \
+		--revision "$(shell git rev-parse HEAD 2>/dev/null)" \
+		--layout $(BIN)/image --tar $(BIN)/nest-image.tar
 
 # kubectl from the same pinned k8s.io/kubernetes (a `tool` in go.mod), for
 # the quick start and the tests.

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nestcluster/nest/pkg/components"
@@ -54,6 +57,7 @@ type HookEnv struct {
 	Virtual       kubernetes.Interface
 	VirtualConfig string // admin kubeconfig path of the virtual cluster
 	HostConfig    string // kubeconfig path of the host cluster
+	HostInCluster bool   // the host is the cluster this process runs in, as a pod (its service account)
 	HostNamespace string
 	PKI           *pki.Bundle // the cluster's certificates (its CA signs the apiserver's kubelet client cert)
 	Layout        Layout      // the cluster's state directory
@@ -75,8 +79,15 @@ type Config struct {
 	// HostKubeconfig and HostNamespace locate the host namespace; hooks use them.
 	HostKubeconfig string
 	HostNamespace  string
-	Hooks          []Hook
-	Logger         *slog.Logger
+	// HostInCluster uses the credentials of the pod this process runs in
+	// (its service account) for the host, instead of HostKubeconfig: the
+	// chart's StatefulSet sets it.
+	HostInCluster bool
+	// TLSSANs are extra IPs and DNS names of the apiserver's serving
+	// certificate, such as the names of a host Service in front of it.
+	TLSSANs []string
+	Hooks   []Hook
+	Logger  *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -92,6 +103,14 @@ func (c *Config) validate() error {
 	}
 	if c.BindAddress == "" {
 		c.BindAddress = "127.0.0.1"
+	}
+	if c.HostInCluster && c.HostKubeconfig != "" {
+		errs = append(errs, errors.New("a host kubeconfig and in-cluster host credentials are exclusive"))
+	}
+	for _, san := range c.TLSSANs {
+		if net.ParseIP(san) == nil && len(validation.IsDNS1123Subdomain(san)) > 0 && len(validation.IsWildcardDNS1123Subdomain(san)) > 0 {
+			errs = append(errs, fmt.Errorf("TLS SAN %q is neither an IP nor a DNS name", san))
+		}
 	}
 	if c.Cluster == nil {
 		c.Cluster = config.Default()
@@ -114,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("virtualCluster", cfg.Name)
 	tuneGC()
 	layout := Layout{Dir: cfg.Dir}
-	bundle, err := Prepare(layout, fmt.Sprintf("https://%s:%d", cfg.BindAddress, cfg.Port))
+	bundle, err := Prepare(layout, LocalServer(cfg.BindAddress, cfg.Port), cfg.TLSSANs...)
 	if err != nil {
 		return err
 	}
@@ -181,7 +200,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	env := HookEnv{
 		Name: cfg.Name, Virtual: client, VirtualConfig: layout.AdminKubeconfig(),
-		HostConfig: cfg.HostKubeconfig, HostNamespace: cfg.HostNamespace,
+		HostConfig: cfg.HostKubeconfig, HostInCluster: cfg.HostInCluster, HostNamespace: cfg.HostNamespace,
 		PKI: bundle, Layout: layout, Config: cfg.Cluster, Logger: log,
 	}
 	for i, hook := range cfg.Hooks {
@@ -196,6 +215,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return cause
 	}
 	return nil
+}
+
+// LocalServer is the URL at which this machine reaches an apiserver bound to
+// bindAddress: the address itself, or loopback for a wildcard address
+// (0.0.0.0 or ::, as in a pod), which no certificate names.
+func LocalServer(bindAddress string, port int) string {
+	host := bindAddress
+	if ip := net.ParseIP(bindAddress); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // startDatastore starts kine for SQLite and Postgres, and returns the etcd

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/nestcluster/nest/pkg/kubeconfig"
@@ -11,14 +12,23 @@ import (
 // Prepare creates (or loads) the certificates and writes the kubeconfigs of
 // a virtual cluster served at server. It is idempotent: the lifecycle calls
 // it before starting the process so it can wait on the kubeconfig, and Run
-// calls it again so `nest controlplane` also works on its own.
-func Prepare(layout Layout, server string) (*pki.Bundle, error) {
+// calls it again so `nest controlplane` also works on its own. sans are extra
+// IPs and DNS names of the apiserver's serving certificate.
+func Prepare(layout Layout, server string, sans ...string) (*pki.Bundle, error) {
 	for _, d := range []string{layout.Dir, layout.DataDir(), layout.RunDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	b, err := pki.Ensure(layout.PKIDir(), pki.Options{ClientCerts: clientCerts()})
+	opts := pki.Options{ClientCerts: clientCerts()}
+	for _, san := range sans {
+		if ip := net.ParseIP(san); ip != nil {
+			opts.ExtraIPs = append(opts.ExtraIPs, ip)
+		} else {
+			opts.ExtraDNSNames = append(opts.ExtraDNSNames, san)
+		}
+	}
+	b, err := pki.Ensure(layout.PKIDir(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("virtual cluster certificates: %w", err)
 	}

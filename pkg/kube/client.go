@@ -52,6 +52,26 @@ func Clientset(kubeconfigPath string) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
+// InClusterClientset returns a typed clientset with the credentials of the
+// pod this process runs in (its service account token, which the kubelet
+// renews and client-go re-reads).
+func InClusterClientset() (kubernetes.Interface, error) {
+	cfg, err := InClusterConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// InClusterConfig is the REST config of the pod's own service account.
+func InClusterConfig() (*rest.Config, error) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("in-cluster host credentials: %w", err)
+	}
+	return Tune(cfg), nil
+}
+
 // Readyz asks the apiserver's /readyz, leaving out the named checks
 // (e.g. "poststarthook/rbac/bootstrap-roles"), and returns nil when ok.
 func Readyz(ctx context.Context, client kubernetes.Interface, exclude ...string) error {

@@ -175,8 +175,7 @@ func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
 		// The bind changes the virtual pod; its event brings us back.
 		return nil
 	}
-	status := *hpod.Status.DeepCopy()
-	status.NominatedNodeName = ""
+	status := virtualPodStatus(vpod, hpod)
 	if equality.Semantic.DeepEqual(status, vpod.Status) {
 		return nil
 	}
@@ -186,6 +185,18 @@ func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
 		return fmt.Errorf("update status of virtual pod %s/%s: %w", vpod.Namespace, vpod.Name, err)
 	}
 	return nil
+}
+
+// virtualPodStatus is the host pod's status as the virtual pod gets it. The
+// QoS class stays the virtual one: the virtual apiserver computes it from the
+// virtual spec and it is immutable, while the host may differ (a host
+// LimitRange, such as the chart's isolation presets add, gives containers
+// requests and limits the tenant never wrote).
+func virtualPodStatus(vpod, hpod *corev1.Pod) corev1.PodStatus {
+	status := *hpod.Status.DeepCopy()
+	status.NominatedNodeName = ""
+	status.QOSClass = vpod.Status.QOSClass
+	return status
 }
 
 // markLost fails a virtual pod whose host copy disappeared.

@@ -92,11 +92,11 @@ type Syncer struct {
 // control plane has no host (`nest controlplane` without --host-kubeconfig).
 func Hook() controlplane.Hook {
 	return func(ctx context.Context, env controlplane.HookEnv) error {
-		if env.HostConfig == "" || env.HostNamespace == "" {
+		if !env.HasHost() {
 			env.Logger.Info("No host given: the syncer is off")
 			return nil
 		}
-		host, err := kube.RESTConfig(env.HostConfig, "")
+		host, err := env.HostRESTConfig()
 		if err != nil {
 			return fmt.Errorf("syncer: host client: %w", err)
 		}

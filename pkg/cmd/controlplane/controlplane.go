@@ -16,6 +16,10 @@ type flags struct {
 	hostKubeconfig, hostNS string
 	bindAddress, datastore string
 	port                   int
+	hostInCluster          bool
+	tlsSANs                []string
+	kubeconfigSecret       string
+	kubeconfigServer       string
 }
 
 // NewCommand returns `nest controlplane`.
@@ -29,7 +33,11 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 the controllers that need no nodes. 'nest create' starts it for you; run it
 by hand (or in a pod) to host a virtual cluster yourself.`,
 		Example: `  nest controlplane --name dev --dir /var/lib/nest/dev --port 6443 \
-    --host-kubeconfig host.kubeconfig --host-namespace nest-dev`,
+    --host-kubeconfig host.kubeconfig --host-namespace nest-dev
+
+  # As a pod of the host (the Helm chart charts/nest):
+  nest controlplane --name dev --dir /var/lib/nest --bind-address 0.0.0.0 \
+    --host-in-cluster --host-namespace nest-dev --tls-san nest.nest-dev.svc`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cluster, err := config.LoadOrDefault(f.configPath)
@@ -39,10 +47,19 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 			if f.datastore != "" {
 				cluster.Datastore.Endpoint = f.datastore
 			}
+			hooks := []controlplane.Hook{syncer.Hook()}
+			if f.kubeconfigSecret != "" {
+				server := f.kubeconfigServer
+				if server == "" {
+					server = controlplane.LocalServer(f.bindAddress, f.port)
+				}
+				hooks = append(hooks, controlplane.PublishKubeconfig(f.kubeconfigSecret, server))
+			}
 			return controlplane.Run(c.Context(), controlplane.Config{
 				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
 				Cluster: cluster, HostKubeconfig: f.hostKubeconfig, HostNamespace: f.hostNS,
-				Hooks:  []controlplane.Hook{syncer.Hook()},
+				HostInCluster: f.hostInCluster, TLSSANs: f.tlsSANs,
+				Hooks:  hooks,
 				Logger: globals.Logger(streams),
 			})
 		},
@@ -55,6 +72,10 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().IntVar(&f.port, "port", 6443, "port of the virtual apiserver")
 	c.Flags().StringVar(&f.hostKubeconfig, "host-kubeconfig", "", "kubeconfig of the host cluster")
 	c.Flags().StringVar(&f.hostNS, "host-namespace", "", "namespace of the virtual cluster on the host")
+	c.Flags().BoolVar(&f.hostInCluster, "host-in-cluster", false, "use this pod's service account for the host (running as a pod of the host), instead of --host-kubeconfig")
+	c.Flags().StringVar(&f.kubeconfigSecret, "kubeconfig-secret", "", "publish the admin kubeconfig in this Secret of the host namespace (key \"config\")")
+	c.Flags().StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "server URL in the published kubeconfig (default: this process's own address)")
+	c.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra IPs and DNS names of the apiserver's serving certificate (e.g. a host Service's names); repeatable")
 	for _, n := range []string{"name", "dir"} {
 		_ = c.MarkFlagRequired(n)
 	}

@@ -1,0 +1,338 @@
+package charts
+
+import (
+	"bytes"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/nestcluster/nest/pkg/cmd"
+	nestcmd "github.com/nestcluster/nest/pkg/cmd/nest"
+	"github.com/nestcluster/nest/pkg/hostaccess"
+)
+
+const testNS = "tenant-a"
+
+func render(t *testing.T, values map[string]any) *Rendered {
+	t.Helper()
+	c, err := Load(NestChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(c, Release{Name: "dev", Namespace: testNS, Values: values})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// find returns the object of kind and name, converted to out.
+func find(t *testing.T, r *Rendered, kind, name string, out any) bool {
+	t.Helper()
+	for _, o := range r.Objects {
+		if o.GetKind() == kind && o.GetName() == name {
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, out); err != nil {
+				t.Fatalf("%s %s: %v", kind, name, err)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func kindsAndNames(r *Rendered) []string {
+	var out []string
+	for _, o := range r.Objects {
+		out = append(out, o.GetKind()+"/"+o.GetName())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestSyncerRulesFileIsGenerated(t *testing.T) {
+	t.Parallel()
+	want, err := SyncerRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := files.ReadFile(NestChart + "/" + SyncerRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from pkg/hostaccess.Rules: run `go generate ./charts`", SyncerRulesFile)
+	}
+}
+
+func TestRenderNestChart(t *testing.T) {
+	t.Parallel()
+	always := []string{
+		"ConfigMap/dev-nest-config", "Role/dev-nest", "RoleBinding/dev-nest",
+		"Service/dev-nest", "Service/dev-nest-headless", "ServiceAccount/dev-nest", "StatefulSet/dev-nest",
+	}
+	tests := []struct {
+		name   string
+		values map[string]any
+		// extra objects on top of always; exactly these.
+		extra []string
+		check func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet)
+	}{
+		{
+			name:  "defaults: baseline preset",
+			extra: []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace"},
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				if len(sts.Spec.VolumeClaimTemplates) != 1 || sts.Spec.VolumeClaimTemplates[0].Name != "state" {
+					t.Errorf("volume claim templates = %v, want one named state", sts.Spec.VolumeClaimTemplates)
+				}
+				var svc corev1.Service
+				find(t, r, "Service", "dev-nest", &svc)
+				if svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Port != 443 {
+					t.Errorf("service = %s port %d, want ClusterIP 443", svc.Spec.Type, svc.Spec.Ports[0].Port)
+				}
+				args := sts.Spec.Template.Spec.Containers[0].Args
+				for _, want := range []string{"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=https://dev-nest.tenant-a.svc:443"} {
+					if !slices.Contains(args, want) {
+						t.Errorf("args %v lack %s", args, want)
+					}
+				}
+				if !strings.Contains(r.Notes, "get secret dev-nest-kubeconfig") {
+					t.Errorf("NOTES.txt does not say where the kubeconfig is:\n%s", r.Notes)
+				}
+				if !strings.Contains(r.Notes, "port-forward svc/dev-nest") || !strings.Contains(r.Notes, "pod-security.kubernetes.io/enforce=baseline") {
+					t.Errorf("NOTES.txt lacks how to connect or the namespace labels:\n%s", r.Notes)
+				}
+			},
+		},
+		{
+			name:   "preset none",
+			values: map[string]any{"isolation": map[string]any{"preset": "none"}},
+		},
+		{
+			name: "preset none, each object asked for",
+			values: map[string]any{
+				"isolation":     map[string]any{"preset": "none"},
+				"resourceQuota": map[string]any{"enabled": true}, "limitRange": map[string]any{"enabled": true}, "networkPolicy": map[string]any{"enabled": true},
+			},
+			extra: []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace", "ResourceQuota/dev-nest"},
+		},
+		{
+			name:   "restricted preset with its namespace",
+			values: map[string]any{"isolation": map[string]any{"preset": "restricted", "createNamespace": true}},
+			extra:  []string{"LimitRange/dev-nest", "Namespace/" + testNS, "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace", "ResourceQuota/dev-nest"},
+			check: func(t *testing.T, r *Rendered, _ *appsv1.StatefulSet) {
+				var ns corev1.Namespace
+				find(t, r, "Namespace", testNS, &ns)
+				if ns.Labels[psapi.EnforceLevelLabel] != "restricted" {
+					t.Errorf("namespace labels = %v, want enforce=restricted", ns.Labels)
+				}
+				var q corev1.ResourceQuota
+				find(t, r, "ResourceQuota", "dev-nest", &q)
+				if q.Spec.Hard.Pods().String() != "100" {
+					t.Errorf("quota = %v, want 100 pods", q.Spec.Hard)
+				}
+			},
+		},
+		{
+			name: "node port, ingress with passthrough, extra SANs",
+			values: map[string]any{
+				"isolation":    map[string]any{"preset": "none"},
+				"service":      map[string]any{"type": "NodePort", "nodePort": 31443},
+				"ingress":      map[string]any{"enabled": true, "host": "dev.nest.example.com", "className": "nginx"},
+				"controlPlane": map[string]any{"tlsSANs": []any{"203.0.113.7"}},
+			},
+			extra: []string{"Ingress/dev-nest"},
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				var svc corev1.Service
+				find(t, r, "Service", "dev-nest", &svc)
+				if svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Ports[0].NodePort != 31443 {
+					t.Errorf("service = %s node port %d, want NodePort 31443", svc.Spec.Type, svc.Spec.Ports[0].NodePort)
+				}
+				var ing networkingv1.Ingress
+				find(t, r, "Ingress", "dev-nest", &ing)
+				if ing.Annotations["nginx.ingress.kubernetes.io/ssl-passthrough"] != "true" || ing.Spec.Rules[0].Host != "dev.nest.example.com" {
+					t.Errorf("ingress = %v %v, want passthrough for dev.nest.example.com", ing.Annotations, ing.Spec.Rules)
+				}
+				args := sts.Spec.Template.Spec.Containers[0].Args
+				for _, want := range []string{"--tls-san=dev.nest.example.com", "--tls-san=203.0.113.7"} {
+					if !slices.Contains(args, want) {
+						t.Errorf("args %v lack %s", args, want)
+					}
+				}
+			},
+		},
+		{
+			name: "load balancer, postgres from a secret, no persistence",
+			values: map[string]any{
+				"isolation":   map[string]any{"preset": "none"},
+				"service":     map[string]any{"type": "LoadBalancer", "loadBalancerSourceRanges": []any{"10.0.0.0/8"}},
+				"datastore":   map[string]any{"type": "postgres", "endpointSecret": map[string]any{"name": "pg", "key": "url"}},
+				"persistence": map[string]any{"enabled": false},
+			},
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				c := sts.Spec.Template.Spec.Containers[0]
+				if !slices.Contains(c.Args, "--datastore=$(NEST_DATASTORE)") {
+					t.Errorf("args %v lack --datastore", c.Args)
+				}
+				i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "NEST_DATASTORE" })
+				if i < 0 || c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.SecretKeyRef.Name != "pg" || c.Env[i].ValueFrom.SecretKeyRef.Key != "url" {
+					t.Errorf("env %v lacks NEST_DATASTORE from secret pg/url", c.Env)
+				}
+				if len(sts.Spec.VolumeClaimTemplates) != 0 || !slices.ContainsFunc(sts.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "state" && v.EmptyDir != nil }) {
+					t.Errorf("want an emptyDir state volume and no claim templates")
+				}
+				var svc corev1.Service
+				find(t, r, "Service", "dev-nest", &svc)
+				if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || !slices.Equal(svc.Spec.LoadBalancerSourceRanges, []string{"10.0.0.0/8"}) {
+					t.Errorf("service = %s %v, want LoadBalancer from 10.0.0.0/8", svc.Spec.Type, svc.Spec.LoadBalancerSourceRanges)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := render(t, tt.values)
+			want := append(slices.Clone(always), tt.extra...)
+			slices.Sort(want)
+			if got := kindsAndNames(r); !slices.Equal(got, want) {
+				t.Fatalf("objects:\n got  %v\n want %v", got, want)
+			}
+			for _, o := range r.Objects {
+				if o.GetKind() != "Namespace" && o.GetNamespace() != testNS {
+					t.Errorf("%s/%s is in namespace %q, want %s", o.GetKind(), o.GetName(), o.GetNamespace(), testNS)
+				}
+				if o.GetLabels()["nest.dev/virtual-cluster"] != "dev" {
+					t.Errorf("%s/%s labels %v lack nest.dev/virtual-cluster=dev", o.GetKind(), o.GetName(), o.GetLabels())
+				}
+			}
+			checkRBAC(t, r)
+			var sts appsv1.StatefulSet
+			find(t, r, "StatefulSet", "dev-nest", &sts)
+			checkPod(t, &sts)
+			if tt.check != nil {
+				tt.check(t, r, &sts)
+			}
+		})
+	}
+}
+
+// checkRBAC: the Role is exactly pkg/hostaccess.Rules, bound to the
+// service account the pod runs as, and nothing is cluster-scoped.
+func checkRBAC(t *testing.T, r *Rendered) {
+	t.Helper()
+	var role rbacv1.Role
+	find(t, r, "Role", "dev-nest", &role)
+	if !equality.Semantic.DeepEqual(role.Rules, hostaccess.Rules()) {
+		t.Errorf("role rules differ from pkg/hostaccess.Rules:\n got  %v\n want %v", role.Rules, hostaccess.Rules())
+	}
+	var rb rbacv1.RoleBinding
+	find(t, r, "RoleBinding", "dev-nest", &rb)
+	wantSubject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "dev-nest", Namespace: testNS}
+	if len(rb.Subjects) != 1 || rb.Subjects[0] != wantSubject || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != "dev-nest" {
+		t.Errorf("role binding = %v → %v, want %v → Role dev-nest", rb.Subjects, rb.RoleRef, wantSubject)
+	}
+	for _, o := range r.Objects {
+		if k := o.GetKind(); k == "ClusterRole" || k == "ClusterRoleBinding" {
+			t.Errorf("the chart renders a %s", k)
+		}
+	}
+}
+
+// checkPod: the control plane runs as the chart's service account with
+// in-cluster host credentials, with flags `nest controlplane` accepts, and
+// its pod passes the restricted Pod Security level (so every preset admits it).
+func checkPod(t *testing.T, sts *appsv1.StatefulSet) {
+	t.Helper()
+	spec := sts.Spec.Template.Spec
+	if spec.ServiceAccountName != "dev-nest" {
+		t.Errorf("service account = %q, want dev-nest", spec.ServiceAccountName)
+	}
+	c := spec.Containers[0]
+	for _, want := range []string{"controlplane", "--host-in-cluster", "--host-namespace=$(POD_NAMESPACE)", "--name=dev", "--bind-address=0.0.0.0",
+		"--tls-san=dev-nest,dev-nest.tenant-a,dev-nest.tenant-a.svc,dev-nest.tenant-a.svc.cluster.local"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %v lack %s", c.Args, want)
+		}
+	}
+	root := nestcmd.NewCommand(cmd.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
+	sub, rest, err := root.Find(c.Args)
+	if err != nil || sub.Name() != "controlplane" {
+		t.Fatalf("args %v do not name `nest controlplane`: %v", c.Args, err)
+	}
+	if err := sub.ParseFlags(rest); err != nil {
+		t.Errorf("nest controlplane rejects the chart's args %v: %v", c.Args, err)
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+		t.Errorf("readiness probe = %v, want HTTPS /readyz", c.ReadinessProbe)
+	}
+	if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("root filesystem is writable")
+	}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range evaluator.EvaluatePod(psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}, &sts.Spec.Template.ObjectMeta, &spec) {
+		if !res.Allowed {
+			t.Errorf("pod breaks Pod Security restricted: %s: %s", res.ForbiddenReason, res.ForbiddenDetail)
+		}
+	}
+}
+
+// TestValuesSchemaRejects: values.schema.json turns bad values away, naming them.
+func TestValuesSchemaRejects(t *testing.T) {
+	t.Parallel()
+	c, err := Load(NestChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		values  map[string]any
+		wantErr []string // all in the message
+	}{
+		{"unknown key", map[string]any{"replicas": 3}, []string{"replicas"}},
+		{"unknown nested key", map[string]any{"service": map[string]any{"typ": "NodePort"}}, []string{"typ"}},
+		{"service type", map[string]any{"service": map[string]any{"type": "External"}}, []string{"/service/type", "ClusterIP"}},
+		{"isolation preset", map[string]any{"isolation": map[string]any{"preset": "paranoid"}}, []string{"/isolation/preset", "restricted"}},
+		{"datastore type", map[string]any{"datastore": map[string]any{"type": "mysql"}}, []string{"/datastore/type", "postgres"}},
+		{"postgres without endpoint", map[string]any{"datastore": map[string]any{"type": "postgres"}}, []string{"/datastore"}},
+		{"etcd with a postgres URL", map[string]any{"datastore": map[string]any{"type": "etcd", "endpoint": "postgres://u@h/db"}}, []string{"/datastore/endpoint"}},
+		{"sqlite with an etcd URL", map[string]any{"datastore": map[string]any{"endpoint": "etcd://h:2379"}}, []string{"/datastore/endpoint"}},
+		{"ingress without host", map[string]any{"ingress": map[string]any{"enabled": true}}, []string{"/ingress", "host"}},
+		{"ingress host with a scheme", map[string]any{"ingress": map[string]any{"enabled": true, "host": "https://x.example.com"}}, []string{"/ingress/host"}},
+		{"privileged port", map[string]any{"controlPlane": map[string]any{"port": 443}}, []string{"/controlPlane/port"}},
+		{"node port as a string", map[string]any{"service": map[string]any{"nodePort": "31000"}}, []string{"/service/nodePort"}},
+		{"storage size", map[string]any{"persistence": map[string]any{"size": "lots"}}, []string{"/persistence/size"}},
+		{"image digest", map[string]any{"image": map[string]any{"digest": "latest"}}, []string{"/image/digest"}},
+		{"flag without dashes", map[string]any{"controlPlane": map[string]any{"extraArgs": []any{"name=x"}}}, []string{"/controlPlane/extraArgs/0"}},
+		{"cluster name", map[string]any{"clusterName": "Bad_Name"}, []string{"/clusterName"}},
+		{"boolean as string", map[string]any{"persistence": map[string]any{"enabled": "true"}}, []string{"/persistence/enabled"}},
+		{"kubeconfig server without https", map[string]any{"controlPlane": map[string]any{"kubeconfigSecret": map[string]any{"server": "http://x:6443"}}}, []string{"/controlPlane/kubeconfigSecret/server"}},
+		{"quota quantity", map[string]any{"resourceQuota": map[string]any{"hard": map[string]any{"pods": "many"}}}, []string{"/resourceQuota/hard/pods"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Render(c, Release{Name: "dev", Namespace: testNS, Values: tt.values})
+			if err == nil {
+				t.Fatalf("values %v rendered, want rejected", tt.values)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+}
