@@ -56,6 +56,9 @@ func (s schemas) schemaOf(t reflect.Type) map[string]any {
 	case reflect.Int32:
 		return map[string]any{"type": "integer", "format": "int32"}
 	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "format": "byte"}
+		}
 		return map[string]any{"type": "array", "items": s.schemaOf(t.Elem())}
 	case reflect.Map:
 		return map[string]any{"type": "object", "additionalProperties": s.schemaOf(t.Elem())}
