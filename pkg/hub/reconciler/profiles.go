@@ -135,7 +135,10 @@ func (r *Reconciler) reconcileProfile(ctx context.Context, cfg *rest.Config, ref
 	var res *profile.Result
 	if apply {
 		start := time.Now()
-		res, err = profile.Apply(ctx, cfg, p, ref.Variables, profile.WithLogger(log), profile.WithTimeout(profileTimeout))
+		// The hub's apply is the authority: fields changed by hand (a
+		// kubectl scale) are taken back, as Helm's three-way merge does.
+		res, err = profile.Apply(ctx, cfg, p, ref.Variables, profile.WithLogger(log), profile.WithTimeout(profileTimeout),
+			profile.WithForceConflicts(true))
 		st.AppliedAt = time.Now().UTC().Truncate(time.Microsecond)
 		if err == nil {
 			log.Info("Profile applied", "elapsed", time.Since(start).Round(time.Millisecond))
