@@ -113,7 +113,7 @@ var queryDocs = map[string]string{
 	"name":            "Only objects with this name.",
 	"resourceVersion": "Delete only if the object still has this resourceVersion.",
 	"format":          "json (default) or csv.",
-	"force":           "true also deletes the virtual clusters inside; without it, a delete that would leave them fails with 409.",
+	"force":           "true also deletes the virtual clusters inside (for a cluster profile: detaches it from the groups and virtual clusters that use it); without it, such a delete fails with 409.",
 }
 
 // OpenAPI returns the OpenAPI 3 document of routes.
