@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,8 +159,27 @@ func TestHubProfile(t *testing.T) {
 		t.Fatalf("after resyncs: %+v", st)
 	}
 
+	// The virtual cluster's own reference replaces the group's: pinned
+	// to the first version, with its own variables.
+	own := []store.ProfileRef{{ProfileID: cp.ID, Version: "1.0.0", Variables: map[string]string{"CONTROLLER_REPLICAS": "2"}}}
+	h.must(200, "PUT", path, map[string]any{"resourceVersion": got.ResourceVersion, "profiles": own}, &vc)
+	got = waitProfile(t, h, path, "pinned version applied", func(st *store.ProfileStatus) bool {
+		return st.Phase == store.ProfileApplied && st.Version == "1.0.0"
+	})
+	if len(got.Status.Profiles) != 1 || got.Status.Profiles[0].Variables["CONTROLLER_REPLICAS"] != "2" {
+		t.Fatalf("profiles after pinning %+v", got.Status.Profiles)
+	}
+	dep, err = client.AppsV1().Deployments("ci-system").Get(ctx, "pipeline-controller", metav1.GetOptions{})
+	if err != nil || *dep.Spec.Replicas != 2 || dep.Annotations[profile.AnnotationVersion] != "1.0.0" {
+		t.Fatalf("controller after pinning 1.0.0 with 2 replicas: %v %v", dep, err)
+	}
+
 	h.must(202, "DELETE", path, nil, &vc)
 	h.waitVC(path, "gone", func(_ *store.VirtualCluster, code int) bool { return code == 404 })
+	h.stop()
+	if logs := h.logs.String(); strings.Contains(logs, "BEGIN CERTIFICATE") || strings.Contains(logs, "client-key-data") {
+		t.Fatal("the hub's log holds credentials")
+	}
 }
 
 // waitProfile waits (at most 5 minutes) until the virtual cluster's first
