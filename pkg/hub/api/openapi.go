@@ -185,7 +185,7 @@ func OpenAPI(routes []Route) map[string]any {
 		"info": map[string]any{
 			"title":       "Nest hub API",
 			"version":     "v1",
-			"description": "The management plane of Nest: tenants, projects, users, teams, roles, role bindings, API keys, host clusters, cluster groups, virtual clusters and the audit log. Generated from the hub's route table. Request bodies with unknown fields are refused with 400.",
+			"description": "The management plane of Nest: tenants, projects, users, teams, roles, role bindings, API keys, host clusters, cluster groups, cluster profiles, virtual clusters and the audit log. Generated from the hub's route table. Request bodies with unknown fields are refused with 400.",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"security":   []any{map[string]any{"apiKey": []any{}}},
