@@ -197,6 +197,19 @@ func testProfileRefsAPI(t *testing.T, h *hub) {
 	if !found {
 		t.Fatalf("virtual cluster %s not enqueued after the group's profiles changed: %v", vc.ID, h.fleet.changed())
 	}
+	// A new version of the profile reaches every virtual cluster.
+	before := len(h.fleet.changed())
+	upd := testProfile("cicd", "2")
+	upd["resourceVersion"] = p.ResourceVersion
+	h.do("PUT", "/api/v1/clusterprofiles/"+p.ID, h.admin, upd).must(t, 200)
+	if after := h.fleet.changed()[before:]; len(after) != 1 || after[0] != "virtualcluster/"+vc.ID {
+		t.Fatalf("enqueued after a new profile version: %v", after)
+	}
+	// The pinned version stays valid; an override checked against it.
+	var got store.VirtualCluster
+	h.do("GET", f.vcs+"/"+vc.ID, h.admin, nil).must(t, 200).decode(t, &got)
+	h.do("PUT", f.vcs+"/"+vc.ID, h.admin, map[string]any{"resourceVersion": got.ResourceVersion,
+		"profiles": []map[string]any{{"profileId": p.ID, "version": "2", "variables": map[string]string{"NOPE": "1"}}}}).must(t, 400)
 }
 
 func testProfileDeleteForce(t *testing.T, h *hub) {
