@@ -265,13 +265,17 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
 		writeError(w, e)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	maxBody := a.cfg.MaxBodyBytes
+	if rt.MaxBody > 0 {
+		maxBody = rt.MaxBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeError(w, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", a.cfg.MaxBodyBytes),
-				Details: map[string]string{"field": "body", "limit": strconv.FormatInt(a.cfg.MaxBodyBytes, 10)}})
+				Message: fmt.Sprintf("request body is larger than %d bytes", maxBody),
+				Details: map[string]string{"field": "body", "limit": strconv.FormatInt(maxBody, 10)}})
 			return
 		}
 		writeError(w, invalid("body", "cannot be read"))

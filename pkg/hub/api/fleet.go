@@ -135,7 +135,7 @@ func (c *call) checkHosts(ids []string) error {
 func groupFrom(g *store.ClusterGroup, s *ClusterGroupSpec) {
 	g.Description, g.HostClusterIDs, g.Quota = s.Description, s.HostClusterIDs, s.Quota
 	g.MaxVirtualClusters, g.OversubscriptionPercent = s.MaxVirtualClusters, s.OversubscriptionPercent
-	g.EndpointType, g.DefaultConfig = s.EndpointType, s.DefaultConfig
+	g.EndpointType, g.DefaultConfig, g.Profiles = s.EndpointType, s.DefaultConfig, profileRefs(s.Profiles)
 	if g.HostClusterIDs == nil {
 		g.HostClusterIDs = []string{}
 	}
@@ -143,6 +143,9 @@ func groupFrom(g *store.ClusterGroup, s *ClusterGroupSpec) {
 
 func createClusterGroup(c *call, req *CreateClusterGroupRequest) (*store.ClusterGroup, error) {
 	if err := c.checkHosts(req.HostClusterIDs); err != nil {
+		return nil, err
+	}
+	if err := c.checkProfileRefs("profiles", req.Profiles); err != nil {
 		return nil, err
 	}
 	g := &store.ClusterGroup{Meta: store.Meta{Name: req.Name}}
@@ -161,6 +164,19 @@ func updateClusterGroup(c *call, req *UpdateClusterGroupRequest) (*store.Cluster
 	}
 	if err := c.checkHosts(req.HostClusterIDs); err != nil {
 		return nil, err
+	}
+	if err := c.checkProfileRefs("profiles", req.Profiles); err != nil {
+		return nil, err
+	}
+	if !sameRefs(g.Profiles, req.Profiles) {
+		// Its virtual clusters get the new profiles.
+		vcs, err := c.store().VirtualClusters.All(c.ctx, map[string]string{"clusterGroupId": g.ID})
+		if err != nil {
+			return nil, err
+		}
+		for _, vc := range vcs {
+			c.changed("virtualcluster", vc.ID)
+		}
 	}
 	// A host that still runs virtual clusters of the group stays in it.
 	for _, id := range g.HostClusterIDs {
@@ -346,6 +362,9 @@ func createVirtualCluster(c *call, req *CreateVirtualClusterRequest) (*store.Vir
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkProfileRefs("profiles", req.Profiles); err != nil {
+		return nil, err
+	}
 	if err := c.checkTenantQuota(p.TenantID, "", quota); err != nil {
 		return nil, err
 	}
@@ -371,10 +390,7 @@ func createVirtualCluster(c *call, req *CreateVirtualClusterRequest) (*store.Vir
 	if version == "" {
 		version = config.SupportedKubernetesVersion
 	}
-	profiles := req.Profiles
-	if profiles == nil {
-		profiles = []string{}
-	}
+	profiles := profileRefs(req.Profiles)
 	vc, err := create(c, c.store().VirtualClusters, &store.VirtualCluster{Meta: store.Meta{Name: req.Name},
 		TenantID: p.TenantID, ProjectID: p.ID, ClusterGroupID: g.ID, KubernetesVersion: version, Quota: quota,
 		Config: cfg, Paused: req.Paused, Profiles: profiles, Generation: 1,
@@ -412,9 +428,9 @@ func updateVirtualCluster(c *call, req *UpdateVirtualClusterRequest) (*store.Vir
 	if version == "" {
 		version = vc.KubernetesVersion
 	}
-	profiles := req.Profiles
-	if profiles == nil {
-		profiles = []string{}
+	profiles := profileRefs(req.Profiles)
+	if err := c.checkProfileRefs("profiles", profiles); err != nil {
+		return nil, err
 	}
 	if quota != vc.Quota {
 		if err := c.checkTenantQuota(vc.TenantID, vc.ID, quota); err != nil {
@@ -439,7 +455,7 @@ func updateVirtualCluster(c *call, req *UpdateVirtualClusterRequest) (*store.Vir
 			return nil, placementError(err)
 		}
 	}
-	changed := quota != vc.Quota || version != vc.KubernetesVersion || req.Paused != vc.Paused || !slices.Equal(profiles, vc.Profiles)
+	changed := quota != vc.Quota || version != vc.KubernetesVersion || req.Paused != vc.Paused || !sameRefs(profiles, vc.Profiles)
 	vc, err = update(c, c.store().VirtualClusters, vc, req.ResourceVersion, func(vc *store.VirtualCluster) {
 		vc.Quota, vc.KubernetesVersion, vc.Paused, vc.Profiles = quota, version, req.Paused, profiles
 		if changed {

@@ -93,7 +93,7 @@ func testFleetValidation(t *testing.T, h *hub) {
 		{"vc above the group quota", "POST", f.vcs, map[string]any{"name": "dev", "clusterGroupId": f.group, "quota": map[string]any{"cpu": "3"}}, "quota.cpu"},
 		{"vc with a bad quota", "POST", f.vcs, map[string]any{"name": "dev", "clusterGroupId": f.group, "quota": map[string]any{"pods": "x"}}, "quota.pods"},
 		{"vc with a bad config", "POST", f.vcs, map[string]any{"name": "dev", "clusterGroupId": f.group, "config": "sync: 3\n"}, "config"},
-		{"vc with an empty profile", "POST", f.vcs, map[string]any{"name": "dev", "clusterGroupId": f.group, "profiles": []string{""}}, "profiles[0]"},
+		{"vc with an empty profile", "POST", f.vcs, map[string]any{"name": "dev", "clusterGroupId": f.group, "profiles": []string{""}}, "profiles[0].profileId"},
 		{"vc with paused as a string", "POST", f.vcs, map[string]any{"name": "dev", "clusterGroupId": f.group, "paused": "yes"}, "paused"},
 	}
 	for _, tc := range tests {
@@ -199,10 +199,11 @@ func testPlacementThroughAPI(t *testing.T, h *hub) {
 
 func testVirtualClusterRequests(t *testing.T, h *hub) {
 	f := newFleet(t, h, map[string]any{"cpu": "2", "pods": "20"}, "8")
+	p1 := []map[string]any{{"profileId": storeProfile(t, h.s, "p1", "1")}}
 	var vc store.VirtualCluster
-	h.do("POST", f.vcs, h.admin, map[string]any{"name": "dev", "clusterGroupId": f.group, "profiles": []string{"p1"}},
+	h.do("POST", f.vcs, h.admin, map[string]any{"name": "dev", "clusterGroupId": f.group, "profiles": p1},
 		"Idempotency-Key", "dev-1").must(t, 201).decode(t, &vc)
-	replay := h.do("POST", f.vcs, h.admin, map[string]any{"name": "dev", "clusterGroupId": f.group, "profiles": []string{"p1"}}, "Idempotency-Key", "dev-1").must(t, 201)
+	replay := h.do("POST", f.vcs, h.admin, map[string]any{"name": "dev", "clusterGroupId": f.group, "profiles": p1}, "Idempotency-Key", "dev-1").must(t, 201)
 	if replay.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatal("the create with the same key was not replayed")
 	}
@@ -214,13 +215,13 @@ func testVirtualClusterRequests(t *testing.T, h *hub) {
 	// The kubeconfig is only for Ready clusters.
 	h.do("GET", path+"/kubeconfig", h.admin, nil).must(t, 409)
 	// Pause: a new generation. A stale write conflicts.
-	h.do("PUT", path, h.admin, map[string]any{"paused": true, "profiles": []string{"p1"}, "resourceVersion": vc.ResourceVersion}).must(t, 200).decode(t, &vc)
+	h.do("PUT", path, h.admin, map[string]any{"paused": true, "profiles": p1, "resourceVersion": vc.ResourceVersion}).must(t, 200).decode(t, &vc)
 	if !vc.Paused || vc.Generation != 2 {
 		t.Fatalf("paused %+v", vc)
 	}
 	h.do("PUT", path, h.admin, map[string]any{"paused": false, "resourceVersion": vc.ResourceVersion - 1}).must(t, 409)
 	// Resize within the group's quota; above it is refused.
-	h.do("PUT", path, h.admin, map[string]any{"paused": true, "profiles": []string{"p1"}, "quota": map[string]any{"cpu": "1"}, "resourceVersion": vc.ResourceVersion}).must(t, 200).decode(t, &vc)
+	h.do("PUT", path, h.admin, map[string]any{"paused": true, "profiles": p1, "quota": map[string]any{"cpu": "1"}, "resourceVersion": vc.ResourceVersion}).must(t, 200).decode(t, &vc)
 	if vc.Quota.CPU != "1" || vc.Quota.Pods != "20" || vc.Generation != 3 {
 		t.Fatalf("resized %+v", vc)
 	}
@@ -346,11 +347,15 @@ func testConcurrentVirtualClusters(t *testing.T, h *hub) {
 	var page store.Page[store.VirtualCluster]
 	h.do("GET", f.vcs, h.admin, nil).must(t, 200).decode(t, &page)
 	vc := page.Items[0]
+	var profiles []string
+	for i := range n {
+		profiles = append(profiles, storeProfile(t, h.s, fmt.Sprint("p", i), "1"))
+	}
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			statuses[i] = h.do("PUT", f.vcs+"/"+vc.ID, h.admin, map[string]any{"paused": i%2 == 0, "profiles": []string{fmt.Sprint(i)},
+			statuses[i] = h.do("PUT", f.vcs+"/"+vc.ID, h.admin, map[string]any{"paused": i%2 == 0, "profiles": []map[string]any{{"profileId": profiles[i]}},
 				"resourceVersion": vc.ResourceVersion}).status
 		}()
 	}

@@ -104,6 +104,9 @@ type ClusterGroupSpec struct {
 	// today), NodePort, LoadBalancer or Ingress; default Local.
 	EndpointType  string `json:"endpointType,omitempty"`
 	DefaultConfig string `json:"defaultConfig,omitempty"`
+	// Profiles are applied to every virtual cluster of the group, before
+	// the virtual cluster's own.
+	Profiles []store.ProfileRef `json:"profiles,omitempty"`
 }
 
 // validateConfig checks nest.yaml text with the one config loader.
@@ -153,7 +156,7 @@ func (s *ClusterGroupSpec) validate() *Error {
 		endpoint = invalid("endpointType", "must be one of %v", endpointTypes)
 	}
 	return firstError(validateText("description", s.Description, 1024), hosts, validateResources("quota", s.Quota), limits, endpoint,
-		validateConfig("defaultConfig", s.DefaultConfig))
+		validateConfig("defaultConfig", s.DefaultConfig), validateProfileRefs("profiles", s.Profiles))
 }
 
 // CreateClusterGroupRequest creates a cluster group.
@@ -186,9 +189,10 @@ type VirtualClusterSpec struct {
 	// Quota defaults to the cluster group's, and may not exceed it.
 	Quota store.Resources `json:"quota"`
 	// Config is nest.yaml text; empty takes the group's defaultConfig.
-	Config   string   `json:"config,omitempty"`
-	Paused   bool     `json:"paused,omitempty"`
-	Profiles []string `json:"profiles,omitempty"`
+	Config string `json:"config,omitempty"`
+	Paused bool   `json:"paused,omitempty"`
+	// Profiles are applied after the cluster group's.
+	Profiles []store.ProfileRef `json:"profiles,omitempty"`
 }
 
 func (s *VirtualClusterSpec) validate() *Error {
@@ -196,16 +200,7 @@ func (s *VirtualClusterSpec) validate() *Error {
 	if s.KubernetesVersion != "" && s.KubernetesVersion != config.SupportedKubernetesVersion {
 		version = invalid("kubernetesVersion", "must be %s, the version this hub runs", config.SupportedKubernetesVersion)
 	}
-	var profiles *Error
-	if len(s.Profiles) > 32 {
-		profiles = invalid("profiles", "must list at most 32 profiles")
-	}
-	for i, p := range s.Profiles {
-		if p == "" || len(p) > 64 {
-			profiles = firstError(profiles, invalid(fmt.Sprintf("profiles[%d]", i), "must be a profile id"))
-		}
-	}
-	return firstError(version, validateResources("quota", s.Quota), validateConfig("config", s.Config), profiles)
+	return firstError(version, validateResources("quota", s.Quota), validateConfig("config", s.Config), validateProfileRefs("profiles", s.Profiles))
 }
 
 // CreateVirtualClusterRequest creates a virtual cluster in the project of

@@ -56,6 +56,9 @@ func (s schemas) schemaOf(t reflect.Type) map[string]any {
 	case reflect.Int32:
 		return map[string]any{"type": "integer", "format": "int32"}
 	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "format": "byte"}
+		}
 		return map[string]any{"type": "array", "items": s.schemaOf(t.Elem())}
 	case reflect.Map:
 		return map[string]any{"type": "object", "additionalProperties": s.schemaOf(t.Elem())}
@@ -110,7 +113,7 @@ var queryDocs = map[string]string{
 	"name":            "Only objects with this name.",
 	"resourceVersion": "Delete only if the object still has this resourceVersion.",
 	"format":          "json (default) or csv.",
-	"force":           "true also deletes the virtual clusters inside; without it, a delete that would leave them fails with 409.",
+	"force":           "true also deletes the virtual clusters inside (for a cluster profile: detaches it from the groups and virtual clusters that use it); without it, such a delete fails with 409.",
 }
 
 // OpenAPI returns the OpenAPI 3 document of routes.
@@ -182,7 +185,7 @@ func OpenAPI(routes []Route) map[string]any {
 		"info": map[string]any{
 			"title":       "Nest hub API",
 			"version":     "v1",
-			"description": "The management plane of Nest: tenants, projects, users, teams, roles, role bindings, API keys, host clusters, cluster groups, virtual clusters and the audit log. Generated from the hub's route table. Request bodies with unknown fields are refused with 400.",
+			"description": "The management plane of Nest: tenants, projects, users, teams, roles, role bindings, API keys, host clusters, cluster groups, cluster profiles, virtual clusters and the audit log. Generated from the hub's route table. Request bodies with unknown fields are refused with 400.",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"security":   []any{map[string]any{"apiKey": []any{}}},

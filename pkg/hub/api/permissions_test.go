@@ -89,6 +89,14 @@ var allowedRoles = map[string]string{
 	"updateClusterGroup": "hub-admin",
 	"deleteClusterGroup": "hub-admin",
 
+	"listClusterProfiles":        "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"getClusterProfile":          "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"listClusterProfileVersions": "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"getClusterProfileVersion":   "hub-admin tenant-admin project-admin project-editor project-viewer",
+	"createClusterProfile":       "hub-admin",
+	"updateClusterProfile":       "hub-admin",
+	"deleteClusterProfile":       "hub-admin",
+
 	"listVirtualClusters":         "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
 	"createVirtualCluster":        "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
 	"getVirtualCluster":           "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
@@ -104,6 +112,7 @@ var allowedRoles = map[string]string{
 type permFixture struct {
 	tenant, project, user, team, role, ownKey, userKey string
 	hostCluster, clusterGroup, fullGroup, vc           string
+	clusterProfile                                     string
 	bindings                                           map[api.ScopeKind]string
 }
 
@@ -154,10 +163,11 @@ func newPermFixture(t *testing.T, s *store.Store, role string) (*permFixture, st
 	empty := &store.ClusterGroup{Meta: store.Meta{Name: "empty"}, HostClusterIDs: []string{}, EndpointType: store.EndpointLocal}
 	mustDo(t, s.ClusterGroups.Create(ctx, empty))
 	vc := &store.VirtualCluster{Meta: store.Meta{Name: "vc"}, TenantID: tn.ID, ProjectID: p.ID, ClusterGroupID: full.ID,
-		Quota: store.Resources{CPU: "1"}, Profiles: []string{}, Generation: 1,
+		Quota: store.Resources{CPU: "1"}, Profiles: []store.ProfileRef{}, Generation: 1,
 		Status: store.VirtualClusterStatus{Phase: store.VCReady, HostClusterID: host.ID}}
 	mustDo(t, s.VirtualClusters.Create(ctx, vc))
 	f.hostCluster, f.clusterGroup, f.fullGroup, f.vc = spare.ID, empty.ID, full.ID, vc.ID
+	f.clusterProfile = storeProfile(t, s, "base", "1")
 	return f, key
 }
 
@@ -168,7 +178,8 @@ func (f *permFixture) path(rt api.Route) string {
 	}
 	r := strings.NewReplacer("{tenant}", f.tenant, "{project}", f.project, "{user}", f.user, "{team}", f.team,
 		"{role}", f.role, "{key}", key, "{binding}", f.bindings[rt.Scope],
-		"{hostcluster}", f.hostCluster, "{clustergroup}", f.clusterGroup, "{virtualcluster}", f.vc)
+		"{hostcluster}", f.hostCluster, "{clustergroup}", f.clusterGroup, "{virtualcluster}", f.vc,
+		"{clusterprofile}", f.clusterProfile, "{version}", "1")
 	path := r.Replace(rt.Path)
 	if rt.ID == "deleteProject" || rt.ID == "deleteTenant" {
 		path += "?force=true" // the fixture's project has a virtual cluster
@@ -182,6 +193,12 @@ func (f *permFixture) body(rt api.Route) any {
 		return nil
 	}
 	switch {
+	case rt.ID == "createClusterProfile":
+		return testProfile("new", "1")
+	case rt.ID == "updateClusterProfile":
+		p := testProfile("base", "2")
+		p["resourceVersion"] = 1
+		return p
 	case rt.ID == "updateRole":
 		return map[string]any{"resourceVersion": 1, "permissions": []string{"project.list"}}
 	case strings.HasPrefix(rt.ID, "update"):

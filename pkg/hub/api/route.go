@@ -37,6 +37,9 @@ type Route struct {
 	Request    reflect.Type
 	Response   reflect.Type
 	Status     int // status on success
+	// MaxBody bounds the request body when set (else the API's
+	// MaxBodyBytes).
+	MaxBody int64
 
 	serve func(c *call, body []byte) (any, *Error)
 }
@@ -166,6 +169,12 @@ func (r Route) withQuery(params ...string) Route {
 // withStatus sets the status of success.
 func (r Route) withStatus(status int) Route {
 	r.Status = status
+	return r
+}
+
+// withMaxBody sets the route's own body limit.
+func (r Route) withMaxBody(n int64) Route {
+	r.MaxBody = n
 	return r
 }
 

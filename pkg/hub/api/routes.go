@@ -81,6 +81,14 @@ func Routes() []Route {
 		route("updateClusterGroup", mPut, V1+"/clustergroups/{clustergroup}", "clustergroup.update", ScopeGlobal, "clustergroup", "Update a cluster group", updateClusterGroup),
 		route("deleteClusterGroup", mDelete, V1+"/clustergroups/{clustergroup}", "clustergroup.delete", ScopeGlobal, "clustergroup", "Delete a cluster group without virtual clusters", deleteClusterGroup).withQuery("resourceVersion"),
 
+		route("listClusterProfiles", mGet, V1+"/clusterprofiles", "clusterprofile.list", ScopeAny, "clusterprofile", "List cluster profiles (without their layers)", listClusterProfiles).asList("name"),
+		route("createClusterProfile", mPost, V1+"/clusterprofiles", "clusterprofile.create", ScopeGlobal, "clusterprofile", "Upload a cluster profile: ordered layers of manifests and Helm chart archives, with variables", createClusterProfile).withMaxBody(maxProfileBytes),
+		route("getClusterProfile", mGet, V1+"/clusterprofiles/{clusterprofile}", "clusterprofile.get", ScopeAny, "clusterprofile", "Get a cluster profile with its current version's layers", getClusterProfile),
+		route("updateClusterProfile", mPut, V1+"/clusterprofiles/{clusterprofile}", "clusterprofile.update", ScopeGlobal, "clusterprofile", "Upload a new version of a cluster profile; the virtual clusters that follow its latest version get it", updateClusterProfile).withMaxBody(maxProfileBytes),
+		route("deleteClusterProfile", mDelete, V1+"/clusterprofiles/{clusterprofile}", "clusterprofile.delete", ScopeGlobal, "clusterprofile", "Delete a cluster profile and its versions (one attached to groups or virtual clusters only with force=true, which detaches it)", deleteClusterProfile).withQuery("resourceVersion", "force"),
+		route("listClusterProfileVersions", mGet, V1+"/clusterprofiles/{clusterprofile}/versions", "clusterprofile.get", ScopeAny, "clusterprofile", "List the versions of a cluster profile, oldest first", listClusterProfileVersions),
+		route("getClusterProfileVersion", mGet, V1+"/clusterprofiles/{clusterprofile}/versions/{version}", "clusterprofile.get", ScopeAny, "clusterprofile", "Get one version of a cluster profile", getClusterProfileVersion),
+
 		route("listVirtualClusters", mGet, project+"/virtualclusters", "virtualcluster.list", ScopeProject, "virtualcluster", "List the virtual clusters of a project", listVirtualClusters).asList("name", "phase", "clusterGroupId"),
 		route("createVirtualCluster", mPost, project+"/virtualclusters", "virtualcluster.create", ScopeProject, "virtualcluster", "Create a virtual cluster on a cluster group; the reconciler provisions it", createVirtualCluster),
 		route("getVirtualCluster", mGet, vcPath, "virtualcluster.get", ScopeProject, "virtualcluster", "Get a virtual cluster with its status", getVirtualCluster),

@@ -145,11 +145,16 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 		}
 		return errRetry
 	}
-	return r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
+	if err := r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
 		s.Phase, s.Message, s.Endpoint, s.ObservedGeneration = store.VCReady, "", c.Endpoint, gen
 		setCondition(s, CondQuota, "True", "Applied", "")
 		setCondition(s, CondReady, "True", "APIServerAnswers", "the virtual apiserver answers at "+c.Endpoint)
-	})
+	}); err != nil {
+		return err
+	}
+	// Profiles once Ready; their failures stay in their status and
+	// condition (the phase stays Ready) and are retried with backoff.
+	return r.reconcileProfiles(ctx, vc, name, log)
 }
 
 // forget deletes the record of a virtual cluster that is gone.

@@ -69,6 +69,9 @@ type ClusterGroup struct {
 	EndpointType            string    `json:"endpointType"`
 	// DefaultConfig is nest.yaml text every virtual cluster starts from.
 	DefaultConfig string `json:"defaultConfig"`
+	// Profiles are applied to every virtual cluster of the group, in
+	// order, before the virtual cluster's own.
+	Profiles []ProfileRef `json:"profiles"`
 }
 
 // Virtual cluster phases.
@@ -101,6 +104,49 @@ type VirtualClusterStatus struct {
 	KubernetesVersion  string      `json:"kubernetesVersion,omitempty"`
 	ObservedGeneration int64       `json:"observedGeneration"`
 	Message            string      `json:"message,omitempty"`
+	// Profiles are the effective profiles (the group's, then the virtual
+	// cluster's own) as last applied and diffed.
+	Profiles []ProfileStatus `json:"profiles,omitempty"`
+}
+
+// Profile phases in a virtual cluster.
+const (
+	ProfilePending = "Pending" // not applied yet
+	ProfileApplied = "Applied" // applied; no drift found since
+	ProfileDrifted = "Drifted" // applied, and objects differ from it now
+	ProfileFailed  = "Failed"  // the last apply (or diff) failed
+)
+
+// ProfileStatus is the state of one profile in a virtual cluster.
+type ProfileStatus struct {
+	ProfileID string `json:"profileId"`
+	Name      string `json:"name"`
+	// Version is the version last applied (or being applied, while
+	// Pending or Failed).
+	Version string `json:"version"`
+	// Variables are the overrides it was applied with.
+	Variables map[string]string    `json:"variables,omitempty"`
+	Phase     string               `json:"phase"`
+	Layers    []ProfileLayerStatus `json:"layers"`
+	AppliedAt time.Time            `json:"appliedAt,omitzero"`
+	Message   string               `json:"message,omitempty"`
+}
+
+// ProfileLayerStatus is the state of one layer of a profile (Applied,
+// Drifted, Failed, Skipped or Removed) with the objects that drifted.
+type ProfileLayerStatus struct {
+	Name    string         `json:"name"`
+	Status  string         `json:"status"`
+	Message string         `json:"message,omitempty"`
+	Drift   []ProfileDrift `json:"drift,omitempty"`
+}
+
+// ProfileDrift is one object of a layer that differs from the profile.
+type ProfileDrift struct {
+	// Object is "Kind namespace/name" (with the API group).
+	Object string   `json:"object"`
+	Reason string   `json:"reason"` // Missing, Changed or Extra
+	Fields []string `json:"fields,omitempty"`
 }
 
 // VirtualCluster is a tenant's virtual cluster in a project: its desired
@@ -115,7 +161,7 @@ type VirtualCluster struct {
 	Quota             Resources            `json:"quota"`
 	Config            string               `json:"config,omitempty"`
 	Paused            bool                 `json:"paused"`
-	Profiles          []string             `json:"profiles"`
+	Profiles          []ProfileRef         `json:"profiles"`
 	Deleting          bool                 `json:"deleting"`
 	Generation        int64                `json:"generation"`
 	Status            VirtualClusterStatus `json:"status"`
@@ -159,10 +205,14 @@ func (s *Store) initFleet() {
 		map[string]string{"phase": "phase"})
 
 	s.ClusterGroups = newCollection(s, "cluster_groups", func(o *ClusterGroup) *Meta { return &o.Meta },
-		[]string{"description", "host_cluster_ids", "quota_json", "max_virtual_clusters", "oversubscription_percent", "endpoint_type", "default_config"},
+		[]string{"description", "host_cluster_ids", "quota_json", "max_virtual_clusters", "oversubscription_percent", "endpoint_type", "default_config",
+			"profiles"},
 		func(o *ClusterGroup) []any {
+			if o.Profiles == nil {
+				o.Profiles = []ProfileRef{}
+			}
 			return []any{&o.Description, stringsCol{&o.HostClusterIDs}, jsonCol{&o.Quota}, intCol{&o.MaxVirtualClusters},
-				intCol{&o.OversubscriptionPercent}, &o.EndpointType, &o.DefaultConfig}
+				intCol{&o.OversubscriptionPercent}, &o.EndpointType, &o.DefaultConfig, jsonCol{&o.Profiles}}
 		}, nil)
 
 	s.VirtualClusters = newCollection(s, "virtual_clusters", func(o *VirtualCluster) *Meta { return &o.Meta },
@@ -172,8 +222,11 @@ func (s *Store) initFleet() {
 			if o.Status.Conditions == nil {
 				o.Status.Conditions = []Condition{}
 			}
+			if o.Profiles == nil {
+				o.Profiles = []ProfileRef{}
+			}
 			return []any{&o.TenantID, &o.ProjectID, &o.ClusterGroupID, &o.KubernetesVersion, jsonCol{&o.Quota}, &o.Config,
-				boolCol{&o.Paused}, stringsCol{&o.Profiles}, boolCol{&o.Deleting}, &o.Generation,
+				boolCol{&o.Paused}, jsonCol{&o.Profiles}, boolCol{&o.Deleting}, &o.Generation,
 				&o.Status.HostClusterID, &o.Status.Phase, jsonCol{&o.Status}}
 		},
 		map[string]string{"tenantId": "tenant_id", "projectId": "project_id", "clusterGroupId": "cluster_group_id",

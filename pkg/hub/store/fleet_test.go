@@ -56,7 +56,7 @@ func testClusterGroups(t *testing.T, s *store.Store) {
 func testVirtualClusters(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	vc := &store.VirtualCluster{Meta: store.Meta{Name: "dev"}, TenantID: "t", ProjectID: "p", ClusterGroupID: "g",
-		KubernetesVersion: "v1.34.4", Quota: store.Resources{CPU: "1"}, Profiles: []string{"x"}, Generation: 1,
+		KubernetesVersion: "v1.34.4", Quota: store.Resources{CPU: "1"}, Profiles: []store.ProfileRef{{ProfileID: "x"}}, Generation: 1,
 		Status: store.VirtualClusterStatus{Phase: store.VCPending}}
 	must(t, s.VirtualClusters.Create(ctx, vc))
 	wantErr(t, s.VirtualClusters.Create(ctx, &store.VirtualCluster{Meta: store.Meta{Name: "dev"}, ProjectID: "p"}), store.ErrAlreadyExists)

@@ -67,6 +67,7 @@ type Store struct {
 	HostClusters    *Collection[HostCluster]
 	ClusterGroups   *Collection[ClusterGroup]
 	VirtualClusters *Collection[VirtualCluster]
+	ClusterProfiles *Collection[ClusterProfile]
 }
 
 // Open opens (creating when needed) the database named by url:
@@ -108,6 +109,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s.now = time.Now
 	s.initCollections()
 	s.initFleet()
+	s.initProfiles()
 	if err := s.db.PingContext(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", s.dialect, err)

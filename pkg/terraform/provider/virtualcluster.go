@@ -79,7 +79,7 @@ func (m *virtualClusterModel) set(o *virtualCluster) {
 	m.Quota = quotaValue(ctx, m.Quota, vc.Quota)
 	profiles := make([]attr.Value, 0, len(vc.Profiles))
 	for _, p := range vc.Profiles {
-		profiles = append(profiles, types.StringValue(p))
+		profiles = append(profiles, types.StringValue(p.ProfileID))
 	}
 	m.Profiles = types.ListValueMust(types.StringType, profiles)
 	m.Config = yamlValue(m.Config, vc.Config)
@@ -107,10 +107,10 @@ func (m *virtualClusterModel) spec(ctx context.Context) (api.VirtualClusterSpec,
 	if diags.HasError() {
 		return api.VirtualClusterSpec{}, &attributeError{"quota", "cannot read the quota"}
 	}
-	profiles := []string{}
+	profiles := []store.ProfileRef{}
 	for _, v := range m.Profiles.Elements() {
 		if s, ok := v.(types.String); ok && !s.IsUnknown() && !s.IsNull() {
-			profiles = append(profiles, s.ValueString())
+			profiles = append(profiles, store.ProfileRef{ProfileID: s.ValueString()})
 		}
 	}
 	version := ""
