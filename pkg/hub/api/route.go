@@ -20,6 +20,7 @@ const (
 	ScopeTenant  ScopeKind = "tenant"  // the {tenant} of the path
 	ScopeProject ScopeKind = "project" // the {project} of the path, in {tenant}
 	ScopeAny     ScopeKind = "any"     // the permission held at any scope
+	ScopeNone    ScopeKind = "none"    // no API key: the route authenticates itself (login)
 )
 
 // Route is one row of the route table: everything the server registers and
@@ -37,6 +38,9 @@ type Route struct {
 	Request    reflect.Type
 	Response   reflect.Type
 	Status     int // status on success
+	// Public routes take no API key and check no permission: they
+	// authenticate the caller themselves (POST /login).
+	Public bool
 
 	serve func(c *call, body []byte) (any, *Error)
 }
@@ -166,6 +170,13 @@ func (r Route) withQuery(params ...string) Route {
 // withStatus sets the status of success.
 func (r Route) withStatus(status int) Route {
 	r.Status = status
+	return r
+}
+
+// public marks a route that authenticates itself.
+func (r Route) public() Route {
+	r.Public = true
+	r.Scope = ScopeNone
 	return r
 }
 
