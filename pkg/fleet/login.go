@@ -33,6 +33,8 @@ type Login struct {
 	// User and KeyID are who the hub said the key is, at login.
 	User  string `json:"user"`
 	KeyID string `json:"keyId"`
+	// ExpiresAt is when a key made by a password login expires.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	// Tenant and Project are the defaults of the lifecycle verbs, as ids
 	// (TenantName and ProjectName are for display).
 	TenantID    string    `json:"tenantId,omitempty"`

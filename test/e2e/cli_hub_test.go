@@ -53,7 +53,16 @@ func TestCLIHub(t *testing.T) {
 	env := testenv.Get(t)
 	key := auth.NewKey()
 	h := startHub(t, t.TempDir(), key)
-	hubSetup(t, h, env, map[string]any{"cpu": "2", "memory": "4Gi", "storage": "10Gi", "pods": "20"})
+	group, vcs := hubSetup(t, h, env, map[string]any{"cpu": "2", "memory": "4Gi", "storage": "10Gi", "pods": "20"})
+	// vcs is /tenants/T/projects/P/virtualclusters.
+	parts := strings.Split(vcs, "/")
+	tenantID, projectID := parts[2], parts[4]
+	// alice administers the project only, and logs in with her password.
+	const password = "correct horse battery staple"
+	var alice struct{ ID string }
+	h.must(201, "POST", "/users", map[string]any{"name": "alice", "password": password}, &alice)
+	h.must(201, "POST", "/tenants/"+tenantID+"/projects/"+projectID+"/rolebindings",
+		map[string]any{"name": "alice", "role": "project-admin", "subjectKind": "user", "subjectId": alice.ID}, nil)
 
 	dir := t.TempDir()
 	home, kubeconfig := filepath.Join(dir, "nest"), filepath.Join(dir, "user.kubeconfig")
@@ -64,8 +73,10 @@ func TestCLIHub(t *testing.T) {
 	kubectl := filepath.Join(testenv.RepoRoot(), "bin", "kubectl")
 	run := func(stdin string, args ...string) (string, error) {
 		out, err := nestIn(t, env.NestBinary, home, kubeconfig, stdin, args...)
-		if strings.Contains(out, key) || (err != nil && strings.Contains(err.Error(), key)) {
-			t.Fatalf("nest %v printed the API key", args)
+		for _, secret := range []string{key, password} {
+			if strings.Contains(out, secret) || (err != nil && strings.Contains(err.Error(), secret)) {
+				t.Fatalf("nest %v printed a secret", args)
+			}
 		}
 		return out, err
 	}
@@ -82,11 +93,18 @@ func TestCLIHub(t *testing.T) {
 		{name: "login with a wrong key", stdin: "nest_wrong\n", args: []string{"login", h.url, "--api-key-stdin", "--ca-file", caFile}, wantErr: "unauthenticated"},
 		{name: "login without the CA", args: []string{"login", h.url, "--api-key-file", keyFile}, wantErr: "certificate"},
 		{name: "login unknown project", args: []string{"login", h.url, "--api-key-file", keyFile, "--ca-file", caFile, "--tenant", "acme", "--project", "nope"}, wantErr: `project "nope"`},
-		{name: "login", args: []string{"login", h.url, "--api-key-file", keyFile, "--ca-file", caFile, "--tenant", "acme", "--project", "web"},
-			want: []string{"Logged in to " + h.url, "project web of tenant acme"}},
+		{name: "login with a key", args: []string{"login", h.url, "--api-key-file", keyFile, "--ca-file", caFile, "--tenant", "acme", "--project", "web"},
+			want: []string{"Logged in to " + h.url + " as admin", "project web of tenant acme"}},
 		{name: "status", args: []string{"login", "--status"}, want: []string{h.url, "web (tenant acme)", "pinned CA", "Key:      valid"}},
+		{name: "list as admin", args: []string{"list", "-o", "json"}, want: []string{"[]"}},
+		{name: "logout the admin", args: []string{"logout"}, want: []string{"Logged out of " + h.url}},
+		{name: "login with a wrong password", stdin: "not her password\n", args: []string{"login", h.url, "--ca-file", caFile, "--user", "alice", "--password-stdin"},
+			wantErr: "wrong user name or password"},
+		{name: "login", stdin: password + "\n", args: []string{"login", h.url, "--ca-file", caFile, "--user", "alice", "--password-stdin",
+			"--tenant", tenantID, "--project", projectID}, want: []string{"Logged in to " + h.url + " as alice", "project web"}},
+		{name: "status of a password login", args: []string{"login", "--status"}, want: []string{"alice", "Expires:", "Key:      valid"}},
 		{name: "create needs a group", args: []string{"create", "dev"}, wantErr: "--group is required"},
-		{name: "create", args: []string{"create", "dev", "--group", "local", "--quota-pods", "10", "--wait", "--timeout", "3m"},
+		{name: "create", args: []string{"create", "dev", "--group", group, "--quota-pods", "10", "--wait", "--timeout", "3m"},
 			want: []string{`Virtual cluster "dev" is ready`, "nest connect dev"}},
 		{name: "list", args: []string{"list"}, want: []string{"NAME", "dev", "Ready", "hub"}},
 		{name: "list local", args: []string{"list", "--local", "-o", "json"}, want: []string{"[]"}},

@@ -3,6 +3,7 @@ package login
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +15,16 @@ import (
 
 	"github.com/nestcluster/nest/pkg/cmd"
 	"github.com/nestcluster/nest/pkg/fleet"
+	"github.com/nestcluster/nest/pkg/hub/api"
+	"github.com/nestcluster/nest/pkg/hub/client"
 	"github.com/nestcluster/nest/pkg/nesthome"
 )
 
 type flags struct {
 	keyFile  string
 	keyStdin bool
+	user     string
+	pwStdin  bool
 	caFile   string
 	insecure bool
 	tenant   string
@@ -33,10 +38,13 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 	c := &cobra.Command{
 		Use:   "login HUB_URL",
 		Short: "Log in to a Nest hub, so that the lifecycle verbs act on it",
-		Long: `Log in to a Nest hub with an API key: the key is checked with the hub
-(/whoami), then kept, as given, with the hub's URL and the pinned CA in
-$NEST_HOME/hub.json (mode 0600). Like a kubeconfig's token, whoever can read
-that file acts as you: ` + "`nest logout`" + ` removes it.
+		Long: `Log in to a Nest hub with an API key, or with a user name and password
+that the hub exchanges for a new API key valid 12 hours (named
+login-HOST-TIME). The key is checked with the hub (/whoami), then kept, as
+given, with the hub's URL and the pinned CA in $NEST_HOME/hub.json (mode
+0600). Like a kubeconfig's token, whoever can read that file acts as you:
+` + "`nest logout`" + ` removes it (the key stays valid on the hub until it
+expires or is revoked).
 
 While logged in, create, list, connect, pause, resume and delete act on the
 hub, in the tenant and project given here (or by --tenant/--project on each
@@ -46,6 +54,9 @@ verb); --local on a verb uses the local runtime instead.`,
 
   # The key on stdin
   pass show nest/hub | nest login https://hub.example.com --api-key-stdin
+
+  # A user's password on stdin, exchanged for a 12-hour key
+  pass show nest/alice | nest login https://hub.example.com --ca-file hub.crt --user alice --password-stdin
 
   # Who and where
   nest login --status`,
@@ -63,7 +74,7 @@ verb); --local on a verb uses the local runtime instead.`,
 			if f.status {
 				return status(c, streams, home.Dir())
 			}
-			login, err := f.login(streams, args[0])
+			login, err := f.login(c.Context(), streams, args[0])
 			if err != nil {
 				return err
 			}
@@ -106,44 +117,37 @@ verb); --local on a verb uses the local runtime instead.`,
 	fs := c.Flags()
 	fs.StringVar(&f.keyFile, "api-key-file", "", "file holding the API key")
 	fs.BoolVar(&f.keyStdin, "api-key-stdin", false, "read the API key from stdin")
+	fs.StringVar(&f.user, "user", "", "log in as this user with its password (--password-stdin), for a new key valid 12 hours")
+	fs.BoolVar(&f.pwStdin, "password-stdin", false, "read the password of --user from stdin")
 	fs.StringVar(&f.caFile, "ca-file", "", "PEM of the CA (or self-signed certificate) of the hub, pinned in the login")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the hub's certificate (throwaway hubs only)")
 	fs.StringVar(&f.tenant, "tenant", "", "default tenant of the lifecycle verbs, by name or id")
 	fs.StringVar(&f.project, "project", "", "default project of the lifecycle verbs, by name or id (needs --tenant)")
 	fs.BoolVar(&f.status, "status", false, "show the current login and check its key with the hub")
-	c.MarkFlagsMutuallyExclusive("api-key-file", "api-key-stdin")
+	c.MarkFlagsMutuallyExclusive("api-key-file", "api-key-stdin", "user")
+	c.MarkFlagsRequiredTogether("user", "password-stdin")
 	c.MarkFlagsMutuallyExclusive("ca-file", "insecure")
 	c.MarkFlagsMutuallyExclusive("status", "api-key-file")
 	c.MarkFlagsMutuallyExclusive("status", "api-key-stdin")
 	return c
 }
 
-// login builds the login from the flags; the key is not checked yet.
-func (f *flags) login(streams cmd.IOStreams, url string) (*fleet.Login, error) {
+// readLine reads the first line of stdin, without its line end.
+func readLine(streams cmd.IOStreams) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(streams.In, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// login builds the login from the flags; an API key is not checked yet,
+// a password is exchanged for a key.
+func (f *flags) login(ctx context.Context, streams cmd.IOStreams, url string) (*fleet.Login, error) {
 	if f.project != "" && f.tenant == "" {
 		return nil, errors.New("--project needs --tenant")
 	}
-	var key string
-	switch {
-	case f.keyFile != "":
-		data, err := os.ReadFile(f.keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("read the API key: %w", err)
-		}
-		key = strings.TrimSpace(string(data))
-	case f.keyStdin:
-		line, err := bufio.NewReader(io.LimitReader(streams.In, 4096)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("read the API key from stdin: %w", err)
-		}
-		key = strings.TrimSpace(line)
-	default:
-		return nil, errors.New("give the API key with --api-key-file F or --api-key-stdin")
-	}
-	if key == "" {
-		return nil, errors.New("the API key is empty")
-	}
-	l := &fleet.Login{URL: strings.TrimRight(url, "/"), APIKey: key, Insecure: f.insecure}
+	l := &fleet.Login{URL: strings.TrimRight(url, "/"), Insecure: f.insecure}
 	if f.caFile != "" {
 		pem, err := os.ReadFile(f.caFile)
 		if err != nil {
@@ -151,6 +155,42 @@ func (f *flags) login(streams cmd.IOStreams, url string) (*fleet.Login, error) {
 		}
 		l.CACert = string(pem)
 	}
+	var key string
+	switch {
+	case f.user != "":
+		pw, err := readLine(streams)
+		if err != nil {
+			return nil, fmt.Errorf("read the password from stdin: %w", err)
+		}
+		if pw == "" {
+			return nil, errors.New("the password on stdin is empty")
+		}
+		host, _ := os.Hostname()
+		created, err := client.Login(ctx, client.Config{URL: l.URL, CACert: []byte(l.CACert), Insecure: l.Insecure, UserAgent: "nest-cli"},
+			api.LoginRequest{User: f.user, Password: pw, Host: host})
+		if err != nil {
+			return nil, fmt.Errorf("log in to %s as %s: %w", l.URL, f.user, err)
+		}
+		key, l.ExpiresAt = created.Key, created.ExpiresAt
+	case f.keyFile != "":
+		data, err := os.ReadFile(f.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the API key: %w", err)
+		}
+		key = strings.TrimSpace(string(data))
+	case f.keyStdin:
+		line, err := readLine(streams)
+		if err != nil {
+			return nil, fmt.Errorf("read the API key from stdin: %w", err)
+		}
+		key = strings.TrimSpace(line)
+	default:
+		return nil, errors.New("give the API key with --api-key-file F or --api-key-stdin, or log in with --user U --password-stdin")
+	}
+	if key == "" {
+		return nil, errors.New("the API key is empty")
+	}
+	l.APIKey = key
 	return l, nil
 }
 
@@ -164,6 +204,9 @@ func status(c *cobra.Command, streams cmd.IOStreams, dir string) error {
 		return err
 	}
 	fmt.Fprintf(streams.Out, "Hub:      %s\nUser:     %s (key %s)\nSince:    %s\n", login.URL, login.User, login.KeyID, login.LoggedIn.Format(time.RFC3339))
+	if !login.ExpiresAt.IsZero() {
+		fmt.Fprintf(streams.Out, "Expires:  %s\n", login.ExpiresAt.Format(time.RFC3339))
+	}
 	if login.ProjectID != "" {
 		fmt.Fprintf(streams.Out, "Project:  %s (tenant %s)\n", login.ProjectName, login.TenantName)
 	} else if login.TenantID != "" {
