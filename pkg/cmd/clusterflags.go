@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"os"
 	"time"
 
@@ -45,6 +46,21 @@ func (f *ClusterFlags) AddHubTo(fs *pflag.FlagSet) {
 	fs.StringVar(&f.quota.Storage, "quota-storage", "", "hub: storage quota, such as 10Gi (default and most: the group's)")
 	fs.StringVar(&f.quota.Pods, "quota-pods", "", "hub: pod quota (default and most: the group's)")
 	fs.BoolVar(&f.wait, "wait", false, "hub: wait until the virtual cluster is Ready (up to --timeout); the local runtime always waits")
+}
+
+// CheckFor refuses the flags the chosen fleet would ignore: the host
+// flags on a hub (it places the cluster itself), the hub flags locally.
+func (f *ClusterFlags) CheckFor(onHub bool) error {
+	if onHub {
+		if f.hostKubeconfig != "" || f.namespace != "" || f.datastore != "" {
+			return errors.New("--host-kubeconfig, --namespace and --datastore are for the local runtime: the hub places the virtual cluster (give --local to create it locally)")
+		}
+		return nil
+	}
+	if f.group != "" || f.quota != (store.Resources{}) || f.wait {
+		return errors.New("--group, --quota-* and --wait are for a hub: log in with nest login first (the local runtime always waits)")
+	}
+	return nil
 }
 
 // FleetOptions turns the flags into a fleet's create options.

@@ -127,10 +127,13 @@ func Connect(ctx context.Context, f Fleet, name, target string) (backup string, 
 	return backup, nil
 }
 
+// WhereLocal is the Where of the local runtime.
+const WhereLocal = "local"
+
 // local is the fleet of the local runtime.
 type local struct{ p *lifecycle.Provider }
 
-func (l *local) Where() string { return "local" }
+func (l *local) Where() string { return WhereLocal }
 
 func (l *local) Create(ctx context.Context, name string, opts CreateOptions) (*lifecycle.Cluster, error) {
 	return l.p.Create(ctx, name, opts.Local)

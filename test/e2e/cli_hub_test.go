@@ -104,6 +104,8 @@ func TestCLIHub(t *testing.T) {
 			"--tenant", tenantID, "--project", projectID}, want: []string{"Logged in to " + h.url + " as alice", "project web"}},
 		{name: "status of a password login", args: []string{"login", "--status"}, want: []string{"alice", "Expires:", "Key:      valid"}},
 		{name: "create needs a group", args: []string{"create", "dev"}, wantErr: "--group is required"},
+		{name: "create refuses host flags", args: []string{"create", "dev", "--group", group, "--namespace", "mine"}, wantErr: "for the local runtime"},
+		{name: "create --local refuses hub flags", args: []string{"create", "dev", "--local", "--group", group}, wantErr: "for a hub"},
 		{name: "create", args: []string{"create", "dev", "--group", group, "--quota-pods", "10", "--wait", "--timeout", "3m"},
 			want: []string{`Virtual cluster "dev" is ready`, "nest connect dev"}},
 		{name: "list", args: []string{"list"}, want: []string{"NAME", "dev", "Ready", "hub"}},

@@ -51,6 +51,9 @@ runtime.`,
 			if err != nil {
 				return err
 			}
+			if err := f.CheckFor(fl.Where() != fleet.WhereLocal); err != nil {
+				return err
+			}
 			opts.Wait = opts.Wait || connect
 			vc, err := fl.Create(c.Context(), args[0], opts)
 			if err != nil {
