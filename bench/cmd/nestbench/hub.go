@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +89,10 @@ func hubBench(ctx context.Context, r *runner) report.Section {
 				sec.Notes = append(sec.Notes, fmt.Sprintf("%s: first list error: %v", db, res.firstErr))
 			}
 		}
+	}
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		sec.Notes = append(sec.Notes, fmt.Sprintf("Load average after the list loads (1, 5, 15 min): %s on %d CPUs; "+
+			"a busy machine shows in the 200-client figures first.", strings.Join(strings.Fields(string(load))[:3], ", "), runtime.NumCPU()))
 	}
 	sec.Notes = append(sec.Notes, "The clients run in the benchmark's process, on the same cores as the hub (and, for Postgres, the database): "+
 		"under 200 concurrent clients, latency is mostly queueing for CPU (mean latency ≈ clients / requests per second). "+
