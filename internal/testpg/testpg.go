@@ -4,6 +4,7 @@
 package testpg
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,29 +26,51 @@ import (
 // must still reach it while cleaning up (t.Cleanup is LIFO).
 func Start(t testing.TB) string {
 	t.Helper()
+	url, stop, err := StartServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// StartServer is Start for programs without a *testing.T (the benchmarks):
+// stop stops the server and removes its files.
+func StartServer() (url string, stop func(), err error) {
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
 	if len(bins) == 0 {
-		t.Fatal("PostgreSQL is not installed: `make test` installs Debian's postgresql package (apt-get install postgresql)")
+		return "", nil, errors.New("PostgreSQL is not installed: `make test` installs Debian's postgresql package (apt-get install postgresql)")
 	}
 	sort.Strings(bins)
 	binDir := filepath.Dir(bins[len(bins)-1])
 	dir, err := os.MkdirTemp("", "nest-postgres-")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	var cleanups []func()
+	stop = func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		cleanups = nil
+	}
+	fail := func(err error) (string, func(), error) {
+		stop()
+		return "", nil, err
+	}
+	cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
 	// PostgreSQL refuses to run as root: run it as the postgres user then.
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Fatalf("running as root needs the postgres user: %v", err)
+			return fail(fmt.Errorf("running as root needs the postgres user: %w", err))
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+			return fail(err)
 		}
 	}
 	run := func(name string, args ...string) *exec.Cmd {
@@ -58,23 +81,29 @@ func Start(t testing.TB) string {
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := run("initdb", "-D", data, "--auth=trust", "--username=postgres", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
+		return fail(fmt.Errorf("initdb: %v\n%s", err, out))
 	}
 	port, err := ports.Free()
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	server := run("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
-	logFile, err := os.Create(filepath.Join(t.TempDir(), "postgres.log"))
+	logDir, err := os.MkdirTemp("", "nest-postgres-log-")
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { _ = os.RemoveAll(logDir) })
+	logFile, err := os.Create(filepath.Join(logDir, "postgres.log"))
+	if err != nil {
+		return fail(err)
 	}
 	server.Stdout, server.Stderr = logFile, logFile
 	if err := server.Start(); err != nil {
-		t.Fatal(err)
+		logFile.Close()
+		return fail(err)
 	}
-	t.Cleanup(func() {
+	cleanups = append(cleanups, func() {
 		_ = server.Process.Signal(syscall.SIGINT) // fast shutdown
 		_ = server.Wait()
 		logFile.Close()
@@ -89,9 +118,10 @@ func Start(t testing.TB) string {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("postgres on %s is not ready: %v: %s (log: %s)", addr, err, out, logFile.Name())
+			logs, _ := os.ReadFile(logFile.Name())
+			return fail(fmt.Errorf("postgres on %s is not ready: %v: %s\n%s", addr, err, out, logs))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "postgres://postgres@" + addr + "/postgres?sslmode=disable"
+	return "postgres://postgres@" + addr + "/postgres?sslmode=disable", stop, nil
 }

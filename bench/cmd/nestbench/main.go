@@ -7,7 +7,7 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go, apilatency.go, sync.go and day2.go.
+// vcmemory.go, apilatency.go, sync.go, day2.go and hub.go.
 package main
 
 import (
@@ -42,6 +42,7 @@ var benchmarks = []benchmark{
 	{"api-latency", apiLatency},
 	{"sync", syncBench},
 	{"day2", day2},
+	{"hub", hubBench},
 }
 
 func main() { os.Exit(run()) }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/fleet"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 )
 
@@ -14,29 +16,36 @@ import (
 func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
 	var print bool
 	var target string
+	where := &cmd.FleetFlags{}
 	c := &cobra.Command{
 		Use:   "connect NAME",
 		Short: "Merge a virtual cluster's context into your kubeconfig, or print its kubeconfig",
 		Long: `Merge the context nest_NAME into your kubeconfig ($KUBECONFIG or
 ~/.kube/config) and make it current, keeping a backup of the previous file;
-or, with --print, write the kubeconfig to stdout.`,
+or, with --print, write the kubeconfig to stdout. When logged in to a hub
+(nest login), the kubeconfig is downloaded from the hub (which records the
+download in its audit log).`,
 		Example: `  nest connect dev && kubectl get namespaces
   nest connect dev --print > dev.kubeconfig`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
+			fl, err := where.Open(c.Context(), globals, streams)
 			if err != nil {
 				return err
 			}
 			if print {
-				data, err := p.KubeconfigBytes(c.Context(), args[0])
+				cfg, err := fl.Kubeconfig(c.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				data, err := clientcmd.Write(*cfg)
 				if err != nil {
 					return err
 				}
 				_, err = streams.Out.Write(data)
 				return err
 			}
-			backup, err := p.Connect(c.Context(), args[0], target)
+			backup, err := fleet.Connect(c.Context(), fl, args[0], target)
 			if err != nil {
 				return err
 			}
@@ -49,5 +58,6 @@ or, with --print, write the kubeconfig to stdout.`,
 	}
 	c.Flags().BoolVar(&print, "print", false, "print the kubeconfig to stdout instead of merging it")
 	c.Flags().StringVar(&target, "kubeconfig", "", "kubeconfig file to merge into (default $KUBECONFIG or ~/.kube/config)")
+	where.AddTo(c.Flags())
 	return c
 }

@@ -18,19 +18,24 @@ import (
 // NewCommand returns `nest list`.
 func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
 	var output string
+	where := &cmd.FleetFlags{}
 	c := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List virtual clusters and their state",
+		Long: `List the local virtual clusters or, when logged in to a hub (nest login),
+the virtual clusters of the login's project (or --tenant/--project).`,
 		Example: `  nest list
-  nest list -o json`,
+  nest list -o json
+  nest list --project web
+  nest list --local`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
+			fl, err := where.Open(c.Context(), globals, streams)
 			if err != nil {
 				return err
 			}
-			clusters, err := p.List(c.Context())
+			clusters, err := fl.List(c.Context())
 			if err != nil {
 				return err
 			}
@@ -57,6 +62,7 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
+	where.AddTo(c.Flags())
 	return c
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/host"
 	"github.com/nestcluster/nest/pkg/cmd/hub"
 	"github.com/nestcluster/nest/pkg/cmd/list"
+	"github.com/nestcluster/nest/pkg/cmd/login"
+	"github.com/nestcluster/nest/pkg/cmd/logout"
 	"github.com/nestcluster/nest/pkg/cmd/pause"
 	"github.com/nestcluster/nest/pkg/cmd/profile"
 	"github.com/nestcluster/nest/pkg/cmd/restore"
@@ -59,6 +61,8 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		profile.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
 		hub.NewCommand(streams, globals),
+		login.NewCommand(streams, globals),
+		logout.NewCommand(streams),
 		controlplane.NewCommand(streams, globals),
 		component.NewCommand(),
 		&cobra.Command{

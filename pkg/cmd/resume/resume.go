@@ -8,27 +8,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nestcluster/nest/pkg/cmd"
-	"github.com/nestcluster/nest/pkg/lifecycle"
 )
 
 // NewCommand returns `nest resume`.
 func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
 	var timeout time.Duration
+	where := &cmd.FleetFlags{}
 	c := &cobra.Command{
 		Use:   "resume NAME",
 		Short: "Start a stopped or paused virtual cluster again, with all its objects",
 		Long: `Start the control plane of a virtual cluster that is not running (after a
 reboot, a crash, a kill or ` + "`nest pause`" + `) from its kept state; after a
 pause, its pods go back onto the host. A running cluster is left as
-it is.`,
+it is. When logged in to a hub (nest login), the hub resumes it and this
+waits until it is Ready.`,
 		Example: `  nest resume dev`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
+			fl, err := where.Open(c.Context(), globals, streams)
 			if err != nil {
 				return err
 			}
-			vc, err := p.Start(c.Context(), args[0], timeout)
+			vc, err := fl.Resume(c.Context(), args[0], timeout)
 			if err != nil {
 				return err
 			}
@@ -37,5 +38,6 @@ it is.`,
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	where.AddTo(c.Flags())
 	return c
 }

@@ -241,6 +241,10 @@ func newRequestID() string {
 func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
 	info := r.Context().Value(requestInfoKey{}).(*requestInfo)
 	c := &call{api: a, route: rt, r: r, ctx: r.Context(), requestID: info.id}
+	if rt.Public {
+		a.servePublic(w, c)
+		return
+	}
 	if e := a.authenticate(c); e != nil {
 		writeError(w, e)
 		return
@@ -287,6 +291,34 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
 		return
 	}
 	a.mutate(w, c, body)
+}
+
+// servePublic runs a route that authenticates itself (login): the
+// failed-authentication rate limit applies before it, and it takes no
+// Idempotency-Key (a retry simply makes another key).
+func (a *API) servePublic(w http.ResponseWriter, c *call) {
+	if wait := a.limiter.blocked(clientIP(c.r), a.now()); wait > 0 {
+		writeError(w, &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests,
+			Message: "too many failed authentications from this address", Details: map[string]string{"retryAfterSeconds": strconv.Itoa(int(wait.Seconds()) + 1)}})
+		return
+	}
+	if c.r.Header.Get("Idempotency-Key") != "" {
+		writeError(w, invalid("Idempotency-Key", "is not accepted on this route"))
+		return
+	}
+	if e := checkQuery(c.r, c.route); e != nil {
+		writeError(w, e)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, c.r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		writeError(w, invalid("body", "cannot be read or is too large"))
+		return
+	}
+	a.mutate(w, c, body)
+	if info, ok := c.r.Context().Value(requestInfoKey{}).(*requestInfo); ok && c.principal != nil {
+		info.principal = c.principal.String()
+	}
 }
 
 // checkQuery refuses query parameters the route does not declare.

@@ -147,7 +147,7 @@ func OpenAPI(routes []Route) map[string]any {
 			}
 			params = append(params, p)
 		}
-		if rt.Method == http.MethodPost {
+		if rt.Method == http.MethodPost && !rt.Public {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "schema": map[string]any{"type": "string", "maxLength": 255},
 				"description": "Retrying with the same key and body returns the first result; the same key with another body is refused with 422."})
 		}
@@ -157,10 +157,14 @@ func OpenAPI(routes []Route) map[string]any {
 		if perm == "" {
 			perm = "(any authenticated caller)"
 		}
+		description := fmt.Sprintf("Needs permission `%s` at %s scope.", perm, rt.Scope)
+		if rt.Public {
+			description = "Needs no API key: the route authenticates the caller itself."
+		}
 		op := map[string]any{
 			"operationId":       rt.ID,
 			"summary":           rt.Summary,
-			"description":       fmt.Sprintf("Needs permission `%s` at %s scope.", perm, rt.Scope),
+			"description":       description,
 			"x-nest-permission": string(rt.Permission),
 			"x-nest-scope":      string(rt.Scope),
 			"parameters":        params,
@@ -177,6 +181,9 @@ func OpenAPI(routes []Route) map[string]any {
 			strconv.Itoa(rt.Status): ok,
 			"default": map[string]any{"description": "An error", "content": map[string]any{
 				"application/json": map[string]any{"schema": errRef}}},
+		}
+		if rt.Public {
+			op["security"] = []any{}
 		}
 		item[strings.ToLower(rt.Method)] = op
 	}

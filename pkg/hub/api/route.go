@@ -20,6 +20,7 @@ const (
 	ScopeTenant  ScopeKind = "tenant"  // the {tenant} of the path
 	ScopeProject ScopeKind = "project" // the {project} of the path, in {tenant}
 	ScopeAny     ScopeKind = "any"     // the permission held at any scope
+	ScopeNone    ScopeKind = "none"    // no API key: the route authenticates itself (login)
 )
 
 // Route is one row of the route table: everything the server registers and
@@ -40,6 +41,9 @@ type Route struct {
 	// MaxBody bounds the request body when set (else the API's
 	// MaxBodyBytes).
 	MaxBody int64
+	// Public routes take no API key and check no permission: they
+	// authenticate the caller themselves (POST /login).
+	Public bool
 
 	serve func(c *call, body []byte) (any, *Error)
 }
@@ -175,6 +179,13 @@ func (r Route) withStatus(status int) Route {
 // withMaxBody sets the route's own body limit.
 func (r Route) withMaxBody(n int64) Route {
 	r.MaxBody = n
+	return r
+}
+
+// public marks a route that authenticates itself.
+func (r Route) public() Route {
+	r.Public = true
+	r.Scope = ScopeNone
 	return r
 }
 

@@ -27,6 +27,7 @@ const (
 func Routes() []Route {
 	routes := []Route{
 		route("whoAmI", mGet, V1+"/whoami", "", ScopeAny, "user", "The caller: its user, key and grants", whoAmI),
+		route("login", mPost, V1+"/login", "", ScopeNone, "apikey", "Exchange a user's name and password for a new API key valid 12 hours (takes no API key; failures are rate limited per address like bad keys)", login).public(),
 
 		route("listTenants", mGet, V1+"/tenants", "tenant.list", ScopeGlobal, "tenant", "List tenants", listTenants).asList("name"),
 		route("createTenant", mPost, V1+"/tenants", "tenant.create", ScopeGlobal, "tenant", "Create a tenant", createTenant),

@@ -57,7 +57,7 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
-func (c *Config) validate() (*url.URL, error) {
+func (c *Config) validate(requireKey bool) (*url.URL, error) {
 	if c.URL == "" {
 		return nil, errors.New("hub client: the hub URL is required")
 	}
@@ -65,7 +65,7 @@ func (c *Config) validate() (*url.URL, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("hub client: URL %q: want https://HOST[:PORT]", c.URL)
 	}
-	if c.APIKey == "" {
+	if c.APIKey == "" && requireKey {
 		return nil, errors.New("hub client: an API key is required")
 	}
 	if c.Timeout <= 0 {
@@ -91,8 +91,10 @@ type Client struct {
 }
 
 // New returns a client for cfg.
-func New(cfg Config) (*Client, error) {
-	base, err := cfg.validate()
+func New(cfg Config) (*Client, error) { return newClient(cfg, true) }
+
+func newClient(cfg Config, requireKey bool) (*Client, error) {
+	base, err := cfg.validate(requireKey)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +322,9 @@ func (c *Client) send(ctx context.Context, r request, u string, body []byte) (*h
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.agent)
 	if body != nil {

@@ -61,6 +61,24 @@ func del(ctx context.Context, c *Client, path string, resourceVersion int64) err
 	return c.do(ctx, request{method: http.MethodDelete, path: path, query: deleteQuery(resourceVersion)}, nil)
 }
 
+// Login exchanges a user's name and password for a new API key, valid
+// api.LoginKeyTTL (POST /login, which takes no API key: cfg.APIKey is
+// not needed). The response holds the key's secret. A failed login counts
+// against the address's rate limit of failed authentications, so it is
+// never retried.
+func Login(ctx context.Context, cfg Config, req api.LoginRequest) (*api.CreatedAPIKey, error) {
+	cfg.APIKey, cfg.Retries = "", -1
+	c, err := newClient(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	out := new(api.CreatedAPIKey)
+	if err := c.do(ctx, request{method: http.MethodPost, path: "/login", body: req}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WhoAmI returns the caller: its user, key and grants.
 func (c *Client) WhoAmI(ctx context.Context) (*api.WhoAmI, error) {
 	return get[api.WhoAmI](ctx, c, "/whoami", nil)
