@@ -81,6 +81,7 @@ func Routes() []Route {
 		route("updateClusterGroup", mPut, V1+"/clustergroups/{clustergroup}", "clustergroup.update", ScopeGlobal, "clustergroup", "Update a cluster group", updateClusterGroup),
 		route("deleteClusterGroup", mDelete, V1+"/clustergroups/{clustergroup}", "clustergroup.delete", ScopeGlobal, "clustergroup", "Delete a cluster group without virtual clusters", deleteClusterGroup).withQuery("resourceVersion"),
 
+		route("listAllVirtualClusters", mGet, V1+"/virtualclusters", "virtualcluster.list", ScopeAny, "virtualcluster", "List the virtual clusters of every project the caller may list them in (the fleet)", listAllVirtualClusters).asList("name", "phase", "clusterGroupId", "tenantId", "projectId"),
 		route("listVirtualClusters", mGet, project+"/virtualclusters", "virtualcluster.list", ScopeProject, "virtualcluster", "List the virtual clusters of a project", listVirtualClusters).asList("name", "phase", "clusterGroupId"),
 		route("createVirtualCluster", mPost, project+"/virtualclusters", "virtualcluster.create", ScopeProject, "virtualcluster", "Create a virtual cluster on a cluster group; the reconciler provisions it", createVirtualCluster),
 		route("getVirtualCluster", mGet, vcPath, "virtualcluster.get", ScopeProject, "virtualcluster", "Get a virtual cluster with its status", getVirtualCluster),
