@@ -28,13 +28,18 @@ type Hub struct {
 
 // Start runs a hub in dir until stop is called. Tests use Run, which stops
 // the hub when the test ends; Start serves TestMain, which has no *testing.T.
-func Start(dir string) (hub *Hub, stop func() error, err error) {
+// Options change the server's Config before it starts (for example
+// NoReconciler, for tests that seed virtual clusters' status themselves).
+func Start(dir string, options ...func(*server.Config)) (hub *Hub, stop func() error, err error) {
 	key := auth.NewKey()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, BootstrapKey: key, Ready: func(addr string) { ready <- addr },
 		ShutdownTimeout: 5 * time.Second}
+	for _, o := range options {
+		o(&cfg)
+	}
 	go func() { done <- server.Run(ctx, cfg) }()
 	var addr string
 	select {
@@ -57,9 +62,9 @@ func Start(dir string) (hub *Hub, stop func() error, err error) {
 }
 
 // Run starts a hub in a temporary directory and stops it when t ends.
-func Run(t testing.TB) *Hub {
+func Run(t testing.TB, options ...func(*server.Config)) *Hub {
 	t.Helper()
-	h, stop, err := Start(t.TempDir())
+	h, stop, err := Start(t.TempDir(), options...)
 	if err != nil {
 		t.Fatalf("start a hub: %v", err)
 	}
