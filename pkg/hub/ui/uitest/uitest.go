@@ -217,7 +217,10 @@ func MeasureDashboard(browserCtx context.Context, hubURL, key string) (Dashboard
 		return t, err
 	}
 	start := time.Now()
-	if err := chromedp.Do(tab, chromedp.Navigate(hubURL+"/#/"), chromedp.WaitVisible(chromedp.CSS(`#vcs tbody tr[data-id]`))); err != nil {
+	// A new URL (not only a new hash) so that the page loads afresh and
+	// its clock starts at this navigation.
+	page := fmt.Sprintf("%s/?load=%d#/", hubURL, time.Now().UnixNano())
+	if err := chromedp.Do(tab, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#vcs tbody tr[data-id]`))); err != nil {
 		return t, err
 	}
 	got, err := chromedp.Run(tab, chromedp.Evaluate[[4]float64](`new Promise(resolve => {

@@ -39,6 +39,9 @@ export async function render(main, _params, ctx) {
         tbody)),
     pager);
 
+  // The fleet and the names load together.
+  let pending = listAll('/virtualclusters');
+  pending.catch(() => {});
   const dir = await directory(ctx.me).catch(() => ({ tenants: new Map(), projects: new Map(), groups: new Map(), hosts: new Map() }));
   for (const g of dir.groups.values()) groupSel.append(h('option', { value: g.id }, g.name));
   for (const p of dir.projects.values()) projectSel.append(h('option', { value: p.id }, p.name));
@@ -122,7 +125,8 @@ export async function render(main, _params, ctx) {
 
   async function refresh() {
     try {
-      state.vcs = await listAll('/virtualclusters');
+      state.vcs = await (pending || listAll('/virtualclusters'));
+      pending = null;
       state.loaded = true;
       replace(problem);
       draw();
