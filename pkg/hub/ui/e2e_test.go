@@ -291,3 +291,44 @@ func TestUIViewer(t *testing.T) {
 		t.Fatalf("the viewer's DELETE got %d, want 403", status)
 	}
 }
+
+// TestUICataloguePages opens every catalogue page as the admin: each
+// loads its table without an error, and a new API key is shown once.
+func TestUICataloguePages(t *testing.T) {
+	h, _, _ := startHub(t, 3)
+	bctx := browserOrSkip(t)
+	tab, cancel := chromedp.NewContext(bctx)
+	defer cancel()
+	do(t, tab, uitest.SignIn(h.URL, h.AdminKey, "#/"))
+	waitFor(t, tab, "the fleet table", rowsJS+` === 3`)
+	tests := []struct {
+		route, table string
+		minRows      int
+	}{
+		{"projects", "projects", 2},
+		{"teams", "teams", 0},
+		{"users", "users", 2},
+		{"roles", "roles", 6},
+		{"apikeys", "apikeys", 1},
+		{"hosts", "hosts", 2},
+		{"groups", "groups", 1},
+		{"audit", "audit", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.route, func(t *testing.T) {
+			do(t, tab, chromedp.Navigate(h.URL+"/#/"+tc.route))
+			waitFor(t, tab, "the page", `document.querySelector('main').dataset.loaded === 'true'`)
+			if alert := eval[string](t, tab, `(document.querySelector('main [role=alert]') || {}).textContent || ''`); alert != "" {
+				t.Fatalf("the page shows an error: %s", alert)
+			}
+			if n := eval[int](t, tab, `document.querySelectorAll('#`+tc.table+` tbody tr').length`); n < tc.minRows {
+				t.Fatalf("%d rows, want at least %d", n, tc.minRows)
+			}
+		})
+	}
+	do(t, tab, chromedp.Navigate(h.URL+"/#/apikeys"))
+	waitFor(t, tab, "the API keys page", `document.querySelector('main').dataset.loaded === 'true'`)
+	do(t, tab, chromedp.SendKeys(chromedp.ID("key-name"), "ci"), chromedp.KeyEvent("\r"))
+	waitFor(t, tab, "the new key", `(document.querySelector('code.secret') || {}).textContent?.startsWith('nest_')`)
+	waitFor(t, tab, "the new key in the list", `document.querySelectorAll('#apikeys tbody tr').length === 2`)
+}

@@ -19,7 +19,7 @@ func TestDashboardAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 1,000 virtual clusters")
 	}
-	h, _, _ := startHub(t, 1000)
+	h, _, f := startHub(t, 1000)
 	bctx := browserOrSkip(t)
 	for i := range 3 {
 		got, err := uitest.MeasureDashboard(bctx, h.URL, h.AdminKey)
@@ -52,5 +52,15 @@ func TestDashboardAtScale(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "dashboard-"+size.name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	vc := f.VirtualClusters[0]
+	do(t, tab, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(h.URL+"/#/vc/"+vc.TenantID+"/"+vc.ProjectID+"/"+vc.ID),
+		chromedp.WaitVisible(chromedp.ID("conditions")))
+	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "virtualcluster.png"), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

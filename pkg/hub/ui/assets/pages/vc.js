@@ -140,7 +140,8 @@ export async function render(main, params, ctx) {
         h('caption', { class: 'sr-only' }, 'Audit events'),
         h('thead', {}, h('tr', {}, ['Time', 'Who', 'Action', 'Request'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, page.items.slice().reverse().map((e) => h('tr', {},
-          h('td', {}, when(e.time)), h('td', {}, e.principal), h('td', {}, e.action), h('td', {}, h('code', {}, e.requestId)))))));
+          h('td', {}, when(e.time)), h('td', {}, e.principal), h('td', {}, e.action), h('td', {}, h('code', {}, e.requestId)))),
+        page.items.length ? null : h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No events yet.')))));
     } catch (err) {
       replace(events, errorBox(err));
     }
