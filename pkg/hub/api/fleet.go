@@ -569,8 +569,9 @@ func listAllVirtualClusters(c *call, _ *none) (store.Page[store.VirtualCluster],
 	// filters by it; with more, pages are read in chunks and filtered.
 	var scopes []auth.Scope
 	for _, g := range grants {
-		if auth.Allowed([]store.Grant{g}, perm, auth.Scope{Any: true}) {
-			scopes = append(scopes, auth.Scope{TenantID: g.TenantID, ProjectID: g.ProjectID})
+		sc := auth.Scope{TenantID: g.TenantID, ProjectID: g.ProjectID}
+		if auth.Allowed([]store.Grant{g}, perm, auth.Scope{Any: true}) && !slices.Contains(scopes, sc) {
+			scopes = append(scopes, sc)
 		}
 	}
 	empty := store.Page[store.VirtualCluster]{Items: []store.VirtualCluster{}}

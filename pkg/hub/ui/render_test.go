@@ -36,6 +36,13 @@ func TestDashboardAtScale(t *testing.T) {
 	defer cancel()
 	do(t, tab, uitest.SignIn(h.URL, h.AdminKey, "#/"))
 	waitFor(t, tab, "the fleet table", rowsJS+` === 50`)
+	// Paging by keyboard: Enter on Next shows the second page and keeps
+	// the focus on Next.
+	do(t, tab, chromedp.Focus(chromedp.ID("page-next")), chromedp.KeyEvent("\r"))
+	waitFor(t, tab, "the second page", `document.getElementById('vc-summary').textContent.startsWith('Showing 51–100 of 1000')`)
+	if id := eval[string](t, tab, `document.activeElement.id`); id != "page-next" {
+		t.Fatalf("after paging the focus is on %q, want page-next", id)
+	}
 	dir := os.Getenv("NEST_UI_SCREENSHOTS")
 	if dir == "" {
 		return

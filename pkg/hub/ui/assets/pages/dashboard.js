@@ -96,7 +96,12 @@ export async function render(main, _params, ctx) {
       'data-phase': phase || 'all',
       onclick: () => { state.phase = phase; phaseSel.value = phase; refilter(); },
     }, h('span', { class: 'count-n' }, String(count)), ' ', label);
+    const focusedPhase = counts.contains(document.activeElement) && document.activeElement.dataset.phase;
     replace(counts, btn('', 'All', state.vcs.length), PHASES.filter((p) => n[p]).map((p) => btn(p, p, n[p])));
+    if (focusedPhase) {
+      const b = counts.querySelector(`[data-phase="${focusedPhase}"]`);
+      if (b) b.focus({ preventScroll: true });
+    }
   }
 
   function drawCharts() {
@@ -111,16 +116,28 @@ export async function render(main, _params, ctx) {
     state.page = Math.min(state.page, pages - 1);
     const from = state.page * PAGE_SIZE;
     const slice = shown.slice(from, from + PAGE_SIZE);
+    // A redraw keeps the focus on the same cluster's link.
+    const focusedRow = tbody.contains(document.activeElement) && document.activeElement.closest('tr[data-id]');
+    const focusedID = focusedRow && focusedRow.dataset.id;
     tbody.replaceChildren(...slice.map(row));
+    if (focusedID) {
+      const link = tbody.querySelector(`tr[data-id="${focusedID}"] a`);
+      if (link) link.focus({ preventScroll: true });
+    }
     if (!slice.length) tbody.append(h('tr', {}, h('td', { colspan: 9, class: 'muted' }, state.vcs.length ? 'No virtual cluster matches.' : 'No virtual clusters yet.')));
     summary.textContent = shown.length
       ? `Showing ${from + 1}–${from + slice.length} of ${shown.length} virtual clusters` + (shown.length !== state.vcs.length ? ` (${state.vcs.length} in all)` : '')
       : `0 of ${state.vcs.length} virtual clusters`;
     const go = (p) => () => { state.page = p; draw(); };
+    const focusedPager = pager.contains(document.activeElement) && document.activeElement.id;
     replace(pager,
       h('button', { type: 'button', id: 'page-prev', disabled: state.page === 0, onclick: go(state.page - 1) }, '‹ Previous'),
       h('span', {}, ` Page ${state.page + 1} of ${pages} `),
       h('button', { type: 'button', id: 'page-next', disabled: state.page >= pages - 1, onclick: go(state.page + 1) }, 'Next ›'));
+    if (focusedPager) {
+      const b = pager.querySelector('#' + focusedPager);
+      (b && !b.disabled ? b : pager.querySelector('button:not([disabled])') || pager).focus({ preventScroll: true });
+    }
   }
 
   async function refresh() {
