@@ -101,6 +101,11 @@ func TestUIAdminFlow(t *testing.T) {
 
 	// Sign-in: the key field has focus, and Tab reaches the button.
 	do(t, tab, chromedp.Navigate(h.URL+"/"), chromedp.WaitVisible(chromedp.ID("apikey")))
+	// The password form is there exactly when the hub serves POST /login.
+	if !eval[bool](t, tab, `fetch('/api/v1/openapi.json').then(r => r.json()).then(d => new Promise(done => setTimeout(() =>
+		done(!!d.paths['/api/v1/login'] === !!document.getElementById('password-form')), 500)))`) {
+		t.Fatal("the password form and the hub's login route disagree")
+	}
 	if id := eval[string](t, tab, `document.activeElement.id`); id != "apikey" {
 		t.Fatalf("focus is on %q, want the API key field", id)
 	}
