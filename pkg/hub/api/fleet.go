@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/hub/auth"
 	"github.com/nestcluster/nest/pkg/hub/placement"
 	"github.com/nestcluster/nest/pkg/hub/store"
 )
@@ -558,4 +559,75 @@ func (c *call) projectVirtualClusters(filter map[string]string, what string) err
 		c.changed("virtualcluster", vc.ID)
 	}
 	return nil
+}
+
+// fleetScanChunk is how many virtual clusters one store query reads when
+// the fleet list filters them by the caller's grants.
+const fleetScanChunk = 500
+
+// listAllVirtualClusters lists the virtual clusters of every project where
+// the caller holds virtualcluster.list: all of them for a global grant,
+// else those of the tenants and projects its grants name, checked item by
+// item with the same rule as every route (auth.Allowed).
+func listAllVirtualClusters(c *call, _ *none) (store.Page[store.VirtualCluster], error) {
+	const perm = "virtualcluster.list"
+	opts, e := c.listOptions(map[string]string{"name": "name", "phase": "phase", "clusterGroupId": "clusterGroupId",
+		"tenantId": "tenantId", "projectId": "projectId"})
+	if e != nil {
+		return store.Page[store.VirtualCluster]{}, e
+	}
+	vcs := c.store().VirtualClusters
+	grants := c.principal.Grants
+	if auth.Allowed(grants, perm, auth.Scope{}) {
+		return vcs.List(c.ctx, opts)
+	}
+	// The scopes the permission is held at. With only one, the store
+	// filters by it; with more, pages are read in chunks and filtered.
+	var scopes []auth.Scope
+	for _, g := range grants {
+		sc := auth.Scope{TenantID: g.TenantID, ProjectID: g.ProjectID}
+		if auth.Allowed([]store.Grant{g}, perm, auth.Scope{Any: true}) && !slices.Contains(scopes, sc) {
+			scopes = append(scopes, sc)
+		}
+	}
+	empty := store.Page[store.VirtualCluster]{Items: []store.VirtualCluster{}}
+	if len(scopes) == 1 {
+		for k, v := range map[string]string{"tenantId": scopes[0].TenantID, "projectId": scopes[0].ProjectID} {
+			if v == "" {
+				continue
+			}
+			if asked, ok := opts.Filters[k]; ok && asked != v {
+				return empty, nil
+			}
+			opts.Filters[k] = v
+		}
+		return vcs.List(c.ctx, opts)
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	page := empty
+	scan := store.ListOptions{Cursor: opts.Cursor, Filters: opts.Filters, Limit: fleetScanChunk}
+	for {
+		chunk, err := vcs.List(c.ctx, scan)
+		if err != nil {
+			return page, err
+		}
+		for i := range chunk.Items {
+			vc := &chunk.Items[i]
+			if !auth.Allowed(grants, perm, auth.Scope{TenantID: vc.TenantID, ProjectID: vc.ProjectID}) {
+				continue
+			}
+			if len(page.Items) == limit {
+				page.NextCursor = store.CursorAfter(page.Items[limit-1].ID)
+				return page, nil
+			}
+			page.Items = append(page.Items, *vc)
+		}
+		if chunk.NextCursor == "" {
+			return page, nil
+		}
+		scan.Cursor = chunk.NextCursor
+	}
 }

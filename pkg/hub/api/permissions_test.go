@@ -99,6 +99,7 @@ var allowedRoles = map[string]string{
 	"updateClusterProfile":       "hub-admin",
 	"deleteClusterProfile":       "hub-admin",
 
+	"listAllVirtualClusters":      "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
 	"listVirtualClusters":         "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
 	"createVirtualCluster":        "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
 	"getVirtualCluster":           "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",

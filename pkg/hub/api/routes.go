@@ -90,6 +90,7 @@ func Routes() []Route {
 		route("listClusterProfileVersions", mGet, V1+"/clusterprofiles/{clusterprofile}/versions", "clusterprofile.get", ScopeAny, "clusterprofile", "List the versions of a cluster profile, oldest first", listClusterProfileVersions),
 		route("getClusterProfileVersion", mGet, V1+"/clusterprofiles/{clusterprofile}/versions/{version}", "clusterprofile.get", ScopeAny, "clusterprofile", "Get one version of a cluster profile", getClusterProfileVersion),
 
+		route("listAllVirtualClusters", mGet, V1+"/virtualclusters", "virtualcluster.list", ScopeAny, "virtualcluster", "List the virtual clusters of every project the caller may list them in (the fleet)", listAllVirtualClusters).asList("name", "phase", "clusterGroupId", "tenantId", "projectId"),
 		route("listVirtualClusters", mGet, project+"/virtualclusters", "virtualcluster.list", ScopeProject, "virtualcluster", "List the virtual clusters of a project", listVirtualClusters).asList("name", "phase", "clusterGroupId"),
 		route("createVirtualCluster", mPost, project+"/virtualclusters", "virtualcluster.create", ScopeProject, "virtualcluster", "Create a virtual cluster on a cluster group; the reconciler provisions it", createVirtualCluster),
 		route("getVirtualCluster", mGet, vcPath, "virtualcluster.get", ScopeProject, "virtualcluster", "Get a virtual cluster with its status", getVirtualCluster),

@@ -22,6 +22,7 @@ import (
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
+	"github.com/nestcluster/nest/pkg/hub/ui"
 	nestlog "github.com/nestcluster/nest/pkg/log"
 	"github.com/nestcluster/nest/pkg/pki"
 )
@@ -203,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           ui.Handler(a.Handler()),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

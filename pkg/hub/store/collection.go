@@ -43,6 +43,10 @@ func encodeCursor(lastID string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + lastID))
 }
 
+// CursorAfter is the cursor of the page that starts after the object with
+// id: for lists that filter a collection's pages further.
+func CursorAfter(id string) string { return encodeCursor(id) }
+
 func decodeCursor(cursor string) (string, error) {
 	data, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil {
