@@ -10,16 +10,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	"github.com/nestcluster/nest/pkg/hub/hubtest"
+	"github.com/nestcluster/nest/pkg/terraform/acctest"
 	"github.com/nestcluster/nest/pkg/terraform/provider"
 )
 
 // The acceptance tests run the real terraform binary against a real hub
 // started here, with the provider served in-process (terraform reattaches
 // to it: nothing is downloaded, nothing leaves the machine).
-
-// defaultTerraform is where the project's machines keep terraform;
-// TF_ACC_TERRAFORM_PATH overrides it.
-const defaultTerraform = "/usr/local/bin/terraform"
 
 var (
 	theHub *hubtest.Hub
@@ -55,36 +52,9 @@ func run(m *testing.M) int {
 	}()
 	theHub = h
 
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		tf = defaultTerraform
-	}
-	if _, err := os.Stat(tf); err != nil {
-		terraformMissing = fmt.Sprintf("no terraform binary at %s (set TF_ACC_TERRAFORM_PATH): %v", tf, err)
-	}
-	// An empty CLI configuration: the developer's ~/.terraformrc (mirrors,
-	// dev_overrides, credentials) has no say in the tests.
-	cliConfig := filepath.Join(dir, "terraformrc")
-	if err := os.WriteFile(cliConfig, nil, 0o600); err != nil {
+	if terraformMissing, err = acctest.Configure(dir, h); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
-	}
-	for k, v := range map[string]string{
-		"TF_ACC":                    "1",
-		"TF_ACC_TERRAFORM_PATH":     tf,
-		"TF_ACC_PROVIDER_NAMESPACE": "nestcluster",
-		"CHECKPOINT_DISABLE":        "1",
-		"TF_IN_AUTOMATION":          "1",
-		"TF_CLI_CONFIG_FILE":        cliConfig,
-		"TF_PLUGIN_CACHE_DIR":       "",
-		provider.EnvHubURL:          h.URL,
-		provider.EnvAPIKey:          h.AdminKey,
-		provider.EnvCACert:          string(h.CACert),
-	} {
-		if err := os.Setenv(k, v); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
 	}
 	return m.Run()
 }
