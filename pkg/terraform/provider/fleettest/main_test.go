@@ -12,9 +12,9 @@ import (
 
 	"github.com/nestcluster/nest/internal/testenv"
 	"github.com/nestcluster/nest/pkg/hub/hubtest"
-	"github.com/nestcluster/nest/pkg/terraform/acctest"
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/server"
+	"github.com/nestcluster/nest/pkg/terraform/acctest"
 	"github.com/nestcluster/nest/pkg/terraform/provider"
 )
 
