@@ -51,7 +51,6 @@ func Browser(ctx context.Context, userDataDir string) (context.Context, context.
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
-		chromedp.UserDataDir(userDataDir),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.IgnoreCertErrors,
@@ -59,14 +58,25 @@ func Browser(ctx context.Context, userDataDir string) (context.Context, context.
 		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1280, 900),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	if err := chromedp.Do(browserCtx); err != nil {
+	// A Chromium that exits at start (seen on a loaded CI machine: "chrome
+	// failed to start") is started again, a few times, in a fresh profile.
+	for attempt := range 3 {
+		dir := userDataDir
+		if attempt > 0 {
+			dir = fmt.Sprintf("%s-%d", userDataDir, attempt)
+		}
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(opts, chromedp.UserDataDir(dir))...)
+		browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+		if err = chromedp.Do(browserCtx); err == nil {
+			return browserCtx, func() { cancelBrowser(); cancelAlloc() }, nil
+		}
 		cancelBrowser()
 		cancelAlloc()
-		return nil, nil, fmt.Errorf("start %s: %w", path, err)
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	return browserCtx, func() { cancelBrowser(); cancelAlloc() }, nil
+	return nil, nil, fmt.Errorf("start %s: %w", path, err)
 }
 
 // Fleet is what Seed made.
