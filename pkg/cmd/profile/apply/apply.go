@@ -2,9 +2,7 @@
 package apply
 
 import (
-	"encoding/json"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,19 +35,8 @@ profile no longer has are pruned. Exits non-zero when a layer failed.`,
   nest profile apply examples/profiles/cicd --cluster dev --set DASHBOARD_TITLE="Team builds"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if f.output != "table" && f.output != "json" {
-				return fmt.Errorf("--output must be table or json, got %q", f.output)
-			}
-			overrides, err := target.ParseSet(f.set)
-			if err != nil {
-				return err
-			}
-			p, err := profile.Load(args[0])
-			if err != nil {
-				return err
-			}
 			logger := globals.Logger(streams)
-			cfg, err := target.RESTConfig(c.Context(), f.cluster, logger)
+			p, overrides, cfg, err := target.Load(c.Context(), args[0], f.cluster, f.output, f.set, logger)
 			if err != nil {
 				return err
 			}
@@ -73,18 +60,7 @@ profile no longer has are pruned. Exits non-zero when a layer failed.`,
 }
 
 func printResult(streams cmd.IOStreams, output string, res *profile.Result) error {
-	if output == "json" {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	fmt.Fprintf(streams.Out, "Profile %s version %s\n\n", res.Profile, res.Version)
-	w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "LAYER\tKIND\tSTATUS\tMESSAGE")
-	for _, l := range res.Layers {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Name, l.Kind, l.Status, l.Message)
-	}
-	if err := w.Flush(); err != nil {
+	if done, err := target.WriteResult(streams.Out, output, res, true); done || err != nil {
 		return err
 	}
 	changed := false

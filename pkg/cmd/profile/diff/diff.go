@@ -2,11 +2,9 @@
 package diff
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -39,19 +37,8 @@ or left over from an earlier version. Exits non-zero when anything drifted.`,
   nest profile diff examples/profiles/cicd --cluster dev -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if f.output != "table" && f.output != "json" {
-				return fmt.Errorf("--output must be table or json, got %q", f.output)
-			}
-			overrides, err := target.ParseSet(f.set)
-			if err != nil {
-				return err
-			}
-			p, err := profile.Load(args[0])
-			if err != nil {
-				return err
-			}
 			logger := globals.Logger(streams)
-			cfg, err := target.RESTConfig(c.Context(), f.cluster, logger)
+			p, overrides, cfg, err := target.Load(c.Context(), args[0], f.cluster, f.output, f.set, logger)
 			if err != nil {
 				return err
 			}
@@ -76,17 +63,7 @@ or left over from an earlier version. Exits non-zero when anything drifted.`,
 }
 
 func printResult(streams cmd.IOStreams, output string, res *profile.Result) error {
-	if output == "json" {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "LAYER\tKIND\tSTATUS\tMESSAGE")
-	for _, l := range res.Layers {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Name, l.Kind, l.Status, l.Message)
-	}
-	if err := w.Flush(); err != nil {
+	if done, err := target.WriteResult(streams.Out, output, res, false); done || err != nil {
 		return err
 	}
 	first := true
