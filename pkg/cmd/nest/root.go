@@ -18,6 +18,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/list"
 	"github.com/nestcluster/nest/pkg/cmd/login"
 	"github.com/nestcluster/nest/pkg/cmd/logout"
+	"github.com/nestcluster/nest/pkg/cmd/operator"
 	"github.com/nestcluster/nest/pkg/cmd/pause"
 	"github.com/nestcluster/nest/pkg/cmd/profile"
 	"github.com/nestcluster/nest/pkg/cmd/restore"
@@ -61,6 +62,7 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		profile.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
 		hub.NewCommand(streams, globals),
+		operator.NewCommand(streams, globals),
 		login.NewCommand(streams, globals),
 		logout.NewCommand(streams),
 		controlplane.NewCommand(streams, globals),

@@ -1,0 +1,372 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/lifecycle"
+	nestlog "github.com/nestcluster/nest/pkg/log"
+	"github.com/nestcluster/nest/pkg/names"
+	"github.com/nestcluster/nest/pkg/nesthome"
+	"github.com/nestcluster/nest/pkg/operator"
+	"github.com/nestcluster/nest/pkg/operator/apis/v1alpha1"
+)
+
+// operatorEnv is one test's operator setup: a host namespace for its
+// VirtualClusters (and Lease), a state home, clients.
+type operatorEnv struct {
+	env       *testenv.Env
+	namespace string
+	state     *nesthome.Home
+	dyn       dynamic.ResourceInterface
+}
+
+// newOperatorEnv makes the test's host namespace and state home; at the
+// end it deletes whatever virtual clusters are left in the home.
+func newOperatorEnv(t *testing.T, namespace string) *operatorEnv {
+	t.Helper()
+	env := testenv.Get(t)
+	ctx := context.Background()
+	if _, err := env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	state, err := nesthome.Open(filepath.Join(env.Home.Dir(), "operator-"+namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kube.RESTConfig(env.Kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oe := &operatorEnv{env: env, namespace: namespace, state: state, dyn: dyn.Resource(v1alpha1.GroupVersionResource).Namespace(namespace)}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		p := oe.provider(t)
+		clusters, _ := p.List(ctx)
+		for _, c := range clusters {
+			if err := p.Delete(ctx, c.Name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
+				t.Errorf("clean up virtual cluster %s: %v", c.Name, err)
+			}
+		}
+		_ = env.Client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{})
+	})
+	return oe
+}
+
+func (oe *operatorEnv) provider(t *testing.T) *lifecycle.Provider {
+	t.Helper()
+	p, err := lifecycle.NewProvider(oe.state, lifecycle.WithNestBinary(oe.env.NestBinary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runningOperator is an operator running in the test process.
+type runningOperator struct {
+	stop    func()
+	mu      sync.Mutex
+	leading bool
+}
+
+func (r *runningOperator) isLeading() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.leading
+}
+
+// start runs an operator on the test's namespace until stop or the end of
+// the test. identity names it in the Lease. With wait, it returns once
+// the operator leads (and so the CRD is established).
+func (oe *operatorEnv) start(t *testing.T, identity string, wait bool) *runningOperator {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningOperator{}
+	done := make(chan error, 1)
+	go func() {
+		done <- operator.Run(ctx, operator.Config{
+			HostKubeconfig: oe.env.Kubeconfig,
+			Home:           oe.state,
+			NestBinary:     oe.env.NestBinary,
+			Namespace:      oe.namespace,
+			Workers:        2,
+			Resync:         10 * time.Second,
+			RetryBase:      500 * time.Millisecond,
+			RetryMax:       5 * time.Second,
+			InstallCRD:     true,
+			LeaderElection: operator.LeaderElection{
+				Namespace: oe.namespace, Name: "nest-operator", Identity: identity,
+				LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,
+			},
+			Logger: nestlog.New(testWriter{t, identity}, 0),
+			OnLeading: func() {
+				r.mu.Lock()
+				r.leading = true
+				r.mu.Unlock()
+			},
+		})
+	}()
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("operator %s: %v", identity, err)
+				}
+			case <-time.After(2 * time.Minute):
+				t.Errorf("operator %s did not stop", identity)
+			}
+		})
+	}
+	t.Cleanup(r.stop)
+	if wait {
+		testenv.Eventually(t, 2*time.Minute, "operator "+identity+" to lead", func() (bool, error) {
+			return r.isLeading(), nil
+		})
+	}
+	return r
+}
+
+// testWriter sends an operator's log lines to the test log.
+type testWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// apply creates the VirtualCluster in manifest (YAML) in the test's namespace.
+func (oe *operatorEnv) apply(ctx context.Context, manifest string) error {
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &u.Object); err != nil {
+		return err
+	}
+	u.SetAPIVersion("nest.dev/v1alpha1")
+	u.SetKind("VirtualCluster")
+	_, err := oe.dyn.Create(ctx, u, metav1.CreateOptions{})
+	return err
+}
+
+func (oe *operatorEnv) get(ctx context.Context, name string) (*v1alpha1.VirtualCluster, error) {
+	u, err := oe.dyn.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	vc := &v1alpha1.VirtualCluster{}
+	return vc, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, vc)
+}
+
+// patch merges a JSON patch into the VirtualCluster.
+func (oe *operatorEnv) patch(ctx context.Context, name, patch string) error {
+	_, err := oe.dyn.Patch(ctx, name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{})
+	return err
+}
+
+// waitPhase waits until the VirtualCluster reports phase for its current
+// generation, and returns it.
+func (oe *operatorEnv) waitPhase(t *testing.T, name string, phase v1alpha1.Phase) *v1alpha1.VirtualCluster {
+	t.Helper()
+	var vc *v1alpha1.VirtualCluster
+	testenv.Eventually(t, 4*time.Minute, fmt.Sprintf("VirtualCluster %s %s", name, phase), func() (bool, error) {
+		var err error
+		vc, err = oe.get(context.Background(), name)
+		if err != nil {
+			return false, err
+		}
+		return vc.Status.Phase == phase && vc.Status.ObservedGeneration == vc.Generation,
+			fmt.Errorf("phase %q at generation %d of %d, conditions %+v", vc.Status.Phase, vc.Status.ObservedGeneration, vc.Generation, vc.Status.Conditions)
+	})
+	return vc
+}
+
+func condition(vc *v1alpha1.VirtualCluster, typ string) metav1.Condition {
+	for _, c := range vc.Status.Conditions {
+		if c.Type == typ {
+			return c
+		}
+	}
+	return metav1.Condition{}
+}
+
+// TestOperatorLifecycle: a VirtualCluster applied becomes Ready with an
+// endpoint and a kubeconfig Secret that works; kubectl shows its phase and
+// age; paused true removes its pods from the host (twice: a no-op) and
+// false brings them back; deleting it removes its host namespace, its
+// state, its Secret, and only then the object.
+func TestOperatorLifecycle(t *testing.T) {
+	t.Parallel()
+	oe := newOperatorEnv(t, "op-life")
+	oe.start(t, "a", true)
+	ctx := context.Background()
+	if err := oe.apply(ctx, "metadata: {name: web}\nspec: {isolation: {podSecurity: baseline}, config: {sync: {toHost: {ingresses: {enabled: true}}}}}"); err != nil {
+		t.Fatal(err)
+	}
+	vc := oe.waitPhase(t, "web", v1alpha1.PhaseReady)
+	if c := condition(vc, v1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
+		t.Errorf("Ready condition %+v, want True", c)
+	}
+	if c := condition(vc, v1alpha1.ConditionFailed); c.Status != metav1.ConditionFalse {
+		t.Errorf("Failed condition %+v, want False", c)
+	}
+	if !strings.HasPrefix(vc.Status.Endpoint, "https://127.0.0.1:") {
+		t.Errorf("endpoint %q", vc.Status.Endpoint)
+	}
+	if !slicesContains(vc.Finalizers, v1alpha1.Finalizer) {
+		t.Errorf("finalizers %v, want %s", vc.Finalizers, v1alpha1.Finalizer)
+	}
+	wantName := operator.ClusterName("op-life", "web")
+	if vc.Status.ClusterName != wantName || vc.Status.HostNamespace != names.HostNamespace(wantName) {
+		t.Errorf("cluster %q in host namespace %q, want %q in %q", vc.Status.ClusterName, vc.Status.HostNamespace, wantName, names.HostNamespace(wantName))
+	}
+
+	// The kubeconfig Secret works.
+	ref := vc.Status.KubeconfigSecretRef
+	if ref == nil {
+		t.Fatal("no kubeconfigSecretRef")
+	}
+	secret, err := oe.env.Client.CoreV1().Secrets("op-life").Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secret.OwnerReferences) != 1 || secret.OwnerReferences[0].UID != vc.UID {
+		t.Errorf("secret owners %+v, want the VirtualCluster %s", secret.OwnerReferences, vc.UID)
+	}
+	restCfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[ref.Key])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenant.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the kubeconfig of the Secret does not work: %v", err)
+	}
+
+	// kubectl get virtualclusters shows phase and age.
+	out, err := exec.Command(testenv.KubectlBinary(t), "--kubeconfig", oe.env.Kubeconfig, "-n", "op-life", "get", "virtualclusters").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get virtualclusters: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "NAME PHASE AGE" || !strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "web Ready ") {
+		t.Errorf("kubectl get virtualclusters:\n%s\nwant the columns NAME PHASE AGE and web Ready", out)
+	}
+
+	// Pause and resume, counting the pods on the host.
+	if _, err := tenant.AppsV1().Deployments("default").Create(ctx, deployment("app", 3), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hostPods := func() (int, error) {
+		l, err := oe.env.Client.CoreV1().Pods(vc.Status.HostNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, p := range l.Items {
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				n++
+			}
+		}
+		return n, nil
+	}
+	testenv.Eventually(t, 2*time.Minute, "3 pods running on the host", func() (bool, error) {
+		n, err := hostPods()
+		return n == 3, fmt.Errorf("%d running: %v", n, err)
+	})
+	p := oe.provider(t)
+	for i := range 2 { // the second time it is paused already: nothing changes
+		if err := oe.patch(ctx, "web", fmt.Sprintf(`{"spec":{"paused":true},"metadata":{"annotations":{"attempt":"%d"}}}`, i)); err != nil {
+			t.Fatal(err)
+		}
+		vc = oe.waitPhase(t, "web", v1alpha1.PhasePaused)
+		if c := condition(vc, v1alpha1.ConditionReady); c.Status != metav1.ConditionFalse || c.Reason != "Paused" {
+			t.Errorf("Ready condition while paused: %+v", c)
+		}
+		if c, err := p.Get(ctx, wantName); err != nil || c.State != lifecycle.StatePaused {
+			t.Fatalf("cluster %+v, %v; want Paused", c, err)
+		}
+		l, err := oe.env.Client.CoreV1().Pods(vc.Status.HostNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil || len(l.Items) != 0 {
+			t.Fatalf("host pods while paused: %d, %v; want none", len(l.Items), err)
+		}
+	}
+	if err := oe.patch(ctx, "web", `{"spec":{"paused":false}}`); err != nil {
+		t.Fatal(err)
+	}
+	oe.waitPhase(t, "web", v1alpha1.PhaseReady)
+	testenv.Eventually(t, 2*time.Minute, "3 pods running on the host again", func() (bool, error) {
+		n, err := hostPods()
+		return n == 3, fmt.Errorf("%d running: %v", n, err)
+	})
+
+	// Delete: everything goes, then the object.
+	stateDir := oe.state.ClusterDir(wantName)
+	if _, err := os.Stat(stateDir); err != nil {
+		t.Fatalf("state directory: %v", err)
+	}
+	if err := oe.dyn.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 3*time.Minute, "the VirtualCluster to go", func() (bool, error) {
+		vc, err := oe.get(ctx, "web")
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err == nil && vc.Status.Phase != v1alpha1.PhaseDeleting && vc.Status.Phase != v1alpha1.PhaseReady {
+			t.Errorf("phase while deleting: %s", vc.Status.Phase)
+		}
+		return false, err
+	})
+	if _, err := oe.env.Client.CoreV1().Namespaces().Get(ctx, vc.Status.HostNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("host namespace %s after delete: %v, want NotFound", vc.Status.HostNamespace, err)
+	}
+	if _, err := os.Stat(stateDir); !os.IsNotExist(err) {
+		t.Errorf("state directory %s after delete: %v, want gone", stateDir, err)
+	}
+	if _, err := oe.env.Client.CoreV1().Secrets("op-life").Get(ctx, ref.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("kubeconfig Secret after delete: %v, want NotFound", err)
+	}
+	if _, err := p.Get(ctx, wantName); !errors.Is(err, lifecycle.ErrNotFound) {
+		t.Errorf("lifecycle record after delete: %v, want not found", err)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
