@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -369,4 +370,209 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestOperatorRejectsInvalidSpecs: the CRD's schema and CEL rules refuse
+// bad VirtualClusters at admission with messages naming the field, and
+// changes to immutable fields.
+func TestOperatorRejectsInvalidSpecs(t *testing.T) {
+	t.Parallel()
+	oe := newOperatorEnv(t, "op-invalid")
+	ctx := context.Background()
+	crds, err := apiextensionsClient(oe.env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := operator.EnsureCRD(ctx, crds); err != nil {
+		t.Fatal(err)
+	}
+	creates := []struct {
+		name, manifest, want string
+	}{
+		{"no spec", "metadata: {name: a}", `spec: Required value`},
+		{"unknown runtime", "metadata: {name: a}\nspec: {runtime: docker}", `spec.runtime: Unsupported value: "docker": supported values: "process", "pod"`},
+		{"version format", "metadata: {name: a}\nspec: {kubernetesVersion: '1.34'}", `spec.kubernetesVersion: Invalid value: "string": kubernetesVersion must look like v1.34.4`},
+		{"pod security level", "metadata: {name: a}\nspec: {isolation: {podSecurity: strict}}", `spec.isolation.podSecurity: Unsupported value: "strict": supported values: "privileged", "baseline", "restricted"`},
+		{"datastore scheme", "metadata: {name: a}\nspec: {datastore: {endpoint: 'mysql://db'}}", `spec.datastore.endpoint: Invalid value: "string": endpoint must start with sqlite://, etcd://`},
+		{"datastore in config", "metadata: {name: a}\nspec: {config: {datastore: {endpoint: ''}}}", `spec.config: Invalid value: "object": set spec.datastore, not spec.config.datastore`},
+		{"isolation in config", "metadata: {name: a}\nspec: {config: {isolation: {}}}", `set spec.isolation, not spec.config.isolation`},
+		{"version in config", "metadata: {name: a}\nspec: {config: {kubernetesVersion: v1.34.4}}", `set spec.kubernetesVersion, not spec.config.kubernetesVersion`},
+		{"paused not a boolean", "metadata: {name: a}\nspec: {paused: 'yes'}", `spec.paused: Invalid value: "string": spec.paused in body must be of type boolean`},
+		{"name not a label", "metadata: {name: a.b}\nspec: {}", `metadata.name must be a DNS-1123 label`},
+	}
+	for _, tt := range creates {
+		t.Run("create/"+tt.name, func(t *testing.T) {
+			err := oe.apply(ctx, tt.manifest)
+			if err == nil {
+				_ = oe.dyn.Delete(ctx, "a", metav1.DeleteOptions{})
+				t.Fatalf("accepted, want an error containing %q", tt.want)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want Invalid containing %q", err, tt.want)
+			}
+		})
+	}
+
+	if err := oe.apply(ctx, "metadata: {name: base}\nspec: {kubernetesVersion: v1.34.4, config: {sync: {}}, isolation: {podSecurity: restricted}}"); err != nil {
+		t.Fatalf("a valid VirtualCluster is refused: %v", err)
+	}
+	updates := []struct {
+		name, patch, want string
+	}{
+		{"runtime", `{"spec":{"runtime":"pod"}}`, "runtime is immutable"},
+		{"datastore added", `{"spec":{"datastore":{"endpoint":"etcd://127.0.0.1:2379"}}}`, "datastore is immutable"},
+		{"config changed", `{"spec":{"config":{"sync":{"toHost":{"ingresses":{"enabled":true}}}}}}`, "config is immutable"},
+		{"config removed", `{"spec":{"config":null}}`, "config is immutable"},
+		{"isolation changed", `{"spec":{"isolation":{"podSecurity":"baseline"}}}`, "isolation is immutable"},
+		{"version changed", `{"spec":{"kubernetesVersion":"v1.35.0"}}`, "kubernetesVersion is immutable"},
+	}
+	for _, tt := range updates {
+		t.Run("update/"+tt.name, func(t *testing.T) {
+			err := oe.patch(ctx, "base", tt.patch)
+			if err == nil {
+				t.Fatalf("accepted, want an error containing %q", tt.want)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want Invalid containing %q", err, tt.want)
+			}
+		})
+	}
+	if err := oe.patch(ctx, "base", `{"spec":{"paused":true}}`); err != nil {
+		t.Errorf("paused is refused: %v", err)
+	}
+}
+
+// TestOperatorFailures: what passes admission but cannot be made leaves
+// the VirtualCluster Failed with the reason; a create that fails is
+// retried with back-off until it works; deleting a failed one works.
+func TestOperatorFailures(t *testing.T) {
+	t.Parallel()
+	oe := newOperatorEnv(t, "op-fail")
+	ctx := context.Background()
+
+	// The host namespace "taken" would get exists already, not Nest's.
+	foreign := names.HostNamespace(operator.ClusterName("op-fail", "taken"))
+	if _, err := oe.env.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: foreign}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oe.env.Client.CoreV1().ConfigMaps(foreign).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mine"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	oe.start(t, "a", true)
+
+	tests := []struct {
+		name, manifest, reason, message string
+	}{
+		{"pod", "spec: {runtime: pod}", "RuntimeNotSupported", "runtime pod is not supported by this build"},
+		{"badsync", "spec: {config: {sync: {toHost: {widgets: {enabled: true}}}}}", "InvalidConfig", `sync.toHost.widgets: Unsupported value: "widgets"`},
+		{"unknown", "spec: {config: {colour: blue}}", "InvalidConfig", `spec.config: decode: unknown field "colour"`},
+		{"taken", "spec: {}", "CreateFailed", "host namespace " + foreign + " already exists and is not managed by Nest"},
+	}
+	for _, tt := range tests {
+		if err := oe.apply(ctx, "metadata: {name: "+tt.name+"}\n"+tt.manifest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testenv.Eventually(t, 3*time.Minute, tt.name+" Failed with "+tt.reason, func() (bool, error) {
+				vc, err := oe.get(ctx, tt.name)
+				if err != nil {
+					return false, err
+				}
+				c := condition(vc, v1alpha1.ConditionFailed)
+				return vc.Status.Phase == v1alpha1.PhaseFailed && c.Status == metav1.ConditionTrue && c.Reason == tt.reason && strings.Contains(c.Message, tt.message),
+					fmt.Errorf("phase %q, Failed condition %+v", vc.Status.Phase, c)
+			})
+		})
+	}
+
+	// The namespace Nest does not own is untouched, and the create is
+	// retried: once the namespace is gone, "taken" becomes Ready.
+	ns, err := oe.env.Client.CoreV1().Namespaces().Get(ctx, foreign, metav1.GetOptions{})
+	if err != nil || len(ns.Labels) > 1 { // only kubernetes.io/metadata.name
+		t.Fatalf("foreign namespace %+v, %v: touched", ns.Labels, err)
+	}
+	if _, err := oe.env.Client.CoreV1().ConfigMaps(foreign).Get(ctx, "mine", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the foreign namespace's configmap: %v", err)
+	}
+	if err := oe.env.Client.CoreV1().Namespaces().Delete(ctx, foreign, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	vc := oe.waitPhase(t, "taken", v1alpha1.PhaseReady)
+	if c := condition(vc, v1alpha1.ConditionFailed); c.Status != metav1.ConditionFalse {
+		t.Errorf("Failed condition once Ready: %+v", c)
+	}
+
+	for _, tt := range tests {
+		if err := oe.dyn.Delete(ctx, tt.name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 3*time.Minute, "every VirtualCluster to go", func() (bool, error) {
+		l, err := oe.dyn.List(ctx, metav1.ListOptions{})
+		return err == nil && len(l.Items) == 0, err
+	})
+	if clusters, err := oe.provider(t).List(ctx); err != nil || len(clusters) != 0 {
+		t.Errorf("virtual clusters left: %+v, %v", clusters, err)
+	}
+}
+
+// TestOperatorLeaderElectionAndRestart: of two operators only the one
+// holding the Lease acts; when it stops, the other takes over and
+// converges from the VirtualCluster and the lifecycle records, without
+// making the cluster again.
+func TestOperatorLeaderElectionAndRestart(t *testing.T) {
+	t.Parallel()
+	oe := newOperatorEnv(t, "op-lead")
+	ctx := context.Background()
+	a := oe.start(t, "a", true)
+	b := oe.start(t, "b", false)
+	if err := oe.apply(ctx, "metadata: {name: db}\nspec: {}"); err != nil {
+		t.Fatal(err)
+	}
+	vc := oe.waitPhase(t, "db", v1alpha1.PhaseReady)
+	if b.isLeading() {
+		t.Fatal("both operators lead")
+	}
+	lease, err := oe.env.Client.CoordinationV1().Leases("op-lead").Get(ctx, "nest-operator", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "a" {
+		t.Fatalf("lease %+v, %v; want held by a", lease, err)
+	}
+	p := oe.provider(t)
+	before, err := p.Get(ctx, vc.Status.ClusterName)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	a.stop()
+	testenv.Eventually(t, 2*time.Minute, "operator b to lead", func() (bool, error) { return b.isLeading(), nil })
+	// b acts: it pauses the cluster it did not make, which it finds again
+	// from the VirtualCluster and the lifecycle record.
+	after, err := p.Get(ctx, vc.Status.ClusterName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PID != before.PID || !after.Created.Equal(before.Created) {
+		t.Errorf("cluster made or started again on take-over: %+v, was %+v", after, before)
+	}
+	if err := oe.patch(ctx, "db", `{"spec":{"paused":true}}`); err != nil {
+		t.Fatal(err)
+	}
+	oe.waitPhase(t, "db", v1alpha1.PhasePaused)
+	if err := oe.dyn.Delete(ctx, "db", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 3*time.Minute, "the VirtualCluster to go", func() (bool, error) {
+		_, err := oe.get(ctx, "db")
+		return apierrors.IsNotFound(err), err
+	})
+}
+
+func apiextensionsClient(kubeconfig string) (apiextensionsclient.Interface, error) {
+	cfg, err := kube.RESTConfig(kubeconfig, "")
+	if err != nil {
+		return nil, err
+	}
+	return apiextensionsclient.NewForConfig(cfg)
 }
