@@ -137,8 +137,8 @@ func CRD() *apiextensionsv1.CustomResourceDefinition {
 		Description: "What the operator observed.",
 		Properties: map[string]apiextensionsv1.JSONSchemaProps{
 			"phase": func() apiextensionsv1.JSONSchemaProps {
-				p := str("Pending, Creating, Ready, Paused, Failed or Deleting.")
-				p.Enum = enum(string(PhasePending), string(PhaseCreating), string(PhaseReady), string(PhasePaused), string(PhaseFailed), string(PhaseDeleting))
+				p := str("Creating, Ready, Paused, Failed or Deleting; empty until the operator first acts.")
+				p.Enum = enum(string(PhaseCreating), string(PhaseReady), string(PhasePaused), string(PhaseFailed), string(PhaseDeleting))
 				return p
 			}(),
 			"conditions": {

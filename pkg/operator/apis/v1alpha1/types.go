@@ -88,7 +88,8 @@ type Datastore struct {
 
 // VirtualClusterStatus is what the operator observed.
 type VirtualClusterStatus struct {
-	// Phase: Pending, Creating, Ready, Paused, Failed or Deleting.
+	// Phase: Creating, Ready, Paused, Failed or Deleting; empty until the
+	// operator first acts.
 	Phase Phase `json:"phase,omitempty"`
 	// Conditions: Ready, and Failed with the reason of the last failure.
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
@@ -117,7 +118,6 @@ type Phase string
 
 // Phases.
 const (
-	PhasePending  Phase = "Pending"
 	PhaseCreating Phase = "Creating"
 	PhaseReady    Phase = "Ready"
 	PhasePaused   Phase = "Paused"
