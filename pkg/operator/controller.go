@@ -8,12 +8,16 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/nestcluster/nest/pkg/lifecycle"
@@ -39,6 +43,7 @@ type controller struct {
 	log      *slog.Logger
 	queue    workqueue.TypedRateLimitingInterface[string]
 	lister   cache.GenericLister
+	events   record.EventRecorder
 }
 
 func newController(cfg Config, cs *clients, provider *lifecycle.Provider) *controller {
@@ -46,7 +51,7 @@ func newController(cfg Config, cs *clients, provider *lifecycle.Provider) *contr
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](cfg.RetryBase, cfg.RetryMax),
 	)
 	return &controller{
-		cfg: cfg, cs: cs, provider: provider, log: cfg.Logger,
+		cfg: cfg, cs: cs, provider: provider, log: cfg.Logger, events: &record.FakeRecorder{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[string]{Name: "virtualclusters"}),
 	}
 }
@@ -54,6 +59,10 @@ func newController(cfg Config, cs *clients, provider *lifecycle.Provider) *contr
 // run watches VirtualClusters and reconciles them until ctx is done.
 func (c *controller) run(ctx context.Context) error {
 	defer c.queue.ShutDown()
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.cs.kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	c.events = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: fieldManager})
 	factory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.cs.dynamic, c.cfg.Resync, c.cfg.Namespace, nil)
 	informer := factory.ForResource(v1alpha1.GroupVersionResource)
 	c.lister = informer.Lister()
@@ -158,6 +167,15 @@ func toUnstructured(vc *v1alpha1.VirtualCluster) (*unstructured.Unstructured, er
 	u := &unstructured.Unstructured{Object: obj}
 	u.SetGroupVersionKind(v1alpha1.GroupVersionKind)
 	return u, nil
+}
+
+// event records a Kubernetes event about vc (kubectl describe shows it).
+func (c *controller) event(vc *v1alpha1.VirtualCluster, typ, reason, message string) {
+	u, err := toUnstructured(vc)
+	if err != nil {
+		return
+	}
+	c.events.Event(u, typ, reason, message)
 }
 
 // sinceStart rounds a duration for logs.

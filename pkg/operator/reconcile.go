@@ -8,11 +8,13 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/names"
 	"github.com/nestcluster/nest/pkg/operator/apis/v1alpha1"
@@ -31,9 +33,16 @@ func ClusterName(namespace, name string) string {
 }
 
 // runtimeSupported reports whether this build's lifecycle runs rt.
-// The pod runtime is wired here once lifecycle.CreateOptions can take it.
+// The pod runtime is wired here and in createOptions once
+// lifecycle.CreateOptions can take it.
 func runtimeSupported(rt v1alpha1.Runtime) bool {
 	return rt == "" || rt == v1alpha1.RuntimeProcess
+}
+
+// createOptions are the lifecycle's options for vc (the runtime goes in
+// here too once the lifecycle has more than one).
+func (c *controller) createOptions(_ *v1alpha1.VirtualCluster, cfg *config.Config) lifecycle.CreateOptions {
+	return lifecycle.CreateOptions{HostKubeconfig: c.cfg.HostKubeconfig, Config: cfg, Timeout: c.cfg.ReadyTimeout}
 }
 
 // reconcile moves one VirtualCluster towards its spec.
@@ -74,12 +83,11 @@ func (c *controller) reconcile(ctx context.Context, key string) error {
 			return err
 		}
 		start := time.Now()
-		if _, err := c.provider.Create(ctx, name, lifecycle.CreateOptions{
-			HostKubeconfig: c.cfg.HostKubeconfig, Config: cfg, Timeout: c.cfg.ReadyTimeout,
-		}); err != nil {
+		if _, err := c.provider.Create(ctx, name, c.createOptions(vc, cfg)); err != nil {
 			return c.failed(ctx, vc, "CreateFailed", err, false)
 		}
 		log.Info("Virtual cluster created", "elapsed", sinceStart(start))
+		c.event(vc, corev1.EventTypeNormal, "Created", "virtual cluster "+name+" created in "+sinceStart(start).String())
 		cluster, err = c.provider.Get(ctx, name)
 	}
 	if err != nil {
@@ -92,6 +100,7 @@ func (c *controller) reconcile(ctx context.Context, key string) error {
 				return c.failed(ctx, vc, "PauseFailed", err, false)
 			}
 			log.Info("Virtual cluster paused")
+			c.event(vc, corev1.EventTypeNormal, "Paused", "control plane stopped and its pods removed from the host")
 		}
 		return c.setStatus(ctx, vc, func(s *v1alpha1.VirtualClusterStatus) {
 			s.Phase, s.Endpoint, s.ObservedGeneration = v1alpha1.PhasePaused, "", vc.Generation
@@ -107,8 +116,10 @@ func (c *controller) reconcile(ctx context.Context, key string) error {
 		}
 		if wasPaused {
 			log.Info("Virtual cluster resumed")
+			c.event(vc, corev1.EventTypeNormal, "Resumed", "control plane started; the syncer puts its pods back")
 		} else {
 			log.Info("Virtual cluster started")
+			c.event(vc, corev1.EventTypeNormal, "Started", "control plane started")
 		}
 	}
 	if cluster.State != lifecycle.StateRunning {
@@ -159,6 +170,7 @@ func (c *controller) delete(ctx context.Context, vc *v1alpha1.VirtualCluster, na
 	}
 	if existed {
 		log.Info("Virtual cluster deleted", "elapsed", sinceStart(start))
+		c.event(vc, corev1.EventTypeNormal, "Deleted", "virtual cluster "+name+" and its host objects deleted")
 	}
 	return nil
 }
@@ -219,6 +231,7 @@ func (c *controller) failed(ctx context.Context, vc *v1alpha1.VirtualCluster, re
 	if ctx.Err() != nil {
 		return err // shutting down: the next operator carries on
 	}
+	c.event(vc, corev1.EventTypeWarning, reason, err.Error())
 	serr := c.setStatus(ctx, vc, func(s *v1alpha1.VirtualClusterStatus) {
 		if vc.DeletionTimestamp == nil {
 			s.Phase = v1alpha1.PhaseFailed

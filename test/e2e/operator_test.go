@@ -503,6 +503,18 @@ func TestOperatorFailures(t *testing.T) {
 	if c := condition(vc, v1alpha1.ConditionFailed); c.Status != metav1.ConditionFalse {
 		t.Errorf("Failed condition once Ready: %+v", c)
 	}
+	// kubectl describe tells the story: the failure, then the create.
+	testenv.Eventually(t, time.Minute, "the events of taken", func() (bool, error) {
+		evs, err := oe.env.Client.CoreV1().Events("op-fail").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=taken"})
+		if err != nil {
+			return false, err
+		}
+		var reasons []string
+		for _, ev := range evs.Items {
+			reasons = append(reasons, ev.Type+"/"+ev.Reason)
+		}
+		return slicesContains(reasons, "Warning/CreateFailed") && slicesContains(reasons, "Normal/Created"), fmt.Errorf("events %v", reasons)
+	})
 
 	for _, tt := range tests {
 		if err := oe.dyn.Delete(ctx, tt.name, metav1.DeleteOptions{}); err != nil {
