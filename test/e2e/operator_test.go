@@ -588,3 +588,75 @@ func apiextensionsClient(kubeconfig string) (apiextensionsclient.Interface, erro
 	}
 	return apiextensionsclient.NewForConfig(cfg)
 }
+
+// TestOperatorCommand: `nest operator` (the binary) reconciles a
+// VirtualCluster to Ready and away again, and on SIGTERM exits cleanly and
+// releases its Lease.
+func TestOperatorCommand(t *testing.T) {
+	t.Parallel()
+	oe := newOperatorEnv(t, "op-cli")
+	ctx := context.Background()
+	logPath := filepath.Join(t.TempDir(), "operator.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(oe.env.NestBinary, "operator", "--kubeconfig", oe.env.Kubeconfig, "--namespace", "op-cli",
+		"--state-dir", oe.state.Dir(), "--leader-election-namespace", "op-cli", "--workers", "1")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			t.Logf("nest operator log:\n%s", data)
+		}
+	})
+	testenv.Eventually(t, 2*time.Minute, "the operator to lead", func() (bool, error) {
+		lease, err := oe.env.Client.CoordinationV1().Leases("op-cli").Get(ctx, "nest-operator", metav1.GetOptions{})
+		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "", err
+	})
+	if err := oe.apply(ctx, "metadata: {name: cli}\nspec: {}"); err != nil {
+		t.Fatal(err)
+	}
+	vc := oe.waitPhase(t, "cli", v1alpha1.PhaseReady)
+	if c, err := oe.provider(t).Get(ctx, vc.Status.ClusterName); err != nil || c.State != lifecycle.StateRunning {
+		t.Fatalf("cluster in --state-dir: %+v, %v; want Running", c, err)
+	}
+	if err := oe.dyn.Delete(ctx, "cli", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 3*time.Minute, "the VirtualCluster to go", func() (bool, error) {
+		_, err := oe.get(ctx, "cli")
+		return apierrors.IsNotFound(err), err
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("nest operator exited with %v after SIGINT", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("nest operator did not exit after SIGINT")
+	}
+	lease, err := oe.env.Client.CoordinationV1().Leases("op-cli").Get(ctx, "nest-operator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+		t.Errorf("lease after exit: held by %q, want released", *h)
+	}
+	data, _ := os.ReadFile(logPath)
+	for _, want := range []string{`msg="Leading: reconciling VirtualClusters"`, `msg="Virtual cluster created"`, `msg="Virtual cluster deleted"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("operator log lacks %s:\n%s", want, data)
+		}
+	}
+}
