@@ -47,9 +47,7 @@ type controller struct {
 }
 
 func newController(cfg Config, cs *clients, provider *lifecycle.Provider) *controller {
-	limiter := workqueue.NewTypedMaxOfRateLimiter(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[string](cfg.RetryBase, cfg.RetryMax),
-	)
+	limiter := workqueue.NewTypedItemExponentialFailureRateLimiter[string](cfg.RetryBase, cfg.RetryMax)
 	return &controller{
 		cfg: cfg, cs: cs, provider: provider, log: cfg.Logger, events: &record.FakeRecorder{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[string]{Name: "virtualclusters"}),
