@@ -111,11 +111,16 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err != nil {
 		return nil, err
 	}
+	nest, err := p.binaryVersion(ctx, p.nestPath)
+	if err != nil {
+		return nil, err
+	}
 	r := &record{
 		Name: name, Runtime: RuntimeProcess,
 		HostKubeconfig: hostKubeconfig, HostNamespace: namespace,
-		Port: port, KubernetesVersion: config.SupportedKubernetesVersion,
-		Created: time.Now().UTC(),
+		Port: port, KubernetesVersion: nest.Kubernetes,
+		Created:    time.Now().UTC(),
+		NestBinary: p.nestPath, NestVersion: nest.Nest,
 	}
 	if err := p.saveRecord(r); err != nil {
 		return nil, err
@@ -175,7 +180,12 @@ func (p *Provider) waitSettled(ctx context.Context, r *record, timeout time.Dura
 // startProcess starts `nest controlplane` for r and waits until ready.
 func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Duration) error {
 	layout := p.layout(r.Name)
-	if _, err := controlplane.Prepare(layout, endpoint(r.Port)); err != nil {
+	certOpts, err := certOptions(layout)
+	if err != nil {
+		return err
+	}
+	// Renews certificates due for renewal before the start.
+	if _, err := controlplane.PrepareCerts(layout, endpoint(r.Port), certOpts); err != nil {
 		return err
 	}
 	lockCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -185,7 +195,7 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	}
 	stopStaleKine(layout)
 	cmd := exec.Command{
-		Path: p.nestPath,
+		Path: p.binaryOf(r),
 		Args: []string{"controlplane",
 			"--name=" + r.Name,
 			"--dir=" + layout.Dir,

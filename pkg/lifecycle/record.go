@@ -26,6 +26,11 @@ type record struct {
 	Port              int       `json:"port"`
 	KubernetesVersion string    `json:"kubernetesVersion"`
 	Created           time.Time `json:"created"`
+	// NestBinary runs the control plane, and NestVersion is its version;
+	// set at create and by Upgrade. Empty in records of older Nest
+	// versions: the provider's binary runs them.
+	NestBinary  string `json:"nestBinary,omitempty"`
+	NestVersion string `json:"nestVersion,omitempty"`
 }
 
 const recordFile = "cluster.json"
