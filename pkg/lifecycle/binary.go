@@ -26,7 +26,7 @@ type NestBuild struct {
 // binaryVersion asks a nest binary what it is (`nest version`); the
 // running binary answers without a process.
 func (p *Provider) binaryVersion(ctx context.Context, path string) (NestBuild, error) {
-	if self, err := exec.NestBinary(); err == nil && samePath(self, path) {
+	if self, err := os.Executable(); err == nil && samePath(self, path) {
 		return NestBuild{Nest: version.Version, Kubernetes: config.SupportedKubernetesVersion}, nil
 	}
 	if _, dry := p.runner.(exec.DryRun); dry {

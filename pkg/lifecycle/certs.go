@@ -13,7 +13,11 @@ import (
 // first) with their expiry and, for leaf certificates, when they are due
 // for renewal.
 func (p *Provider) Certificates(_ context.Context, name string) ([]pki.CertInfo, error) {
-	if _, err := p.loadRecord(name); err != nil {
+	r, err := p.loadRecord(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := notForPods(r, "certificates"); err != nil {
 		return nil, err
 	}
 	certs, err := controlplane.PKI(p.layout(name)).Certificates()
@@ -32,6 +36,9 @@ func (p *Provider) Certificates(_ context.Context, name string) ([]pki.CertInfo,
 func (p *Provider) RotateCertificates(_ context.Context, name string) ([]pki.Change, error) {
 	r, err := p.loadRecord(name)
 	if err != nil {
+		return nil, err
+	}
+	if err := notForPods(r, "certificate rotation"); err != nil {
 		return nil, err
 	}
 	layout := p.layout(name)

@@ -169,6 +169,11 @@ func (p *Provider) describe(ctx context.Context, r *record) *Cluster {
 		NestVersion: r.NestVersion, NestBinary: r.NestBinary,
 		Kubeconfig: layout.AdminKubeconfig(), State: StateStopped,
 	}
+	if r.Runtime == RuntimePod {
+		c.Kubeconfig = ""
+		p.describePod(ctx, r, c)
+		return c
+	}
 	pid, err := exec.ReadPIDFile(layout.PIDPath())
 	if err != nil || !exec.Alive(pid, layout.Dir) {
 		if p.paused(r.Name) {

@@ -14,6 +14,8 @@ import (
 const (
 	// RuntimeProcess runs the control plane as a local process.
 	RuntimeProcess = "process"
+	// RuntimePod runs it as the nest chart's StatefulSet on the host.
+	RuntimePod = "pod"
 )
 
 // record is what Nest remembers of a virtual cluster, in cluster.json of its

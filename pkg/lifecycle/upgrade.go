@@ -146,7 +146,10 @@ func (p *Provider) rollbackUpgrade(ctx context.Context, old *record, res *Upgrad
 // leaving the rest as it is: the file is the target binary's to validate
 // (another nest build accepts another version).
 func (p *Provider) setConfigVersion(name, v string) error {
-	path := p.layout(name).ConfigPath()
+	return setKubernetesVersion(p.layout(name).ConfigPath(), v)
+}
+
+func setKubernetesVersion(path, v string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
