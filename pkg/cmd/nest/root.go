@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/cmd/certs"
 	"github.com/nestcluster/nest/pkg/cmd/component"
 	"github.com/nestcluster/nest/pkg/cmd/connect"
 	"github.com/nestcluster/nest/pkg/cmd/controlplane"
@@ -24,6 +25,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/restore"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
 	"github.com/nestcluster/nest/pkg/cmd/snapshot"
+	"github.com/nestcluster/nest/pkg/cmd/upgrade"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/version"
 )
@@ -58,6 +60,8 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		resume.NewCommand(streams, globals),
 		snapshot.NewCommand(streams, globals),
 		restore.NewCommand(streams, globals),
+		certs.NewCommand(streams, globals),
+		upgrade.NewCommand(streams, globals),
 		delete.NewCommand(streams, globals),
 		profile.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
