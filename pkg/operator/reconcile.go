@@ -32,17 +32,10 @@ func ClusterName(namespace, name string) string {
 	return names.HostNameWithLimit(clusterNameLimit, namespace, "", name)
 }
 
-// runtimeSupported reports whether this build's lifecycle runs rt.
-// The pod runtime is wired here and in createOptions once
-// lifecycle.CreateOptions can take it.
-func runtimeSupported(rt v1alpha1.Runtime) bool {
-	return rt == "" || rt == v1alpha1.RuntimeProcess
-}
-
-// createOptions are the lifecycle's options for vc (the runtime goes in
-// here too once the lifecycle has more than one).
-func (c *controller) createOptions(_ *v1alpha1.VirtualCluster, cfg *config.Config) lifecycle.CreateOptions {
-	return lifecycle.CreateOptions{HostKubeconfig: c.cfg.HostKubeconfig, Config: cfg, Timeout: c.cfg.ReadyTimeout}
+// createOptions are the lifecycle's options for vc. The CRD admits only
+// the runtimes the lifecycle knows ("" is the process runtime).
+func (c *controller) createOptions(vc *v1alpha1.VirtualCluster, cfg *config.Config) lifecycle.CreateOptions {
+	return lifecycle.CreateOptions{HostKubeconfig: c.cfg.HostKubeconfig, Config: cfg, Timeout: c.cfg.ReadyTimeout, Runtime: string(vc.Spec.Runtime)}
 }
 
 // reconcile moves one VirtualCluster towards its spec.
@@ -66,9 +59,6 @@ func (c *controller) reconcile(ctx context.Context, key string) error {
 		}
 	}
 
-	if !runtimeSupported(vc.Spec.Runtime) {
-		return c.failed(ctx, vc, "RuntimeNotSupported", fmt.Errorf("runtime %s is not supported by this build", vc.Spec.Runtime), true)
-	}
 	cfg, err := clusterConfig(vc.Spec)
 	if err != nil {
 		return c.failed(ctx, vc, "InvalidConfig", err, true)

@@ -463,7 +463,6 @@ func TestOperatorFailures(t *testing.T) {
 	tests := []struct {
 		name, manifest, reason, message string
 	}{
-		{"pod", "spec: {runtime: pod}", "RuntimeNotSupported", "runtime pod is not supported by this build"},
 		{"badsync", "spec: {config: {sync: {toHost: {widgets: {enabled: true}}}}}", "InvalidConfig", `sync.toHost.widgets: Unsupported value: "widgets"`},
 		{"unknown", "spec: {config: {colour: blue}}", "InvalidConfig", `spec.config: decode: unknown field "colour"`},
 		{"taken", "spec: {}", "CreateFailed", "host namespace " + foreign + " already exists and is not managed by Nest"},
