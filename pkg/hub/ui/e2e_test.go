@@ -318,6 +318,8 @@ func TestUICataloguePages(t *testing.T) {
 		{"hosts", "hosts", 2},
 		{"groups", "groups", 1},
 		{"audit", "audit", 0},
+		{"bindings", "bindings", 2},
+		{"profiles", "profiles", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.route, func(t *testing.T) {

@@ -69,7 +69,7 @@ export async function render(main, _params, ctx) {
     { title: 'Profiles', fields: profileRows.length
       ? [h('p', { class: 'hint' }, "Applied once the cluster is Ready, after the cluster group's own profiles."),
         h('ul', { class: 'plain profiles-pick' }, profileRows.map(({ p, box, pin }) => h('li', {},
-          box, ' ', h('label', { for: box.id }, p.name), p.description ? h('span', { class: 'muted' }, ' — ' + p.description), ' ', pin,
+          box, ' ', h('label', { for: box.id }, p.name), p.description ? h('span', { class: 'muted' }, ' — ' + p.description) : null, ' ', pin,
           h('p', { class: 'field-error', id: pin.id + '-error', hidden: true }))))]
       : [h('p', { class: 'muted' }, 'No cluster profiles to choose from.')] },
     { title: 'Review', fields: [h('dl', { class: 'facts', id: 'vc-review' })] },
