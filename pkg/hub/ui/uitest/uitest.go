@@ -123,7 +123,7 @@ spec:
 `, greeting, replicas)
 	spec := map[string]any{"name": "tools", "version": version, "description": "Shared tools",
 		"variables": map[string]string{"GREETING": greeting},
-		"layers": []map[string]any{{"name": "base", "kind": "manifests", "manifests": manifests}}}
+		"layers":    []map[string]any{{"name": "base", "kind": "manifests", "manifests": manifests}}}
 	data, _ := json.Marshal(spec)
 	return data
 }
