@@ -13,7 +13,7 @@ import (
 )
 
 // fieldErrorJS reads the error shown next to the control with the id
-// (” when none is shown).
+// (empty when none is shown).
 func fieldErrorJS(id string) string {
 	return fmt.Sprintf(`(e => e && !e.hidden ? e.textContent : '')(document.getElementById(%q))`, id+"-error")
 }
