@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -324,4 +325,19 @@ func MeasureDashboard(browserCtx context.Context, hubURL, key string) (Dashboard
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 	t.FirstRender, t.Interactive, t.Rows, t.Filter = ms(got[0]), ms(got[1]), int(got[2]), ms(got[3])
 	return t, nil
+}
+
+// Screenshot saves a PNG of the tab's viewport as dir/name.png.
+func Screenshot(tab context.Context, dir, name string) error {
+	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		return fmt.Errorf("screenshot %s: %w", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("screenshot %s: %w", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		return fmt.Errorf("screenshot %s: %w", name, err)
+	}
+	return nil
 }
