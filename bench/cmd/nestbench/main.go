@@ -43,6 +43,7 @@ var benchmarks = []benchmark{
 	{"sync", syncBench},
 	{"day2", day2},
 	{"hub", hubBench},
+	{"ui", uiBench},
 }
 
 func main() { os.Exit(run()) }
