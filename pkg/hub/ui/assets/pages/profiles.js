@@ -60,8 +60,9 @@ export async function renderOne(main, params, ctx) {
     h('h2', {}, `Layers of ${p.version}`),
     layersView(spec.layers || []),
     h('h2', {}, 'Compare versions'),
-    h('form', { class: 'filters', id: 'diff-form', onsubmit: showDiff }, from.field, to.field, h('button', { type: 'submit', id: 'diff-show' }, 'Show the diff')),
-    out,
+    vs.length > 1
+      ? [h('form', { class: 'filters', id: 'diff-form', onsubmit: showDiff }, from.field, to.field, h('button', { type: 'submit', id: 'diff-show' }, 'Show the diff')), out]
+      : h('p', { class: 'muted' }, 'It has one version: nothing to compare yet.'),
     h('h2', {}, 'Attached to'),
     attached);
   main.dataset.loaded = 'true';
