@@ -249,7 +249,7 @@ export async function render(p, main, _params, ctx) {
   }
   let header = null;
   try { header = p.header ? await p.header(ctx.me, load) : null; } catch (err) { header = errorBox(err); }
-  replace(main, h('h1', {}, p.title), header, problem, body);
+  replace(main, h('h1', {}, p.title), header, problem, body, dialog.el);
   await load();
   main.dataset.loaded = 'true';
 }
