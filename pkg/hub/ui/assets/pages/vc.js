@@ -133,12 +133,36 @@ export async function render(main, params, ctx) {
     }
   }
 
-  // put sends the spec with changes, from the resourceVersion last read.
+  // fresh runs send (a write from vc.resourceVersion). The reconciler's
+  // status writes also move the resourceVersion: on a conflict, when the
+  // spec is still what the page showed (the same generation), it reads
+  // again and retries; a spec someone else changed is a real conflict,
+  // shown to the user.
+  async function fresh(send) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send();
+      } catch (err) {
+        if (err.status !== 409 || err.code !== 'conflict' || attempt >= 4) throw err;
+        const now = await api(base);
+        const changed = now.generation !== vc.generation || now.deleting;
+        vc = now;
+        if (changed) {
+          drawFacts(); drawActions();
+          throw new Error('It was changed meanwhile by someone else: look again and retry. ' + err.message);
+        }
+      }
+    }
+  }
+
+  // put sends the spec with changes.
   function put(changes) {
-    const body = { kubernetesVersion: vc.kubernetesVersion, quota: vc.quota || {}, paused: vc.paused,
-      profiles: vc.profiles || [], resourceVersion: vc.resourceVersion, ...changes };
-    if (vc.config) body.config = vc.config;
-    return api(base, { method: 'PUT', body });
+    return fresh(() => {
+      const body = { kubernetesVersion: vc.kubernetesVersion, quota: vc.quota || {}, paused: vc.paused,
+        profiles: vc.profiles || [], resourceVersion: vc.resourceVersion, ...changes };
+      if (vc.config) body.config = vc.config;
+      return api(base, { method: 'PUT', body });
+    });
   }
 
   function askUpgrade() {
@@ -192,7 +216,7 @@ export async function render(main, params, ctx) {
       drawFacts(); drawActions();
       say(vc.paused ? `${vc.name} will be paused` : `${vc.name} will be resumed`);
     } catch (err) {
-      replace(message, errorBox(err.status === 409 ? new Error('It changed meanwhile: look again and retry. ' + err.message) : err));
+      replace(message, errorBox(err));
       await reload();
     }
   }
@@ -200,7 +224,7 @@ export async function render(main, params, ctx) {
   function askDelete() {
     dialog.open(`Delete ${vc.name}?`, 'Its control plane and its workloads on the host are removed. This cannot be undone.', async () => {
       try {
-        await api(base, { method: 'DELETE', query: { resourceVersion: vc.resourceVersion } });
+        await fresh(() => api(base, { method: 'DELETE', query: { resourceVersion: vc.resourceVersion } }));
         say(`${vc.name} is being deleted`);
         await reload();
       } catch (err) {
