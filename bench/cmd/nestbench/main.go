@@ -44,6 +44,7 @@ var benchmarks = []benchmark{
 	{"day2", day2},
 	{"hub", hubBench},
 	{"operator", operatorBench},
+	{"ui", uiBench},
 }
 
 func main() { os.Exit(run()) }
