@@ -69,7 +69,7 @@ func (p *nestProvider) Metadata(_ context.Context, _ provider.MetadataRequest, r
 
 func (p *nestProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages a Nest hub's objects (projects, teams, roles, role bindings, API keys, host clusters, cluster groups, virtual clusters) through its API.",
+		Description: "Manages a Nest hub's objects (projects, teams, roles, role bindings, API keys, host clusters, cluster groups, cluster profiles, virtual clusters) through its API.",
 		Attributes: map[string]schema.Attribute{
 			"hub_url": schema.StringAttribute{Optional: true,
 				Description: "The hub's URL, such as https://hub.example.com:8443. Default: $" + EnvHubURL + "."},
@@ -164,6 +164,7 @@ func (p *nestProvider) Resources(context.Context) []func() resource.Resource {
 		newHostClusterResource,
 		newClusterGroupResource,
 		newVirtualClusterResource,
+		newClusterProfileResource,
 	}
 }
 
@@ -174,6 +175,7 @@ func (p *nestProvider) DataSources(context.Context) []func() datasource.DataSour
 		newClusterGroupDataSource,
 		newVirtualClusterDataSource,
 		newVirtualClusterKubeconfigDataSource,
+		newClusterProfileDataSource,
 	}
 }
 
