@@ -125,7 +125,7 @@ func newVirtualClusterResource() resource.Resource {
 	return &crud[virtualClusterModel, virtualCluster]{
 		name: "virtual_cluster", what: "the virtual cluster",
 		schema: schema.Schema{
-			Description: "A virtual cluster in a project, placed on a host cluster of a cluster group. Create returns once it is Ready (or fails with the hub's reason), update once the change is applied, delete once it is gone. Import ID: TENANT_ID/PROJECT_ID/VIRTUAL_CLUSTER_ID.",
+			Description: "A virtual cluster in a project, placed on a host cluster of a cluster group. Create returns once it is Ready with its cluster profiles applied (or fails with the hub's reason), update once the change is applied, delete once it is gone. Import ID: TENANT_ID/PROJECT_ID/VIRTUAL_CLUSTER_ID.",
 			Attributes: map[string]schema.Attribute{
 				"id":         idAttribute(),
 				"tenant_id":  parentAttribute("The id of the tenant of the project. Changing it replaces the virtual cluster.", true),
@@ -193,7 +193,11 @@ func createVirtualCluster(ctx context.Context, hub *client.Client, plan *virtual
 		ref.ID = vc.ID
 	}
 	wait := timeout(ctx, plan.Timeouts, "create", defaultCreateTimeout)
+	start := time.Now()
 	vc, err = waitSettled(ctx, hub, ref, wait)
+	if err == nil {
+		vc, err = waitProfiles(ctx, hub, vc, wait-time.Since(start))
+	}
 	if errors.Is(err, client.ErrVirtualClusterFailed) {
 		// A failed create leaves nothing behind.
 		derr := removeAndWait(ctx, hub, ref, timeout(ctx, plan.Timeouts, "delete", defaultDeleteTimeout))
@@ -297,7 +301,11 @@ func updateVirtualCluster(ctx context.Context, hub *client.Client, plan, state *
 			return nil, err
 		}
 	}
-	vc, err = waitSettled(ctx, hub, ref, timeout(ctx, plan.Timeouts, "update", defaultUpdateTimeout))
+	wait, start := timeout(ctx, plan.Timeouts, "update", defaultUpdateTimeout), time.Now()
+	vc, err = waitSettled(ctx, hub, ref, wait)
+	if err == nil {
+		vc, err = waitProfiles(ctx, hub, vc, wait-time.Since(start))
+	}
 	if err != nil {
 		return nil, err
 	}
