@@ -98,7 +98,7 @@ func newClusterGroupResource() resource.Resource {
 				"default_config": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 					Validators:  []validator.String{yamlValidator{}},
 					Description: "nest.yaml text every virtual cluster of the group starts from. Compared by meaning: whitespace, comments and key order are no change."},
-				"profiles": profileRefsAttribute("The cluster profiles applied to every virtual cluster of the group, in order, before the virtual cluster's own: each {id, version, variables}. Changing them updates in place."),
+				"profiles":         profileRefsAttribute("The cluster profiles applied to every virtual cluster of the group, in order, before the virtual cluster's own: each {id, version, variables}. Changing them updates in place."),
 				"resource_version": resourceVersionAttribute(),
 			},
 		},

@@ -399,4 +399,3 @@ func (v minItems) ValidateList(ctx context.Context, req validator.ListRequest, r
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid value", v.Description(ctx))
 	}
 }
-

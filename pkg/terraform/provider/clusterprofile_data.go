@@ -38,7 +38,9 @@ func (d *clusterProfileDataSource) Metadata(_ context.Context, req datasource.Me
 }
 
 func (d *clusterProfileDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	c := func(d string) dsschema.StringAttribute { return dsschema.StringAttribute{Computed: true, Description: d} }
+	c := func(d string) dsschema.StringAttribute {
+		return dsschema.StringAttribute{Computed: true, Description: d}
+	}
 	resp.Schema = dsschema.Schema{
 		Description: "Looks up a cluster profile by id or by name, with its current version's layers and all its versions.",
 		Attributes: map[string]dsschema.Attribute{

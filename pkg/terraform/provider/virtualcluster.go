@@ -135,7 +135,7 @@ func newVirtualClusterResource() resource.Resource {
 				"cluster_group_id": parentAttribute("The id of the cluster group the virtual cluster is placed on. Changing it replaces the virtual cluster.", true),
 				"kubernetes_version": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep(),
 					Description: "The Kubernetes version (default: the one the hub runs). Changing it upgrades in place."},
-				"quota": quotaAttribute("The virtual cluster's quota; what is not set is the cluster group's. Changing it resizes in place. Quantities are compared by value (1000m is 1)."),
+				"quota":    quotaAttribute("The virtual cluster's quota; what is not set is the cluster group's. Changing it resizes in place. Quantities are compared by value (1000m is 1)."),
 				"profiles": profileRefsAttribute("The cluster profiles applied to the virtual cluster, in order, after its cluster group's: each {id, version, variables}. Changing them updates in place (the hub's reconciler applies the change)."),
 				"config": schema.StringAttribute{Optional: true, Computed: true, Validators: []validator.String{yamlValidator{}},
 					PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), yamlRequiresReplace("A change of the configuration's meaning replaces the virtual cluster.")},
