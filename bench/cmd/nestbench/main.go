@@ -7,7 +7,7 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go, apilatency.go, sync.go, day2.go and hub.go.
+// vcmemory.go, apilatency.go, sync.go, day2.go, hub.go and terraform.go.
 package main
 
 import (
@@ -43,6 +43,7 @@ var benchmarks = []benchmark{
 	{"sync", syncBench},
 	{"day2", day2},
 	{"hub", hubBench},
+	{"terraform", terraformBench},
 }
 
 func main() { os.Exit(run()) }

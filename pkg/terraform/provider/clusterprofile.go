@@ -352,7 +352,17 @@ func newClusterProfileResource() resource.Resource {
 				p.Version = "1"
 			}
 			req := api.ClusterProfileRequest{Profile: *p}
-			return hub.CreateClusterProfile(ctx, req, client.WithIdempotencyKey(profileCreateKey(req)))
+			cp, err := hub.CreateClusterProfile(ctx, req, client.WithIdempotencyKey(profileCreateKey(req)))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := hub.GetClusterProfile(ctx, cp.ID); client.IsNotFound(err) {
+				// The key replayed the create of a profile deleted
+				// since (the same configuration applied again after a
+				// destroy): this is a new one.
+				return hub.CreateClusterProfile(ctx, req)
+			}
+			return cp, nil
 		},
 		get: func(ctx context.Context, hub *client.Client, state *clusterProfileModel) (*store.ClusterProfile, error) {
 			return hub.GetClusterProfile(ctx, state.ID.ValueString())
