@@ -36,8 +36,9 @@ spec:
 // TestTerraformCICD runs the real terraform on examples/ci-cd against a
 // hub on the local host: apply makes a cluster group, a profile with a
 // pipeline operator and a virtual cluster with it; the kubeconfig output
-// works with kubectl, which creates a Pipeline; destroy leaves nothing on
-// the host or in the hub (the host cluster stays registered).
+// works with kubectl, which creates a Pipeline; a changed profile variable
+// updates the virtual cluster in place; destroy leaves nothing on the
+// host or in the hub (the host cluster stays registered).
 func TestTerraformCICD(t *testing.T) {
 	t.Parallel()
 	tf, err := tfrun.Terraform()
@@ -103,6 +104,24 @@ func TestTerraformCICD(t *testing.T) {
 	}
 	if out, err := kubectl(t, kcPath, "", "-n", "ci-system", "get", "deployment", "pipeline-controller", "-o", "jsonpath={.spec.replicas}"); err != nil || out != "1" {
 		t.Fatalf("the controller Deployment: %v: %q", err, out)
+	}
+	// The profile's variables change in place: the same virtual cluster,
+	// and the apply returns once the hub applied them.
+	id, err := ws.Output(ctx, "virtual_cluster_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["controller_replicas"] = "2"
+	start = time.Now()
+	if err := ws.Apply(ctx, vars); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("terraform apply of a variable took %s", time.Since(start).Round(time.Millisecond))
+	if again, err := ws.Output(ctx, "virtual_cluster_id"); err != nil || again != id {
+		t.Fatalf("virtual cluster %s after changing a profile variable, was %s (%v): replaced instead of updated", again, id, err)
+	}
+	if out, err := kubectl(t, kcPath, "", "-n", "ci-system", "get", "deployment", "pipeline-controller", "-o", "jsonpath={.spec.replicas}"); err != nil || out != "2" {
+		t.Fatalf("the controller Deployment after the update: %v: %q", err, out)
 	}
 	namespace, err := ws.Output(ctx, "host_namespace")
 	if err != nil || namespace == "" {

@@ -266,34 +266,51 @@ func TestAccClusterProfile(t *testing.T) {
 	})
 }
 
-// TestAccClusterProfileErrors checks the refusals: no state is written.
+// TestAccClusterProfileErrors checks the refusals: no state is written,
+// no profile is left on the hub.
 func TestAccClusterProfileErrors(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
+	viewer := newUser(t)
+	key, err := admin(t).CreateAPIKey(ctx, viewer.ID, api.CreateAPIKeyRequest{Name: "tf"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name, layers, want string
+		name, provider, layers, want string
 	}{
-		{"neither manifests nor chart", `[{ name = "a" }]`, `(?s)set manifests.*or chart`},
-		{"both", `[{ name = "a", manifests = "kind: ConfigMap", chart = "x" }]`, `(?s)Cannot read the chart|not both`},
-		{"missing chart", fmt.Sprintf(`[{ name = "a", chart = %q }]`, filepath.Join(dir, "none")), `(?s)Cannot read the chart.*no such file`},
-		{"not a chart", fmt.Sprintf(`[{ name = "a", chart = %q }]`, dir), `(?s)Cannot read the chart.*Chart.yaml`},
-		{"bad YAML", `[{ name = "a", manifests = "a: [" }]`, `Invalid YAML`},
-		{"undeclared variable (the hub's error)", `[{ name = "a", manifests = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: \"$${NOPE}\"}\n" }]`, `(?s)NOPE.*invalid_argument`},
-		{"no layers", `[]`, `at least 1`},
+		{"a key without clusterprofile.create", fmt.Sprintf("provider \"nest\" {\n  api_key = %q\n}\n", key.Key),
+			`[{ name = "a", manifests = "kind: ConfigMap" }]`, `(?s)permission denied.*needs\s+clusterprofile\.create.*permission_denied`},
+		{"neither manifests nor chart", "", `[{ name = "a" }]`, `(?s)set manifests.*or chart`},
+		{"both", "", `[{ name = "a", manifests = "kind: ConfigMap", chart = "x" }]`, `(?s)Cannot read the chart|not both`},
+		{"missing chart", "", fmt.Sprintf(`[{ name = "a", chart = %q }]`, filepath.Join(dir, "none")), `(?s)Cannot read the chart.*no such file`},
+		{"not a chart", "", fmt.Sprintf(`[{ name = "a", chart = %q }]`, dir), `(?s)Cannot read the chart.*Chart.yaml`},
+		{"bad YAML", "", `[{ name = "a", manifests = "a: [" }]`, `Invalid YAML`},
+		{"undeclared variable (the hub's error)", "", `[{ name = "a", manifests = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: \"$${NOPE}\"}\n" }]`, `(?s)NOPE.*invalid_argument`},
+		{"no layers", "", `[]`, `at least 1`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			name := unique(t, "bad")
 			resource.ParallelTest(t, resource.TestCase{
 				PreCheck:                 func() { preCheck(t) },
 				ProtoV6ProviderFactories: factories,
 				Steps: []resource.TestStep{{
-					Config: hcl(`
+					Config: hcl(`%s
 resource "nest_cluster_profile" "p" {
   name   = %q
   layers = %s
 }
-`, unique(t, "bad"), tc.layers),
+`, tc.provider, name, tc.layers),
 					ExpectError: regexp.MustCompile(tc.want),
 				}},
+				CheckDestroy: func(*terraform.State) error {
+					page, err := admin(t).ListClusterProfiles(ctx, client.ListOptions{Filters: map[string]string{"name": name}})
+					if err != nil || len(page.Items) > 0 {
+						return fmt.Errorf("profiles left after a failed apply: %v, %v", page.Items, err)
+					}
+					return nil
+				},
 			})
 		})
 	}
