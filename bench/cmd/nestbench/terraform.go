@@ -120,7 +120,7 @@ func terraformRuns(ctx context.Context, r *runner, tf string, runs int) (*terraf
 	defer func() {
 		data, _ := os.ReadFile(filepath.Join(dir, "hub.log"))
 		for _, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(line, "elapsed=") {
+			if strings.Contains(line, "elapsed=") && !strings.Contains(line, "Request served") || strings.Contains(line, "deleted from its host") {
 				logf("terraform: hub: %s", line)
 			}
 		}
