@@ -133,3 +133,23 @@ func TestProfileRefsValue(t *testing.T) {
 		})
 	}
 }
+
+func TestProfilesV0ToV1(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"ids", `{"id":"vc","profiles":["a","b"]}`, `{"id":"vc","profiles":[{"id":"a","version":null,"variables":null},{"id":"b","version":null,"variables":null}]}`},
+		{"empty", `{"id":"vc","profiles":[]}`, `{"id":"vc","profiles":[]}`},
+		{"null", `{"id":"vc","profiles":null}`, `{"id":"vc","profiles":[]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := profilesV0ToV1([]byte(tc.in))
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("got %s, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -122,9 +122,10 @@ var timeoutsAttrTypes = map[string]attr.Type{"create": types.StringType, "update
 func newVirtualClusterResource() resource.Resource {
 	keep := func() []planmodifier.String { return []planmodifier.String{stringplanmodifier.UseStateForUnknown()} }
 	computed := func(d string) schema.StringAttribute { return schema.StringAttribute{Computed: true, Description: d} }
-	return &crud[virtualClusterModel, virtualCluster]{
+	return &virtualClusterResource{&crud[virtualClusterModel, virtualCluster]{
 		name: "virtual_cluster", what: "the virtual cluster",
 		schema: schema.Schema{
+			Version:     virtualClusterSchemaVersion,
 			Description: "A virtual cluster in a project, placed on a host cluster of a cluster group. Create returns once it is Ready with its cluster profiles applied (or fails with the hub's reason), update once the change is applied, delete once it is gone. Import ID: TENANT_ID/PROJECT_ID/VIRTUAL_CLUSTER_ID.",
 			Attributes: map[string]schema.Attribute{
 				"id":         idAttribute(),
@@ -160,7 +161,7 @@ func newVirtualClusterResource() resource.Resource {
 		update:        updateVirtualCluster,
 		remove:        deleteVirtualCluster,
 		set:           (*virtualClusterModel).set,
-	}
+	}}
 }
 
 // createKey is the Idempotency-Key of a create: the same request (tenant,
