@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +68,17 @@ func validateControlPlane(cp ControlPlane, path *field.Path) field.ErrorList {
 		}
 		if !isPrintable(cp.APIServer.ExtraArgs[key]) {
 			errs = append(errs, field.Invalid(argsPath.Child(key), "", notPrintable))
+		}
+	}
+
+	if v := cp.Certificates.Validity; v != "" {
+		validityPath := path.Child("certificates", "validity")
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(validityPath, v, `must be a duration such as "8760h"`))
+		case d < MinCertificateValidity || d > MaxCertificateValidity:
+			errs = append(errs, field.Invalid(validityPath, v, fmt.Sprintf("must be between %s and %s", MinCertificateValidity, MaxCertificateValidity)))
 		}
 	}
 

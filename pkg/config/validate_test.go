@@ -107,6 +107,17 @@ func TestValidate(t *testing.T) {
 			input:    "controlPlane: {apiServer: {extraArgs: {--v: '2', Foo: x}}}",
 			wantErrs: []string{"controlPlane.apiServer.extraArgs.--v: Invalid value", "controlPlane.apiServer.extraArgs.Foo: Invalid value"},
 		},
+		{name: "short certificate validity", input: "controlPlane: {certificates: {validity: 3m}}"},
+		{
+			name:     "certificate validity not a duration",
+			input:    "controlPlane: {certificates: {validity: 1y}}",
+			wantErrs: []string{`controlPlane.certificates.validity: Invalid value: "1y": must be a duration such as "8760h"`},
+		},
+		{
+			name:     "certificate validity too short",
+			input:    "controlPlane: {certificates: {validity: 10s}}",
+			wantErrs: []string{`controlPlane.certificates.validity: Invalid value: "10s": must be between 1m0s and 87600h0m0s`},
+		},
 		{name: "restricted pod security", input: "isolation: {podSecurity: restricted}"},
 		{
 			name:     "unknown pod security level",

@@ -293,7 +293,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if bundle != nil {
-		endpoint, err := s.serveKubelet(ctx, bundle)
+		endpoint, err := s.serveKubelet(ctx, bundle, cfg.Cluster.ControlPlane.Certificates.LeafValidity())
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,8 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go, apilatency.go, sync.go, day2.go, hub.go and terraform.go.
+// vcmemory.go, apilatency.go, sync.go, day2.go, hub.go, operator.go and
+// terraform.go.
 package main
 
 import (
@@ -43,6 +44,7 @@ var benchmarks = []benchmark{
 	{"sync", syncBench},
 	{"day2", day2},
 	{"hub", hubBench},
+	{"operator", operatorBench},
 	{"terraform", terraformBench},
 }
 
