@@ -7,7 +7,8 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go, apilatency.go, sync.go, day2.go, hub.go and operator.go.
+// vcmemory.go, apilatency.go, sync.go, day2.go, hub.go, operator.go and
+// terraform.go.
 package main
 
 import (
@@ -45,6 +46,7 @@ var benchmarks = []benchmark{
 	{"hub", hubBench},
 	{"operator", operatorBench},
 	{"ui", uiBench},
+	{"terraform", terraformBench},
 }
 
 func main() { os.Exit(run()) }
