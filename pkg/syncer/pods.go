@@ -129,9 +129,10 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 }
 
 // keepToken keeps the token Secret of a pod that mounts one fresh, and
-// brings the pod back when it must be renewed.
+// brings the pod back when it must be renewed. Before the token gate opens
+// it does nothing: the gate queues the pod again (see watchTokensReady).
 func (s *Syncer) keepToken(ctx context.Context, vpod *corev1.Pod, key string) error {
-	if !needsToken(vpod) {
+	if !needsToken(vpod) || !s.tokensAllowed() {
 		return nil
 	}
 	renewIn, err := s.syncToken(ctx, vpod)

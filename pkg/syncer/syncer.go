@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,8 @@ type Syncer struct {
 	hostConfig        *rest.Config     // for the kubelet paths' proxy
 	apiServer         apiServerAddress // the virtual apiserver as host pods reach it
 	dnsServer         string           // the virtual cluster's DNS; "": none
+	caPEM             []byte           // the virtual cluster's CA (PEM); nil: read kube-root-ca.crt
+	tokensReady       chan struct{}    // closed once tokens are worth writing; nil: always
 	virtualPods       corelisters.PodLister
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
@@ -286,6 +289,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
+	s.watchTokensReady(ctx)
 	if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
 		return err
 	}
@@ -293,6 +297,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if bundle != nil {
+		if s.caPEM, err = os.ReadFile(bundle.CACert()); err != nil {
+			return fmt.Errorf("syncer: the cluster's CA: %w", err)
+		}
 		endpoint, err := s.serveKubelet(ctx, bundle)
 		if err != nil {
 			return err
