@@ -28,6 +28,10 @@ import (
 // services share it, since they depend on their service.
 const kindService = "services"
 
+// kindEndpoints is the config kind of the Endpoints of selector-less
+// services (queued as their service).
+const kindEndpoints = "endpoints"
+
 // isAPIServerService reports whether a virtual service is the virtual
 // apiserver's own `default/kubernetes`, which never goes to the host.
 func isAPIServerService(ns, name string) bool { return ns == "default" && name == "kubernetes" }
@@ -81,7 +85,7 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 			return err
 		}
 	}
-	if s.enabled("endpoints") {
+	if s.enabled(kindEndpoints) {
 		if err := s.syncEndpoints(ctx, ns, name, hname, wanted && len(v.Spec.Selector) == 0); err != nil {
 			return err
 		}
@@ -353,6 +357,9 @@ type endpointsBackup struct {
 }
 
 func (s *Syncer) backUpEndpoints(v, again *corev1.Service) error {
+	if s.virtualEndpoints == nil { // endpoints are not synced
+		return nil
+	}
 	ep, ok, err := found(s.virtualEndpoints.Endpoints(v.Namespace).Get(v.Name))
 	if err != nil || !ok {
 		return err

@@ -122,7 +122,7 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 			return refresh.Sub(now), nil
 		}
 	}
-	ca, err := s.rootCA(ns)
+	ca, err := s.rootCA(ctx, ns)
 	if err != nil {
 		return 0, fmt.Errorf("the CA for the token of pod %s/%s: %w", ns, name, err)
 	}
@@ -178,11 +178,18 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 // manager's --root-ca-file is the bundle's CA). The syncer reads it from
 // the bundle when it has one: in a new namespace the ConfigMap comes a
 // moment after the first pods, which would wait for it with back-off.
-func (s *Syncer) rootCA(ns string) ([]byte, error) {
+func (s *Syncer) rootCA(ctx context.Context, ns string) ([]byte, error) {
 	if len(s.caPEM) > 0 {
 		return s.caPEM, nil
 	}
-	cm, ok, err := found(s.virtualConfigMaps.ConfigMaps(ns).Get(rootCAConfigMap))
+	var cm *corev1.ConfigMap
+	var ok bool
+	var err error
+	if s.virtualConfigMaps != nil {
+		cm, ok, err = found(s.virtualConfigMaps.ConfigMaps(ns).Get(rootCAConfigMap))
+	} else { // configmaps are not synced: no informer
+		cm, ok, err = found(s.virtual.CoreV1().ConfigMaps(ns).Get(ctx, rootCAConfigMap, metav1.GetOptions{}))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,7 +59,7 @@ func TestRootCA(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := &Syncer{caPEM: tt.bundle, virtualConfigMaps: configMaps}
-			got, err := s.rootCA(tt.ns)
+			got, err := s.rootCA(context.Background(), tt.ns)
 			if (err != nil) != tt.wantErr || string(got) != tt.want {
 				t.Fatalf("rootCA(%q) = %q, %v; want %q, error %v", tt.ns, got, err, tt.want, tt.wantErr)
 			}
