@@ -47,14 +47,14 @@ var fromHostQueueKinds = map[string]string{
 // host's classes are not Nest's.
 func (s *Syncer) fromHostInformers(virtual, host informers.SharedInformerFactory) []informerHandler {
 	var handlers []informerHandler
-	if s.rules.FromHost["storageclasses"].IsEnabled() {
+	if s.enabled(kindStorageClassUp) {
 		v, h := virtual.Storage().V1().StorageClasses(), host.Storage().V1().StorageClasses()
 		s.virtualStorageClasses, s.hostStorageClasses = v.Lister(), h.Lister()
 		handlers = append(handlers,
 			informerHandler{v.Informer(), s.enqueueByName(kindStorageClassUp)},
 			informerHandler{h.Informer(), s.enqueueByName(kindStorageClassUp)})
 	}
-	if s.rules.FromHost["ingressclasses"].IsEnabled() {
+	if s.enabled(kindIngressClassUp) {
 		v, h := virtual.Networking().V1().IngressClasses(), host.Networking().V1().IngressClasses()
 		s.virtualIngressClasses, s.hostIngressClasses = v.Lister(), h.Lister()
 		handlers = append(handlers,

@@ -95,6 +95,7 @@ type Syncer struct {
 	serviceAccountListers
 	priorityClassListers
 	fromHostListers
+	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the
@@ -281,6 +282,9 @@ func Run(ctx context.Context, cfg Config) error {
 		handlers = append(handlers,
 			informerHandler{vpvcs.Informer(), s.enqueueVirtual(kindPVC)},
 			informerHandler{hpvcs.Informer(), s.enqueueHost(kindPVC)})
+	}
+	if err := s.dropUngranted(ctx); err != nil {
+		return err
 	}
 	if s.enabled(kindServiceAccount) {
 		handlers = append(handlers, s.serviceAccountInformers(virtualInformers, hostInformers)...)
@@ -508,6 +512,9 @@ func (s *Syncer) enabled(kind string) bool {
 		return s.rules.FromHost[kind].IsEnabled()
 	case kindNode:
 		return true
+	}
+	if s.ungranted[kind] {
+		return false
 	}
 	if up, ok := fromHostQueueKinds[kind]; ok {
 		return s.rules.FromHost[up].IsEnabled()
