@@ -204,6 +204,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer s.queue.ShutDown()
 	s.apiServer, _ = parseAPIServer(cfg.APIServer)
+	if bundle != nil { // the CA of the pods' tokens (tokens.go); CAs are not rotated
+		if s.caPEM, err = os.ReadFile(bundle.CACert()); err != nil {
+			return fmt.Errorf("syncer: the cluster's CA: %w", err)
+		}
+	}
 
 	virtualInformers := informers.NewSharedInformerFactory(virtual, 0)
 	hostInformers := informers.NewSharedInformerFactoryWithOptions(host, 0,
@@ -356,9 +361,6 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	if bundle != nil {
-		if s.caPEM, err = os.ReadFile(bundle.CACert()); err != nil {
-			return fmt.Errorf("syncer: the cluster's CA: %w", err)
-		}
 		endpoint, err := s.serveKubelet(ctx, bundle)
 		if err != nil {
 			return err
