@@ -117,6 +117,13 @@ func validateSync(s Sync, path *field.Path) field.ErrorList {
 		}
 	}
 
+	// Endpoints and endpoint slices are copied for services that are.
+	for _, kind := range []string{"endpoints", "endpointslices"} {
+		if s.ToHostEnabled(kind) && !s.ToHostEnabled("services") {
+			errs = append(errs, field.Invalid(toHostPath.Child(kind, "enabled"), true, "needs sync.toHost.services.enabled"))
+		}
+	}
+
 	fromHostPath := path.Child("fromHost")
 	for _, kind := range sets.List(sets.KeySet(s.FromHost)) {
 		kindPath := fromHostPath.Child(kind)

@@ -18,6 +18,7 @@ import (
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/localhost"
 	"github.com/nestcluster/nest/pkg/names"
@@ -123,6 +124,10 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 		if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
 			return nil, err
 		}
+	}
+	// Only opt-in kinds that are cluster-scoped on the host need more.
+	if err := hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync)); err != nil {
+		return nil, err
 	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)
 	data, err := yaml.Marshal(cfg)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/kubeconfig"
 )
@@ -88,6 +89,11 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 	host, err := hostClient(ctx, r.HostKubeconfig)
 	if err != nil {
+		return err
+	}
+	// What a namespace delete does not take: the cluster-scoped grant and
+	// copies of the opt-in kinds.
+	if err := hostaccess.DeleteCluster(ctx, host, r.HostNamespace, r.Name); err != nil {
 		return err
 	}
 	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})
