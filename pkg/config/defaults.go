@@ -82,6 +82,12 @@ func (s *Sync) applyDefaults() {
 	if len(s.CustomResources) == 0 {
 		s.CustomResources = nil
 	}
+	if len(s.ServiceMappings.FromHost) == 0 {
+		s.ServiceMappings.FromHost = nil
+	}
+	if len(s.ServiceMappings.ToHost) == 0 {
+		s.ServiceMappings.ToHost = nil
+	}
 }
 
 // normalizeSelector turns empty lists into nil, and an empty selector
@@ -144,6 +150,8 @@ func DefaultsTable() []DefaultEntry {
 		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeReal)), "show the real host nodes pods run on (fake: generated nodes)"},
 		DefaultEntry{"sync.*.*.selector", "null", "sync all objects of the kind"},
 		DefaultEntry{"sync.customResources", "[]", "sync no custom resources"},
+		DefaultEntry{"sync.serviceMappings.fromHost", "[]", "show no host services in the virtual cluster"},
+		DefaultEntry{"sync.serviceMappings.toHost", "[]", "expose no virtual services on the host"},
 		DefaultEntry{"isolation.podSecurity", strconv.Quote(string(PodSecurityBaseline)), "Pod Security Standards level a pod must meet to reach the host (privileged, baseline, restricted)"},
 		DefaultEntry{"isolation.allowHostPath", "false", "true lifts the hostPath volume check"},
 		DefaultEntry{"isolation.allowHostNetwork", "false", "true lifts the host network, PID and IPC check"},

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/exec"
 	"github.com/nestcluster/nest/pkg/kube"
@@ -97,6 +98,9 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 		customGroups = append(customGroups, cr.Group)
 	}
 	if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
+		return nil, err
+	}
+	if err := hostaccess.EnsureGrants(ctx, host, namespace, name, serviceReads(cfg), readsHostNodes(cfg)); err != nil {
 		return nil, err
 	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)

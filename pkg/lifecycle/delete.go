@@ -12,6 +12,7 @@ import (
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/kubeconfig"
 )
@@ -80,6 +81,9 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 	host, err := hostClient(ctx, r.HostKubeconfig)
 	if err != nil {
+		return err
+	}
+	if err := hostaccess.RevokeGrants(ctx, host, r.HostNamespace); err != nil {
 		return err
 	}
 	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})

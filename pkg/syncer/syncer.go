@@ -85,6 +85,7 @@ type Syncer struct {
 	resume                 *resumeTracker // non-nil while coming back from a pause
 	customMu               sync.Mutex
 	custom                 map[string]*customSync // by queue kind, once served on both sides
+	serviceMaps            serviceMappings        // sync.serviceMappings
 	log                    *slog.Logger
 }
 
@@ -241,6 +242,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{hpvcs.Informer(), s.enqueueHost(kindPVC)},
 		{hevents.Informer(), s.enqueueHostEvent},
 	}
+	handlers = append(handlers, s.setUpServiceMappings(vsvcs, hsvcs, veps)...)
 	if s.enabled(kindIngress) {
 		ving, hing := virtualInformers.Networking().V1().Ingresses(), hostInformers.Networking().V1().Ingresses()
 		if err := ving.Informer().AddIndexers(ingressIndexers); err != nil {
@@ -283,6 +285,7 @@ func Run(ctx context.Context, cfg Config) error {
 	virtualInformers.Start(ctx.Done())
 	hostInformers.Start(ctx.Done())
 	hostEventInformers.Start(ctx.Done())
+	s.startServiceMappings(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
@@ -488,6 +491,9 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 			return nil
 		}
 		return s.syncCustom(ctx, c, ns, name)
+	}
+	if handled, err := s.syncServiceMapping(ctx, kind, objKey); handled {
+		return err
 	}
 	if !s.enabled(kind) {
 		return nil
