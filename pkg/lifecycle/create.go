@@ -16,9 +16,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nestcluster/nest/pkg/config"
-	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/localhost"
 	"github.com/nestcluster/nest/pkg/names"
