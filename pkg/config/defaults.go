@@ -147,7 +147,7 @@ func DefaultsTable() []DefaultEntry {
 		})
 	}
 	return append(table,
-		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeReal)), "show the real host nodes pods run on (fake: generated nodes)"},
+		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeReal)), "show the real host nodes pods run on, read through a grant on host nodes (fake: generated, anonymised nodes)"},
 		DefaultEntry{"sync.*.*.selector", "null", "sync all objects of the kind"},
 		DefaultEntry{"sync.customResources", "[]", "sync no custom resources"},
 		DefaultEntry{"sync.serviceMappings.fromHost", "[]", "show no host services in the virtual cluster"},

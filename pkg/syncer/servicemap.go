@@ -62,9 +62,8 @@ type mappedService struct {
 
 // serviceMappings are the syncer's mappings, read from the config once.
 type serviceMappings struct {
-	fromHost  map[string]*mappedService // by virtual "namespace/name"
-	toHost    map[string]string         // host name → virtual "namespace/name"
-	factories []informers.SharedInformerFactory
+	fromHost map[string]*mappedService // by virtual "namespace/name"
+	toHost   map[string]string         // host name → virtual "namespace/name"
 }
 
 // setUpServiceMappings reads the mappings and returns the handlers that
@@ -97,7 +96,7 @@ func (s *Syncer) setUpServiceMappings(vsvcs, hsvcs coreinformers.ServiceInformer
 			})
 		}
 		m.fromHost[key] = ms
-		m.factories = append(m.factories, f)
+		s.extraInformers = append(s.extraInformers, f)
 	}
 	for _, mapping := range s.rules.ServiceMappings.ToHost {
 		m.toHost[mapping.To] = mapping.From
@@ -136,13 +135,6 @@ func madeFromHostService(obj any) bool {
 	}
 	m, ok := obj.(metav1.Object)
 	return ok && m.GetAnnotations()[annotationHostService] != "" && m.GetLabels()[names.LabelManagedBy] == names.ManagedByValue
-}
-
-// startServiceMappings starts the informers of mapped host services.
-func (s *Syncer) startServiceMappings(ctx context.Context) {
-	for _, f := range s.serviceMaps.factories {
-		f.Start(ctx.Done())
-	}
 }
 
 // syncServiceMapping handles the queue kinds of service mappings; handled

@@ -86,6 +86,8 @@ type Syncer struct {
 	customMu               sync.Mutex
 	custom                 map[string]*customSync // by queue kind, once served on both sides
 	serviceMaps            serviceMappings        // sync.serviceMappings
+	hostNodes              corelisters.NodeLister // real node data; nil: none
+	extraInformers         []informers.SharedInformerFactory
 	log                    *slog.Logger
 }
 
@@ -243,6 +245,7 @@ func Run(ctx context.Context, cfg Config) error {
 		{hevents.Informer(), s.enqueueHostEvent},
 	}
 	handlers = append(handlers, s.setUpServiceMappings(vsvcs, hsvcs, veps)...)
+	handlers = append(handlers, s.setUpHostNodes(ctx)...)
 	if s.enabled(kindIngress) {
 		ving, hing := virtualInformers.Networking().V1().Ingresses(), hostInformers.Networking().V1().Ingresses()
 		if err := ving.Informer().AddIndexers(ingressIndexers); err != nil {
@@ -285,7 +288,9 @@ func Run(ctx context.Context, cfg Config) error {
 	virtualInformers.Start(ctx.Done())
 	hostInformers.Start(ctx.Done())
 	hostEventInformers.Start(ctx.Done())
-	s.startServiceMappings(ctx)
+	for _, f := range s.extraInformers {
+		f.Start(ctx.Done())
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
