@@ -197,6 +197,9 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 			"--config=" + layout.ConfigPath(),
 			"--host-kubeconfig=" + layout.HostKubeconfig(),
 			"--host-namespace=" + r.HostNamespace,
+			// The cluster's DNS, on a free port of loopback: reachable by
+			// tools on this machine, not by the local host's simulated pods.
+			"--dns-listen=127.0.0.1:0",
 		},
 		LogPath: layout.LogPath(),
 	}

@@ -93,7 +93,11 @@ type Syncer struct {
 
 // Hook runs the syncer inside a control plane; it does nothing when the
 // control plane has no host (`nest controlplane` without --host-kubeconfig).
-func Hook() controlplane.Hook {
+func Hook() controlplane.Hook { return HookWithDNS("") }
+
+// HookWithDNS is Hook pointing host pods at the virtual cluster's DNS
+// server at dnsServer (Config.DNSServer); "" leaves their DNS alone.
+func HookWithDNS(dnsServer string) controlplane.Hook {
 	return func(ctx context.Context, env controlplane.HookEnv) error {
 		if !env.HasHost() {
 			env.Logger.Info("No host given: the syncer is off")
@@ -114,7 +118,7 @@ func Hook() controlplane.Hook {
 		return Run(ctx, Config{
 			Name: env.Name, HostNamespace: env.HostNamespace, Cluster: env.Config,
 			Virtual: env.Virtual, VirtualDynamic: virtualDynamic, Host: host, PKI: env.PKI, APIServer: virtual.Host,
-			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger,
+			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger, DNSServer: dnsServer,
 		})
 	}
 }
