@@ -10,7 +10,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nestcluster/nest/pkg/names"
@@ -100,6 +99,20 @@ func EnsureGrants(ctx context.Context, host kubernetes.Interface, clusterNamespa
 	if !readNodes {
 		return nil
 	}
+	if err := ensureNodeGrant(ctx, host, clusterNamespace, lbls, subject); err != nil {
+		if apierrors.IsForbidden(err) {
+			return fmt.Errorf("%w: %w", ErrNodeGrantForbidden, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// ErrNodeGrantForbidden says the caller may not grant reading the host's
+// nodes: the cluster then shows generated node data.
+var ErrNodeGrantForbidden = errors.New("not allowed to grant reading the host's nodes")
+
+func ensureNodeGrant(ctx context.Context, host kubernetes.Interface, clusterNamespace string, lbls map[string]string, subject []rbacv1.Subject) error {
 	meta := metav1.ObjectMeta{Name: NodeGrantName(clusterNamespace), Labels: lbls}
 	role := &rbacv1.ClusterRole{ObjectMeta: meta, Rules: NodeReadRules()}
 	if err := createOrUpdate(ctx, "cluster role", func() error {
@@ -116,45 +129,42 @@ func EnsureGrants(ctx context.Context, host kubernetes.Interface, clusterNamespa
 	}, nil)
 }
 
-// RevokeGrants deletes every grant EnsureGrants made for the cluster of
-// clusterNamespace (found by LabelGrantOf); the grants in the namespace
-// itself go with it.
-func RevokeGrants(ctx context.Context, host kubernetes.Interface, clusterNamespace string) error {
-	sel := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{
-		names.LabelManagedBy: names.ManagedByValue, LabelGrantOf: clusterNamespace,
-	}).String()}
+// RevokeGrants deletes the grants EnsureGrants made for the cluster of
+// clusterNamespace: its Role and RoleBinding in each of serviceNamespaces
+// and its node grant, each only if its label says it is that cluster's
+// grant (the ones in the namespace itself go with it). A grant a user
+// cannot read (Forbidden) was not made with those credentials either.
+func RevokeGrants(ctx context.Context, host kubernetes.Interface, clusterNamespace string, serviceNamespaces []string) error {
 	var errs []error
+	name := GrantName(clusterNamespace)
+	ours := func(m metav1.Object, err error) bool {
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+			errs = append(errs, fmt.Errorf("read host grant %s: %w", name, err))
+		}
+		return err == nil && m.GetLabels()[LabelGrantOf] == clusterNamespace
+	}
 	gone := func(err error, what string) {
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("revoke host grant %s: %w", what, err))
 		}
 	}
-	bindings, err := host.RbacV1().RoleBindings("").List(ctx, sel)
-	gone(err, "list role bindings")
-	if err == nil {
-		for _, b := range bindings.Items {
-			gone(host.RbacV1().RoleBindings(b.Namespace).Delete(ctx, b.Name, metav1.DeleteOptions{}), b.Namespace+"/"+b.Name)
+	for _, ns := range slices.Compact(slices.Sorted(slices.Values(serviceNamespaces))) {
+		if ns == clusterNamespace {
+			continue
+		}
+		if b, err := host.RbacV1().RoleBindings(ns).Get(ctx, name, metav1.GetOptions{}); ours(b, err) {
+			gone(host.RbacV1().RoleBindings(ns).Delete(ctx, name, metav1.DeleteOptions{}), ns+"/"+name)
+		}
+		if r, err := host.RbacV1().Roles(ns).Get(ctx, name, metav1.GetOptions{}); ours(r, err) {
+			gone(host.RbacV1().Roles(ns).Delete(ctx, name, metav1.DeleteOptions{}), ns+"/"+name)
 		}
 	}
-	roles, err := host.RbacV1().Roles("").List(ctx, sel)
-	gone(err, "list roles")
-	if err == nil {
-		for _, r := range roles.Items {
-			gone(host.RbacV1().Roles(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{}), r.Namespace+"/"+r.Name)
-		}
+	nodes := NodeGrantName(clusterNamespace)
+	if b, err := host.RbacV1().ClusterRoleBindings().Get(ctx, nodes, metav1.GetOptions{}); ours(b, err) {
+		gone(host.RbacV1().ClusterRoleBindings().Delete(ctx, nodes, metav1.DeleteOptions{}), nodes)
 	}
-	// Cluster-scoped: by name, and only when the label says it is this
-	// cluster's grant.
-	name := NodeGrantName(clusterNamespace)
-	if b, err := host.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{}); err == nil && b.Labels[LabelGrantOf] == clusterNamespace {
-		gone(host.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{}), name)
-	} else {
-		gone(err, name)
-	}
-	if r, err := host.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{}); err == nil && r.Labels[LabelGrantOf] == clusterNamespace {
-		gone(host.RbacV1().ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{}), name)
-	} else {
-		gone(err, name)
+	if r, err := host.RbacV1().ClusterRoles().Get(ctx, nodes, metav1.GetOptions{}); ours(r, err) {
+		gone(host.RbacV1().ClusterRoles().Delete(ctx, nodes, metav1.DeleteOptions{}), nodes)
 	}
 	return errors.Join(errs...)
 }

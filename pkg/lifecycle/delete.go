@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -83,7 +85,11 @@ func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 	if err != nil {
 		return err
 	}
-	if err := hostaccess.RevokeGrants(ctx, host, r.HostNamespace); err != nil {
+	var grantNamespaces []string
+	if cfg, err := config.Load(p.layout(r.Name).ConfigPath()); err == nil {
+		grantNamespaces = slices.Collect(maps.Keys(serviceReads(cfg)))
+	}
+	if err := hostaccess.RevokeGrants(ctx, host, r.HostNamespace, grantNamespaces); err != nil {
 		return err
 	}
 	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})

@@ -16,6 +16,7 @@ import (
 	"github.com/nestcluster/nest/internal/testenv"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 )
@@ -45,6 +46,16 @@ func TestSyncerServiceMappings(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	grant := hostaccess.GrantName("nest-svcmap")
+	t.Cleanup(func() { // after the cluster's deletion, before the namespace's
+		ctx := context.Background()
+		if _, err := env.Client.RbacV1().Roles(shared).Get(ctx, grant, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("role %s/%s after the cluster's deletion: %v, want NotFound", shared, grant, err)
+		}
+		if _, err := env.Client.RbacV1().RoleBindings(shared).Get(ctx, grant, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("role binding %s/%s after the cluster's deletion: %v, want NotFound", shared, grant, err)
+		}
+	})
 	cfg := config.Default()
 	cfg.Sync.ServiceMappings = config.ServiceMappings{
 		FromHost: []config.ServiceMapping{{From: shared + "/postgres", To: "default/db"}, {From: shared + "/postgres", To: "data/pg"}},
