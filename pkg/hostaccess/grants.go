@@ -55,12 +55,13 @@ func NodeReadRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}}}
 }
 
-// EnsureGrants gives the cluster's syncer (the service account Ensure
-// made in clusterNamespace) read access to the services named in
-// serviceReads (namespace → names) outside its own namespace, where its
-// Role already allows them, and to the host's nodes when readNodes.
-func EnsureGrants(ctx context.Context, host kubernetes.Interface, clusterNamespace, vc string, serviceReads map[string][]string, readNodes bool) error {
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: Name, Namespace: clusterNamespace}}
+// EnsureGrants gives the cluster's syncer (the service account
+// serviceAccount in clusterNamespace: Name for the one Ensure makes, or a
+// chart's) read access to the services named in serviceReads (namespace →
+// names) outside its own namespace, where its Role already allows them,
+// and to the host's nodes when readNodes.
+func EnsureGrants(ctx context.Context, host kubernetes.Interface, clusterNamespace, serviceAccount, vc string, serviceReads map[string][]string, readNodes bool) error {
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: serviceAccount, Namespace: clusterNamespace}}
 	lbls := names.OwnershipLabels(vc, "")
 	lbls[LabelGrantOf] = clusterNamespace
 	name := GrantName(clusterNamespace)

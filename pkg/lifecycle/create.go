@@ -100,7 +100,7 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
 		return nil, err
 	}
-	if err := hostaccess.EnsureGrants(ctx, host, namespace, name, serviceReads(cfg), readsHostNodes(cfg)); errors.Is(err, hostaccess.ErrNodeGrantForbidden) {
+	if err := hostaccess.EnsureGrants(ctx, host, namespace, hostaccess.Name, name, serviceReads(cfg), readsHostNodes(cfg)); errors.Is(err, hostaccess.ErrNodeGrantForbidden) {
 		p.logger.Warn("Virtual nodes will show generated data: these host credentials may not grant reading nodes", "error", err)
 	} else if err != nil {
 		return nil, err
