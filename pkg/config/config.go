@@ -87,6 +87,8 @@ type Sync struct {
 	ToHost          map[string]ToHostSync   `json:"toHost,omitempty"`
 	FromHost        map[string]FromHostSync `json:"fromHost,omitempty"`
 	CustomResources []CustomResource        `json:"customResources,omitempty"`
+	// ServiceMappings map host services in and virtual services out.
+	ServiceMappings ServiceMappings `json:"serviceMappings,omitzero"`
 }
 
 // ToHostSync configures copying one kind from the virtual cluster to the host.

@@ -72,8 +72,10 @@ func (s *Sync) applyDefaults() {
 		if entry.Enabled == nil {
 			entry.Enabled = ptrTo(kind.enabledByDefault)
 		}
+		// Fake by default: real node data needs a read grant on the host's
+		// nodes, and a cluster's default host access stays in its namespace.
 		if name == nodesKind && entry.Mode == "" {
-			entry.Mode = NodeModeReal
+			entry.Mode = NodeModeFake
 		}
 		entry.Selector = normalizeSelector(entry.Selector)
 		s.FromHost[name] = entry
@@ -81,6 +83,12 @@ func (s *Sync) applyDefaults() {
 
 	if len(s.CustomResources) == 0 {
 		s.CustomResources = nil
+	}
+	if len(s.ServiceMappings.FromHost) == 0 {
+		s.ServiceMappings.FromHost = nil
+	}
+	if len(s.ServiceMappings.ToHost) == 0 {
+		s.ServiceMappings.ToHost = nil
 	}
 }
 
@@ -142,9 +150,11 @@ func DefaultsTable() []DefaultEntry {
 		})
 	}
 	return append(table,
-		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeReal)), "show the real host nodes pods run on (fake: generated nodes)"},
+		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeFake)), "fake: generated, anonymised nodes (real: the host node's own data, read through a cluster-scoped grant on host nodes)"},
 		DefaultEntry{"sync.*.*.selector", "null", "sync all objects of the kind"},
 		DefaultEntry{"sync.customResources", "[]", "sync no custom resources"},
+		DefaultEntry{"sync.serviceMappings.fromHost", "[]", "show no host services in the virtual cluster"},
+		DefaultEntry{"sync.serviceMappings.toHost", "[]", "expose no virtual services on the host"},
 		DefaultEntry{"isolation.podSecurity", strconv.Quote(string(PodSecurityBaseline)), "Pod Security Standards level a pod must meet to reach the host (privileged, baseline, restricted)"},
 		DefaultEntry{"isolation.allowHostPath", "false", "true lifts the hostPath volume check"},
 		DefaultEntry{"isolation.allowHostNetwork", "false", "true lifts the host network, PID and IPC check"},

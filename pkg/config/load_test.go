@@ -50,6 +50,9 @@ func TestParse(t *testing.T) {
 				if want := []CustomResource{{Group: "tekton.dev", Version: "v1", Kind: "Pipeline"}}; !reflect.DeepEqual(c.Sync.CustomResources, want) {
 					t.Errorf("customResources = %+v", c.Sync.CustomResources)
 				}
+				if want := (ServiceMappings{FromHost: []ServiceMapping{{From: "shared/postgres", To: "default/db"}}, ToHost: []ServiceMapping{{From: "default/web", To: "tenant-web"}}}); !reflect.DeepEqual(c.Sync.ServiceMappings, want) {
+					t.Errorf("serviceMappings = %+v", c.Sync.ServiceMappings)
+				}
 				if want := (Isolation{PodSecurity: PodSecurityRestricted, AllowHostPath: true, AllowHostNetwork: true, AllowPrivileged: true}); c.Isolation != want {
 					t.Errorf("isolation = %+v", c.Isolation)
 				}
@@ -79,8 +82,8 @@ func TestParse(t *testing.T) {
 				if c.Sync.ToHost["networkpolicies"].IsEnabled() {
 					t.Error("toHost networkpolicies should be disabled by default")
 				}
-				if c.Sync.FromHost["nodes"].Mode != NodeModeReal {
-					t.Errorf("nodes mode = %q, want %q", c.Sync.FromHost["nodes"].Mode, NodeModeReal)
+				if c.Sync.FromHost["nodes"].Mode != NodeModeFake {
+					t.Errorf("nodes mode = %q, want %q", c.Sync.FromHost["nodes"].Mode, NodeModeFake)
 				}
 				if !reflect.DeepEqual(c.ControlPlane.Controllers.Enabled, []string{"*"}) {
 					t.Errorf("controllers = %q", c.ControlPlane.Controllers.Enabled)

@@ -143,6 +143,7 @@ func validateSync(s Sync, path *field.Path) field.ErrorList {
 	}
 
 	errs = append(errs, validateCustomResources(s.CustomResources, path.Child("customResources"))...)
+	errs = append(errs, validateServiceMappings(s.ServiceMappings, path.Child("serviceMappings"))...)
 	return errs
 }
 

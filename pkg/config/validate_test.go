@@ -151,6 +151,26 @@ func TestValidate(t *testing.T) {
 				`sync.customResources[1].group: Invalid value: "networking.k8s.io": is a built-in API group`,
 			},
 		},
+		{
+			name:     "service mappings without names",
+			input:    "sync: {serviceMappings: {fromHost: [{}], toHost: [{}]}}",
+			wantErrs: []string{"sync.serviceMappings.fromHost[0].from: Required", "sync.serviceMappings.fromHost[0].to: Required", "sync.serviceMappings.toHost[0].from: Required", "sync.serviceMappings.toHost[0].to: Required"},
+		},
+		{
+			name:  "service mappings with bad names",
+			input: "sync: {serviceMappings: {fromHost: [{from: postgres, to: default/Db}], toHost: [{from: default/web, to: other/web}]}}",
+			wantErrs: []string{
+				`sync.serviceMappings.fromHost[0].from: Invalid value: "postgres": must be "namespace/name" of a service`,
+				`sync.serviceMappings.fromHost[0].to: Invalid value: "default/Db": name: a DNS-1035 label`,
+				`sync.serviceMappings.toHost[0].to: Invalid value: "other/web": must be a service name only`,
+			},
+		},
+		{
+			name:     "service mappings onto one name twice",
+			input:    "sync: {serviceMappings: {fromHost: [{from: a/x, to: default/db}, {from: b/y, to: default/db}], toHost: [{from: default/a, to: web}, {from: default/b, to: web}]}}",
+			wantErrs: []string{`sync.serviceMappings.fromHost[1].to: Duplicate value: "default/db"`, `sync.serviceMappings.toHost[1].to: Duplicate value: "web"`},
+		},
+		{name: "service mappings", input: "sync: {serviceMappings: {fromHost: [{from: kube-system/kube-dns, to: default/dns}], toHost: [{from: default/web, to: web}]}}"},
 		{name: "custom resource in a k8s.io CRD group", input: "sync: {customResources: [{group: gateway.networking.k8s.io, version: v1, kind: HTTPRoute}]}"},
 		{
 			name: "custom resource bad names",

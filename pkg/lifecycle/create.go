@@ -129,6 +129,11 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err := hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync)); err != nil {
 		return nil, err
 	}
+	if err := hostaccess.EnsureGrants(ctx, host, namespace, hostaccess.Name, name, serviceReads(cfg), readsHostNodes(cfg)); errors.Is(err, hostaccess.ErrNodeGrantForbidden) {
+		p.logger.Warn("Virtual nodes will show generated data: these host credentials may not grant reading nodes", "error", err)
+	} else if err != nil {
+		return nil, err
+	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -247,6 +252,9 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 			"--config=" + layout.ConfigPath(),
 			"--host-kubeconfig=" + layout.HostKubeconfig(),
 			"--host-namespace=" + r.HostNamespace,
+			// The cluster's DNS, on a free port of loopback: reachable by
+			// tools on this machine, not by the local host's simulated pods.
+			"--dns-listen=127.0.0.1:0",
 		},
 		LogPath: layout.LogPath(),
 	}

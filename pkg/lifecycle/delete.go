@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -91,9 +93,16 @@ func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 	if err != nil {
 		return err
 	}
-	// What a namespace delete does not take: the cluster-scoped grant and
-	// copies of the opt-in kinds.
+	// What a namespace delete does not take: the cluster-scoped grants,
+	// copies of the opt-in kinds and the read grants in other namespaces.
 	if err := hostaccess.DeleteCluster(ctx, host, r.HostNamespace, r.Name); err != nil {
+		return err
+	}
+	var grantNamespaces []string
+	if cfg, err := config.Load(p.layout(r.Name).ConfigPath()); err == nil {
+		grantNamespaces = slices.Collect(maps.Keys(serviceReads(cfg)))
+	}
+	if err := hostaccess.RevokeGrants(ctx, host, r.HostNamespace, grantNamespaces); err != nil {
 		return err
 	}
 	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})

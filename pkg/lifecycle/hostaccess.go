@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/kubeconfig"
@@ -36,4 +37,22 @@ func writeHostAccess(ctx context.Context, host kubernetes.Interface, adminKubeco
 		return fmt.Errorf("write host credentials: %w", err)
 	}
 	return nil
+}
+
+// serviceReads are the host services a cluster maps in, by namespace: its
+// syncer is granted read access to exactly these.
+func serviceReads(cfg *config.Config) map[string][]string {
+	reads := map[string][]string{}
+	for _, m := range cfg.Sync.ServiceMappings.FromHost {
+		if ns, name, ok := config.SplitServiceRef(m.From); ok {
+			reads[ns] = append(reads[ns], name)
+		}
+	}
+	return reads
+}
+
+// readsHostNodes reports whether a cluster shows real host node data, for
+// which its syncer is granted read access to the host's nodes.
+func readsHostNodes(cfg *config.Config) bool {
+	return cfg.Sync.FromHostEnabled("nodes") && cfg.Sync.FromHost["nodes"].Mode == config.NodeModeReal
 }

@@ -2,95 +2,294 @@ package syncer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"maps"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
 
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/names"
 )
 
-// fakeNodeCapacity is what a virtual node reports. The syncer's host
-// credentials are namespace-scoped and cannot read host nodes, so virtual
-// nodes are placeholders that carry the host node's name (sync.fromHost.nodes
-// mode "real", with a cluster-scoped read grant, is the next step).
+// Virtual nodes are the nodes a virtual pod is bound to: one per host node
+// that runs the cluster's pods, made when a pod lands there and removed
+// when none is left. sync.fromHost.nodes.mode chooses what they show:
+//
+//   - real (the default): the host node's name, labels, taints,
+//     capacity, allocatable, conditions, addresses and nodeInfo, kept up to
+//     date from a watch on the host's nodes. That needs the read grant on
+//     host nodes made at create time (pkg/hostaccess); without it the nodes
+//     show fake data, and the syncer says so once.
+//   - fake: nothing of the host: a name made from a hash of the host node's
+//     name and the cluster's, and generated capacity and node info.
+//
+// Either way the node's first InternalIP and its kubelet port are the
+// syncer's kubelet API (logs, exec, ...), and it carries nest.dev/managed-by.
+
+// annotationNodeMode says which mode a virtual node was made in.
+const annotationNodeMode = names.Domain + "/node-mode"
+
+// fakeNodeCapacity is what a fake virtual node reports.
 var fakeNodeCapacity = corev1.ResourceList{
 	corev1.ResourceCPU:    resource.MustParse("16"),
 	corev1.ResourceMemory: resource.MustParse("64Gi"),
 	corev1.ResourcePods:   resource.MustParse("110"),
 }
 
-// ensureNode makes sure the virtual cluster has a node of that name, so a
-// virtual pod can be bound to where its host copy runs.
-func (s *Syncer) ensureNode(ctx context.Context, name string) error {
-	if node, ok, err := found(s.virtualNodes.Get(name)); ok || err != nil {
-		if ok {
-			return s.pointAtKubelet(ctx, node)
-		}
-		return err
+// nodeMode is the cluster's sync.fromHost.nodes.mode; a cluster that does
+// not sync nodes from the host, or does not ask for real ones, gets fake ones.
+func (s *Syncer) nodeMode() config.NodeMode {
+	nodes := s.rules.FromHost["nodes"]
+	if nodes.IsEnabled() && nodes.Mode == config.NodeModeReal {
+		return config.NodeModeReal
 	}
-	now := metav1.Now()
-	node := &corev1.Node{
+	return config.NodeModeFake
+}
+
+// virtualNodeName is the name of the virtual node standing for a host node.
+func (s *Syncer) virtualNodeName(hostNode string) string {
+	if s.nodeMode() == config.NodeModeReal {
+		return hostNode
+	}
+	sum := sha256.Sum256([]byte(s.vc + "/" + hostNode))
+	return "vnode-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// setUpHostNodes watches the host's nodes when the nodes are real and the
+// grant allows it; the virtual nodes made after them are queued on change.
+func (s *Syncer) setUpHostNodes(ctx context.Context) []informerHandler {
+	if s.nodeMode() != config.NodeModeReal {
+		return nil
+	}
+	if !s.canReadHostNodes(ctx) {
+		s.log.Warn("Cannot read the host's nodes: virtual nodes show generated data (sync.fromHost.nodes.mode real needs the read grant made by nest create)")
+		return nil
+	}
+	f := informers.NewSharedInformerFactory(s.host, 0)
+	nodes := f.Core().V1().Nodes()
+	s.hostNodes = nodes.Lister()
+	s.extraInformers = append(s.extraInformers, f)
+	return []informerHandler{{nodes.Informer(), func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		// Only the nodes that run the cluster's pods have a virtual node.
+		if n, ok := obj.(*corev1.Node); ok {
+			if _, err := s.virtualNodes.Get(n.Name); err == nil {
+				s.queue.Add(queueKey(kindNode, n.Name))
+			}
+		}
+	}}}
+}
+
+// canReadHostNodes asks the host whether the syncer may list and watch nodes.
+func (s *Syncer) canReadHostNodes(ctx context.Context) bool {
+	for _, verb := range []string{"list", "watch"} {
+		review, err := s.host.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Resource: "nodes"}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			s.log.Warn("Cannot ask the host whether the syncer may read nodes", "error", err)
+			return false
+		}
+		if !review.Status.Allowed {
+			return false
+		}
+	}
+	return true
+}
+
+// wantNode is the virtual node of that name, in the cluster's mode: real
+// data when the host node is known, generated data otherwise.
+func (s *Syncer) wantNode(name string) *corev1.Node {
+	var host *corev1.Node
+	if s.hostNodes != nil {
+		host, _, _ = found(s.hostNodes.Get(name))
+	}
+	node := fakeNode(name)
+	if host != nil {
+		node = realNode(host)
+	}
+	s.setKubelet(node)
+	return node
+}
+
+// fakeNode is a node that tells nothing about the host.
+func fakeNode(name string) *corev1.Node {
+	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Labels:      map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", names.LabelManagedBy: names.ManagedByValue},
-			Annotations: map[string]string{names.Domain + "/node-mode": "fake"},
+			Annotations: map[string]string{annotationNodeMode: string(config.NodeModeFake)},
 		},
 		Status: corev1.NodeStatus{
 			Capacity:    fakeNodeCapacity,
 			Allocatable: fakeNodeCapacity,
 			Conditions: []corev1.NodeCondition{{
 				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "HostNode",
-				Message: "runs this virtual cluster's pods on the host", LastHeartbeatTime: now, LastTransitionTime: now,
+				Message: "runs this virtual cluster's pods on the host",
 			}},
 			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "nest"},
 		},
 	}
-	s.setKubelet(node)
+}
+
+// realNode is the virtual copy of a host node: its labels, taints,
+// capacity, conditions, addresses and node info. Addresses of types the
+// virtual apiserver would prefer over the kubelet endpoint's InternalIP
+// (Hostname, InternalDNS) are dropped; setKubelet puts the endpoint first.
+func realNode(h *corev1.Node) *corev1.Node {
+	labels := maps.Clone(h.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[names.LabelManagedBy] = names.ManagedByValue
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: h.Name, Labels: labels,
+			Annotations: map[string]string{annotationNodeMode: string(config.NodeModeReal)},
+		},
+		Spec: corev1.NodeSpec{Taints: h.Spec.Taints, Unschedulable: h.Spec.Unschedulable},
+		Status: corev1.NodeStatus{
+			Capacity: h.Status.Capacity, Allocatable: h.Status.Allocatable,
+			Conditions: h.Status.Conditions, NodeInfo: h.Status.NodeInfo,
+		},
+	}
+	for _, a := range h.Status.Addresses {
+		if a.Type != corev1.NodeHostName && a.Type != corev1.NodeInternalDNS {
+			n.Status.Addresses = append(n.Status.Addresses, a)
+		}
+	}
+	return n
+}
+
+// ensureNode makes sure the virtual cluster has a node of that name, so a
+// virtual pod can be bound to where its host copy runs, and that it shows
+// what it should.
+func (s *Syncer) ensureNode(ctx context.Context, name string) error {
+	if node, ok, err := found(s.virtualNodes.Get(name)); ok || err != nil {
+		if ok {
+			return s.refreshNode(ctx, node)
+		}
+		return err
+	}
+	node := s.wantNode(name)
+	now := metav1.Now()
+	for i := range node.Status.Conditions {
+		if node.Status.Conditions[i].LastHeartbeatTime.IsZero() {
+			node.Status.Conditions[i].LastHeartbeatTime, node.Status.Conditions[i].LastTransitionTime = now, now
+		}
+	}
 	if _, err := s.virtual.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create virtual node %s: %w", name, err)
 	}
 	return nil
 }
 
-// setKubelet points a node at the syncer's kubelet API.
+// setKubelet points a node at the syncer's kubelet API: its first
+// InternalIP and its kubelet port.
 func (s *Syncer) setKubelet(node *corev1.Node) {
 	if s.kubelet == nil {
 		return
 	}
-	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: s.kubelet.address}}
+	endpoint := corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: s.kubelet.address}
+	addresses := []corev1.NodeAddress{endpoint}
+	for _, a := range node.Status.Addresses {
+		if a != endpoint { // the apiserver refuses duplicates
+			addresses = append(addresses, a)
+		}
+	}
+	node.Status.Addresses = addresses
 	node.Status.DaemonEndpoints.KubeletEndpoint.Port = s.kubelet.port
 }
 
-// pointAtKubelet updates a placeholder node made by an earlier syncer
-// process, whose kubelet API listened elsewhere.
-func (s *Syncer) pointAtKubelet(ctx context.Context, node *corev1.Node) error {
-	if s.kubelet == nil || node.Labels[names.LabelManagedBy] != names.ManagedByValue {
+// refreshNode brings one of Nest's virtual nodes to what it should show:
+// pointed at this process's kubelet API (an earlier one listened
+// elsewhere), and in real mode, the host node's current data.
+func (s *Syncer) refreshNode(ctx context.Context, node *corev1.Node) error {
+	if node.Labels[names.LabelManagedBy] != names.ManagedByValue {
 		return nil
 	}
+	want := s.wantNode(node.Name)
+	if !sameNodeMeta(node, want) {
+		updated := node.DeepCopy()
+		updated.Labels, updated.Spec.Taints, updated.Spec.Unschedulable = want.Labels, want.Spec.Taints, want.Spec.Unschedulable
+		if updated.Annotations == nil {
+			updated.Annotations = map[string]string{}
+		}
+		maps.Copy(updated.Annotations, want.Annotations)
+		stored, err := s.virtual.CoreV1().Nodes().Update(ctx, updated, metav1.UpdateOptions{})
+		if err != nil {
+			return s.nodeGone(err, node.Name, "update virtual node")
+		}
+		node = stored
+	}
 	updated := node.DeepCopy()
-	s.setKubelet(updated)
+	updated.Status.Capacity, updated.Status.Allocatable = want.Status.Capacity, want.Status.Allocatable
+	updated.Status.Addresses, updated.Status.NodeInfo = want.Status.Addresses, want.Status.NodeInfo
+	updated.Status.DaemonEndpoints = want.Status.DaemonEndpoints
+	updated.Status.Conditions = mergeConditions(node.Status.Conditions, want.Status.Conditions)
 	if equality.Semantic.DeepEqual(updated.Status, node.Status) {
 		return nil
 	}
 	_, err := s.virtual.CoreV1().Nodes().UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	return s.nodeGone(err, node.Name, "update the status of virtual node")
+}
+
+func (s *Syncer) nodeGone(err error, name, what string) error {
 	if apierrors.IsNotFound(err) {
 		// Deleted since the cache saw it: a pod still needs it.
-		return fmt.Errorf("virtual node %s is gone, to be made again", node.Name)
+		return fmt.Errorf("virtual node %s is gone, to be made again", name)
 	}
-	return ignoreGone(err, "point virtual node "+node.Name+" at the syncer's kubelet API")
+	return ignoreGone(err, what+" "+name)
+}
+
+// sameNodeMeta compares what refreshNode keeps equal outside the status.
+func sameNodeMeta(node, want *corev1.Node) bool {
+	return maps.Equal(node.Labels, want.Labels) && node.Annotations[annotationNodeMode] == want.Annotations[annotationNodeMode] &&
+		equality.Semantic.DeepEqual(node.Spec.Taints, want.Spec.Taints) && node.Spec.Unschedulable == want.Spec.Unschedulable
+}
+
+// mergeConditions returns want's conditions, keeping the current ones
+// where only their timestamps differ: a host's heartbeats alone do not
+// rewrite the virtual node (a fake node's conditions have no timestamps).
+func mergeConditions(current, want []corev1.NodeCondition) []corev1.NodeCondition {
+	byType := map[corev1.NodeConditionType]corev1.NodeCondition{}
+	for _, c := range current {
+		byType[c.Type] = c
+	}
+	out := make([]corev1.NodeCondition, 0, len(want))
+	for _, w := range want {
+		if c, ok := byType[w.Type]; ok && c.Status == w.Status && c.Reason == w.Reason && c.Message == w.Message {
+			out = append(out, c)
+			continue
+		}
+		if w.LastHeartbeatTime.IsZero() {
+			now := metav1.Now()
+			w.LastHeartbeatTime, w.LastTransitionTime = now, now
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // kindNode is the queue kind of virtual nodes, queued when a pod leaves one.
 const kindNode = "nodes"
 
-// syncNode removes a placeholder node once no virtual pod is bound to it.
-// Nodes a tenant made (without Nest's label) are left alone. A pod bound
-// to it meanwhile brings it back through ensureNode on its next sync,
-// long before the pod garbage collector would miss the node (40 s).
+// syncNode removes a virtual node once no virtual pod is bound to it, and
+// keeps it current while one is. Nodes a tenant made (without Nest's
+// label) are left alone. A pod bound to it meanwhile brings it back
+// through ensureNode on its next sync, long before the pod garbage
+// collector would miss the node (40 s).
 func (s *Syncer) syncNode(ctx context.Context, name string) error {
 	node, ok, err := found(s.virtualNodes.Get(name))
 	if err != nil {
@@ -112,7 +311,7 @@ func (s *Syncer) syncNode(ctx context.Context, name string) error {
 		return nil
 	}
 	if len(pods) > 0 {
-		return s.pointAtKubelet(ctx, node)
+		return s.refreshNode(ctx, node)
 	}
 	// The pod cache may not show a bind made a moment ago: ask the
 	// apiserver before deleting. (A bind after this question brings the

@@ -166,15 +166,16 @@ func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
 		}
 	}
 	if vpod.Spec.NodeName == "" && hpod.Spec.NodeName != "" {
-		if err := s.ensureNode(ctx, hpod.Spec.NodeName); err != nil {
+		node := s.virtualNodeName(hpod.Spec.NodeName)
+		if err := s.ensureNode(ctx, node); err != nil {
 			return err
 		}
 		err := s.virtual.CoreV1().Pods(vpod.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Name: vpod.Name, Namespace: vpod.Namespace, UID: vpod.UID},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: hpod.Spec.NodeName},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 		}, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsConflict(err) {
-			return fmt.Errorf("bind virtual pod %s/%s to %s: %w", vpod.Namespace, vpod.Name, hpod.Spec.NodeName, err)
+			return fmt.Errorf("bind virtual pod %s/%s to %s: %w", vpod.Namespace, vpod.Name, node, err)
 		}
 		// The bind changes the virtual pod; its event brings us back.
 		return nil

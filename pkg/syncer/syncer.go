@@ -88,6 +88,9 @@ type Syncer struct {
 	resume                 *resumeTracker // non-nil while coming back from a pause
 	customMu               sync.Mutex
 	custom                 map[string]*customSync // by queue kind, once served on both sides
+	serviceMaps            serviceMappings        // sync.serviceMappings
+	hostNodes              corelisters.NodeLister // real node data; nil: none
+	extraInformers         []informers.SharedInformerFactory
 	log                    *slog.Logger
 
 	// Tenants' endpoint slices, the opt-in kinds and the classes copied up.
@@ -100,7 +103,11 @@ type Syncer struct {
 
 // Hook runs the syncer inside a control plane; it does nothing when the
 // control plane has no host (`nest controlplane` without --host-kubeconfig).
-func Hook() controlplane.Hook {
+func Hook() controlplane.Hook { return HookWithDNS("") }
+
+// HookWithDNS is Hook pointing host pods at the virtual cluster's DNS
+// server at dnsServer (Config.DNSServer); "" leaves their DNS alone.
+func HookWithDNS(dnsServer string) controlplane.Hook {
 	return func(ctx context.Context, env controlplane.HookEnv) error {
 		if !env.HasHost() {
 			env.Logger.Info("No host given: the syncer is off")
@@ -121,7 +128,7 @@ func Hook() controlplane.Hook {
 		return Run(ctx, Config{
 			Name: env.Name, HostNamespace: env.HostNamespace, Cluster: env.Config,
 			Virtual: env.Virtual, VirtualDynamic: virtualDynamic, Host: host, PKI: env.PKI, APIServer: virtual.Host,
-			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger,
+			PausedMarker: env.Layout.PausedPath(), Logger: env.Logger, DNSServer: dnsServer,
 		})
 	}
 }
@@ -247,6 +254,7 @@ func Run(ctx context.Context, cfg Config) error {
 			informerHandler{vpods.Informer(), s.enqueueVirtualPod},
 			informerHandler{vnodes.Informer(), s.enqueueVirtual(kindNode)},
 			informerHandler{hpods.Informer(), s.enqueueHost(kindPod)})
+		handlers = append(handlers, s.setUpHostNodes(ctx)...)
 	}
 	if s.enabled(string(refConfigMap)) {
 		vcms, hcms := virtualInformers.Core().V1().ConfigMaps(), hostInformers.Core().V1().ConfigMaps()
@@ -280,6 +288,7 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			handlers = append(handlers, sliceHandlers...)
 		}
+		handlers = append(handlers, s.setUpServiceMappings(vsvcs, hsvcs, virtualInformers.Core().V1().Endpoints())...)
 	}
 	if s.enabled(kindPVC) {
 		vpvcs, hpvcs := virtualInformers.Core().V1().PersistentVolumeClaims(), hostInformers.Core().V1().PersistentVolumeClaims()
@@ -343,7 +352,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	virtualInformers.Start(ctx.Done())
 	hostInformers.Start(ctx.Done())
-	for _, f := range []informers.SharedInformerFactory{hostEventInformers, hostClassInformers} {
+	for _, f := range append([]informers.SharedInformerFactory{hostEventInformers, hostClassInformers}, s.extraInformers...) {
 		if f != nil {
 			f.Start(ctx.Done())
 		}
@@ -562,6 +571,9 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 			return nil
 		}
 		return s.syncCustom(ctx, c, ns, name)
+	}
+	if handled, err := s.syncServiceMapping(ctx, kind, objKey); handled {
+		return err
 	}
 	if !s.enabled(kind) {
 		return nil

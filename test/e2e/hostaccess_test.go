@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nestcluster/nest/internal/testenv"
 	"github.com/nestcluster/nest/pkg/controlplane"
@@ -16,7 +17,7 @@ import (
 
 // TestHostCredentialsAreNamespaceScoped checks the credentials a virtual
 // cluster's control plane gets for the host: everything the syncer needs in
-// its own namespace, nothing anywhere else.
+// its own namespace, and nothing outside it with the default nest.yaml.
 func TestHostCredentialsAreNamespaceScoped(t *testing.T) {
 	t.Parallel()
 	env := testenv.Get(t)
@@ -77,6 +78,17 @@ func TestHostCredentialsAreNamespaceScoped(t *testing.T) {
 		{"grant itself more in its namespace", func() error {
 			_, err := host.RbacV1().Roles(own).List(ctx, metav1.ListOptions{})
 			return err
+		}},
+		{"read the host's nodes (only sync.fromHost.nodes.mode real grants it; fake is the default)", func() error {
+			_, err := host.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"change a node", func() error {
+			_, err := host.CoreV1().Nodes().Patch(ctx, "nest-node-0", types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`), metav1.PatchOptions{})
+			return err
+		}},
+		{"delete a node", func() error {
+			return host.CoreV1().Nodes().Delete(ctx, "nest-node-0", metav1.DeleteOptions{})
 		}},
 		{"delete its own namespace", func() error {
 			return host.CoreV1().Namespaces().Delete(ctx, own, metav1.DeleteOptions{})

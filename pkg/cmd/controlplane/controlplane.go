@@ -9,6 +9,7 @@ import (
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/syncer"
+	"github.com/nestcluster/nest/pkg/vdns"
 )
 
 type flags struct {
@@ -20,6 +21,8 @@ type flags struct {
 	tlsSANs                []string
 	kubeconfigSecret       string
 	kubeconfigServer       string
+	dnsListen, dnsIP       string
+	dnsUpstreams           []string
 }
 
 // NewCommand returns `nest controlplane`.
@@ -47,7 +50,10 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 			if f.datastore != "" {
 				cluster.Datastore.Endpoint = f.datastore
 			}
-			hooks := []controlplane.Hook{syncer.Hook()}
+			hooks := []controlplane.Hook{syncer.HookWithDNS(f.dnsIP)}
+			if f.dnsListen != "" {
+				hooks = append(hooks, vdns.Hook(vdns.HookConfig{Addr: f.dnsListen, Upstreams: f.dnsUpstreams}))
+			}
 			if f.kubeconfigSecret != "" {
 				server := f.kubeconfigServer
 				if server == "" {
@@ -76,6 +82,9 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().StringVar(&f.kubeconfigSecret, "kubeconfig-secret", "", "publish the admin kubeconfig in this Secret of the host namespace (key \"config\")")
 	c.Flags().StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "server URL in the published kubeconfig (default: this process's own address)")
 	c.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra IPs and DNS names of the apiserver's serving certificate (e.g. a host Service's names); repeatable")
+	c.Flags().StringVar(&f.dnsListen, "dns-listen", "", "serve the virtual cluster's DNS (cluster.local names from the virtual apiserver, the rest forwarded) on this UDP and TCP address, e.g. 127.0.0.1:0 or :1053; its address is written to dns.address in --dir (default: no DNS server)")
+	c.Flags().StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "DNS server (ip or ip:port) that answers names outside the cluster domain; repeatable (default: the nameservers of /etc/resolv.conf)")
+	c.Flags().StringVar(&f.dnsIP, "dns-service-ip", "", "IP (port 53) at which the host's pods reach this DNS server, e.g. the cluster IP of a host Service in front of it; host pods with dnsPolicy ClusterFirst are pointed at it (default: they keep the host's DNS)")
 	for _, n := range []string{"name", "dir"} {
 		_ = c.MarkFlagRequired(n)
 	}
