@@ -25,8 +25,9 @@ var toHostKinds = []syncKind{
 	{"networkpolicies", false},
 	{"poddisruptionbudgets", false},
 	{"priorityclasses", false},
-	{"storageclasses", false},
-	{"persistentvolumes", false},
+	// Not yet: storage classes and persistent volumes down (the host's own
+	// provision claims), priority classes up. Unknown kinds are refused,
+	// so a config cannot ask for what the syncer does not do.
 }
 
 // fromHostKinds are the kinds the syncer can copy from the host into the virtual cluster.
@@ -37,7 +38,6 @@ var fromHostKinds = []syncKind{
 	// grant, and the default grant is the host namespace only.
 	{"storageclasses", false},
 	{"ingressclasses", false},
-	{"priorityclasses", false},
 }
 
 // nodesKind is the only fromHost kind that accepts a mode.

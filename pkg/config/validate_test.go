@@ -48,13 +48,13 @@ func TestValidate(t *testing.T) {
 			name:  "bad toHost kind",
 			input: "sync: {toHost: {foo: {enabled: true}}}",
 			wantErrs: []string{
-				`sync.toHost.foo: Unsupported value: "foo": supported values: "configmaps", "endpoints", "endpointslices", "ingresses", "networkpolicies", "persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets", "pods", "priorityclasses", "secrets", "serviceaccounts", "services", "storageclasses"`,
+				`sync.toHost.foo: Unsupported value: "foo": supported values: "configmaps", "endpoints", "endpointslices", "ingresses", "networkpolicies", "persistentvolumeclaims", "poddisruptionbudgets", "pods", "priorityclasses", "secrets", "serviceaccounts", "services"`,
 			},
 		},
 		{
 			name:     "bad fromHost kind",
 			input:    "sync: {fromHost: {pods: {}}}",
-			wantErrs: []string{`sync.fromHost.pods: Unsupported value: "pods": supported values: "events", "ingressclasses", "nodes", "priorityclasses", "storageclasses"`},
+			wantErrs: []string{`sync.fromHost.pods: Unsupported value: "pods": supported values: "events", "ingressclasses", "nodes", "storageclasses"`},
 		},
 		{
 			name:     "mode on a kind other than nodes",
@@ -67,11 +67,10 @@ func TestValidate(t *testing.T) {
 			wantErrs: []string{`sync.fromHost.nodes.mode: Unsupported value: "virtual": supported values: "real", "fake"`},
 		},
 		{
-			name:     "kind synced both ways",
-			input:    "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {storageclasses: {enabled: true}}}",
-			wantErrs: []string{"sync.toHost.storageclasses.enabled: Invalid value: true"},
+			name:     "a kind not synced in that direction yet",
+			input:    "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {priorityclasses: {enabled: true}}}",
+			wantErrs: []string{`sync.toHost.storageclasses: Unsupported value: "storageclasses"`, `sync.fromHost.priorityclasses: Unsupported value: "priorityclasses"`},
 		},
-		{name: "kind synced one way each", input: "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {storageclasses: {enabled: false}}}"},
 		{name: "a class read from the host", input: "sync: {fromHost: {storageclasses: {enabled: true}, ingressclasses: {enabled: true}}}"},
 		{
 			name:     "endpoint slices without their services",
