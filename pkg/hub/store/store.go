@@ -55,6 +55,8 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	// path is the SQLite database's file.
+	path string
 
 	// stmts are the prepared statements of the queries run so far, by
 	// their text (as written, with ? placeholders).
@@ -104,7 +106,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// beyond the CPUs only queue inside SQLite.
 		db.SetMaxOpenConns(sqliteConns)
 		db.SetMaxIdleConns(sqliteConns)
-		s = &Store{db: db, dialect: SQLite}
+		s = &Store{db: db, dialect: SQLite, path: path}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		db, err := sql.Open("pgx", url)
 		if err != nil {
