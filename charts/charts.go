@@ -38,6 +38,11 @@ const NestChart = "nest"
 // generated from pkg/hostaccess.Rules by `go generate ./charts`.
 const SyncerRulesFile = "files/syncer-rules.yaml"
 
+// SyncerClusterRulesFile holds the chart's ClusterRole rules by sync
+// setting, generated from pkg/hostaccess.ClusterRulesBySetting: the
+// template grants those of the settings its config turns on.
+const SyncerClusterRulesFile = "files/syncer-cluster-rules.yaml"
+
 // FS returns the charts' files.
 func FS() fs.FS { return files }
 
@@ -146,6 +151,18 @@ func SyncerRules() ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteString("# Generated from pkg/hostaccess.Rules by `go generate ./charts`. DO NOT EDIT.\n")
+	b.Write(data)
+	return b.Bytes(), nil
+}
+
+// SyncerClusterRules returns the content of SyncerClusterRulesFile.
+func SyncerClusterRules() ([]byte, error) {
+	data, err := yaml.Marshal(hostaccess.ClusterRulesBySetting())
+	if err != nil {
+		return nil, fmt.Errorf("encode syncer cluster rules: %w", err)
+	}
+	var b bytes.Buffer
+	b.WriteString("# Generated from pkg/hostaccess.ClusterRulesBySetting by `go generate ./charts`. DO NOT EDIT.\n")
 	b.Write(data)
 	return b.Bytes(), nil
 }

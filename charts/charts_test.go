@@ -2,7 +2,7 @@ package charts
 
 import (
 	"bytes"
-	"io"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -16,8 +16,7 @@ import (
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
-	"github.com/nestcluster/nest/pkg/cmd"
-	nestcmd "github.com/nestcluster/nest/pkg/cmd/nest"
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/hostaccess"
 )
 
@@ -71,6 +70,79 @@ func TestSyncerRulesFileIsGenerated(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from pkg/hostaccess.Rules: run `go generate ./charts`", SyncerRulesFile)
+	}
+}
+
+func TestSyncerClusterRulesFileIsGenerated(t *testing.T) {
+	t.Parallel()
+	want, err := SyncerClusterRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := files.ReadFile(NestChart + "/" + SyncerClusterRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from pkg/hostaccess.ClusterRulesBySetting: run `go generate ./charts`", SyncerClusterRulesFile)
+	}
+}
+
+// TestRenderClusterRules: the chart grants cluster-scoped rules only when
+// its config turns on a kind that needs them, exactly
+// pkg/hostaccess.ClusterRules of that config.
+func TestRenderClusterRules(t *testing.T) {
+	t.Parallel()
+	enabled := map[string]any{"enabled": true}
+	tests := []struct {
+		name string
+		sync map[string]any
+	}{
+		{"defaults: none", nil},
+		{"namespaced opt-in kinds: none", map[string]any{"toHost": map[string]any{"serviceaccounts": enabled, "ingresses": enabled}}},
+		{"priority classes down", map[string]any{"toHost": map[string]any{"priorityclasses": enabled}}},
+		{"classes up", map[string]any{"fromHost": map[string]any{"storageclasses": enabled, "ingressclasses": enabled}}},
+		{"all three", map[string]any{"toHost": map[string]any{"priorityclasses": enabled}, "fromHost": map[string]any{"storageclasses": enabled, "ingressclasses": enabled}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			values := map[string]any{}
+			var cfg config.Sync
+			if tt.sync != nil {
+				values["controlPlane"] = map[string]any{"config": map[string]any{"sync": tt.sync}}
+				data, err := json.Marshal(tt.sync)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(data, &cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := hostaccess.ClusterRules(cfg)
+			r := render(t, values)
+			var role rbacv1.ClusterRole
+			found := find(t, r, "ClusterRole", "dev-nest-"+testNS, &role)
+			if len(want) == 0 {
+				if found {
+					t.Fatalf("a ClusterRole for %v: %v", tt.sync, role.Rules)
+				}
+				return
+			}
+			if !found {
+				t.Fatal("no ClusterRole")
+			}
+			slices.SortFunc(role.Rules, func(a, b rbacv1.PolicyRule) int { return strings.Compare(a.Resources[0], b.Resources[0]) })
+			slices.SortFunc(want, func(a, b rbacv1.PolicyRule) int { return strings.Compare(a.Resources[0], b.Resources[0]) })
+			if !equality.Semantic.DeepEqual(role.Rules, want) {
+				t.Errorf("cluster role rules:\n got  %v\n want %v", role.Rules, want)
+			}
+			var b rbacv1.ClusterRoleBinding
+			find(t, r, "ClusterRoleBinding", "dev-nest-"+testNS, &b)
+			if len(b.Subjects) != 1 || b.Subjects[0].Name != "dev-nest" || b.Subjects[0].Namespace != testNS || b.RoleRef.Name != role.Name {
+				t.Errorf("binding %v → %v", b.Subjects, b.RoleRef)
+			}
+		})
 	}
 }
 
@@ -249,7 +321,8 @@ func checkRBAC(t *testing.T, r *Rendered) {
 }
 
 // checkPod: the control plane runs as the chart's service account with
-// in-cluster host credentials, with flags `nest controlplane` accepts, and
+// in-cluster host credentials (args_test.go checks that `nest controlplane`
+// accepts its flags), and
 // its pod passes the restricted Pod Security level (so every preset admits it).
 func checkPod(t *testing.T, sts *appsv1.StatefulSet) {
 	t.Helper()
@@ -263,14 +336,6 @@ func checkPod(t *testing.T, sts *appsv1.StatefulSet) {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %v lack %s", c.Args, want)
 		}
-	}
-	root := nestcmd.NewCommand(cmd.IOStreams{In: strings.NewReader(""), Out: io.Discard, ErrOut: io.Discard})
-	sub, rest, err := root.Find(c.Args)
-	if err != nil || sub.Name() != "controlplane" {
-		t.Fatalf("args %v do not name `nest controlplane`: %v", c.Args, err)
-	}
-	if err := sub.ParseFlags(rest); err != nil {
-		t.Errorf("nest controlplane rejects the chart's args %v: %v", c.Args, err)
 	}
 	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Scheme != corev1.URISchemeHTTPS {
 		t.Errorf("readiness probe = %v, want HTTPS /readyz", c.ReadinessProbe)

@@ -4,6 +4,8 @@
 package config
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -37,8 +39,31 @@ type Datastore struct {
 
 // ControlPlane configures the virtual cluster's control-plane components.
 type ControlPlane struct {
-	APIServer   APIServer   `json:"apiServer"`
-	Controllers Controllers `json:"controllers"`
+	APIServer    APIServer    `json:"apiServer"`
+	Controllers  Controllers  `json:"controllers"`
+	Certificates Certificates `json:"certificates,omitzero"`
+}
+
+// Certificates configures the control plane's leaf certificates (serving,
+// component and admin client certs); the CA is not affected.
+type Certificates struct {
+	// Validity is the lifetime of a newly issued leaf certificate, a Go
+	// duration ("8760h"); "" is one year. Certificates are renewed, while
+	// the control plane runs, once two thirds of it have passed.
+	Validity string `json:"validity,omitempty"`
+}
+
+// Bounds of controlPlane.certificates.validity: a leaf cannot outlive the
+// 10-year CA, and less than a minute leaves no time to renew.
+const (
+	MinCertificateValidity = time.Minute
+	MaxCertificateValidity = 10 * 365 * 24 * time.Hour
+)
+
+// LeafValidity is Validity parsed; 0 when unset (the PKI default).
+func (c Certificates) LeafValidity() time.Duration {
+	d, _ := time.ParseDuration(c.Validity)
+	return d
 }
 
 // APIServer configures the virtual kube-apiserver.

@@ -125,6 +125,7 @@ func DefaultsTable() []DefaultEntry {
 		{"datastore.endpoint", `""`, "embedded SQLite in the virtual cluster's data directory"},
 		{"controlPlane.apiServer.extraArgs", "{}", "no extra kube-apiserver flags"},
 		{"controlPlane.controllers.enabled", `["*"]`, "run every controller in KnownControllers; [] runs none"},
+		{"controlPlane.certificates.validity", `""`, "leaf certificates (serving, clients) live one year (8760h) and are renewed at two thirds of it; the CA lives 10 years"},
 	}
 	for _, k := range toHostKinds {
 		table = append(table, DefaultEntry{

@@ -105,6 +105,9 @@ func TestSyncEnabledFallsBackToDefaults(t *testing.T) {
 		{name: "toHost unknown", got: empty.ToHostEnabled("widgets"), want: false},
 		{name: "fromHost nodes", got: empty.FromHostEnabled("nodes"), want: true},
 		{name: "fromHost priorityclasses", got: empty.FromHostEnabled("priorityclasses"), want: false},
+		{name: "fromHost storageclasses (a cluster-scoped grant)", got: empty.FromHostEnabled("storageclasses"), want: false},
+		{name: "fromHost ingressclasses (a cluster-scoped grant)", got: empty.FromHostEnabled("ingressclasses"), want: false},
+		{name: "toHost endpointslices", got: empty.ToHostEnabled("endpointslices"), want: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,8 +33,10 @@ var toHostKinds = []syncKind{
 var fromHostKinds = []syncKind{
 	{"nodes", true},
 	{"events", true},
-	{"storageclasses", true},
-	{"ingressclasses", true},
+	// Off by default: reading the host's classes takes a cluster-scoped
+	// grant, and the default grant is the host namespace only.
+	{"storageclasses", false},
+	{"ingressclasses", false},
 	{"priorityclasses", false},
 }
 

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,6 +71,17 @@ func validateControlPlane(cp ControlPlane, path *field.Path) field.ErrorList {
 		}
 	}
 
+	if v := cp.Certificates.Validity; v != "" {
+		validityPath := path.Child("certificates", "validity")
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, field.Invalid(validityPath, v, `must be a duration such as "8760h"`))
+		case d < MinCertificateValidity || d > MaxCertificateValidity:
+			errs = append(errs, field.Invalid(validityPath, v, fmt.Sprintf("must be between %s and %s", MinCertificateValidity, MaxCertificateValidity)))
+		}
+	}
+
 	enabledPath := path.Child("controllers", "enabled")
 	known := KnownControllers()
 	seen := sets.New[string]()
@@ -101,6 +114,13 @@ func validateSync(s Sync, path *field.Path) field.ErrorList {
 		if s.ToHostEnabled(kind) && s.FromHostEnabled(kind) {
 			errs = append(errs, field.Invalid(kindPath.Child("enabled"), true,
 				"cannot sync to the host while sync.fromHost."+kind+" is enabled"))
+		}
+	}
+
+	// Endpoints and endpoint slices are copied for services that are.
+	for _, kind := range []string{"endpoints", "endpointslices"} {
+		if s.ToHostEnabled(kind) && !s.ToHostEnabled("services") {
+			errs = append(errs, field.Invalid(toHostPath.Child(kind, "enabled"), true, "needs sync.toHost.services.enabled"))
 		}
 	}
 

@@ -68,10 +68,22 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:     "kind synced both ways",
-			input:    "sync: {toHost: {storageclasses: {enabled: true}}}",
+			input:    "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {storageclasses: {enabled: true}}}",
 			wantErrs: []string{"sync.toHost.storageclasses.enabled: Invalid value: true"},
 		},
 		{name: "kind synced one way each", input: "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {storageclasses: {enabled: false}}}"},
+		{name: "a class read from the host", input: "sync: {fromHost: {storageclasses: {enabled: true}, ingressclasses: {enabled: true}}}"},
+		{
+			name:     "endpoint slices without their services",
+			input:    "sync: {toHost: {services: {enabled: false}, endpoints: {enabled: false}}}",
+			wantErrs: []string{"sync.toHost.endpointslices.enabled: Invalid value: true: needs sync.toHost.services.enabled"},
+		},
+		{
+			name:     "endpoints without their services",
+			input:    "sync: {toHost: {services: {enabled: false}, endpointslices: {enabled: false}}}",
+			wantErrs: []string{"sync.toHost.endpoints.enabled: Invalid value: true: needs sync.toHost.services.enabled"},
+		},
+		{name: "services off with what goes with them", input: "sync: {toHost: {services: {enabled: false}, endpoints: {enabled: false}, endpointslices: {enabled: false}}}"},
 		{
 			name:     "bad selector",
 			input:    "sync: {toHost: {pods: {selector: {matchExpressions: [{key: a, operator: Near}]}}}}",
@@ -106,6 +118,17 @@ func TestValidate(t *testing.T) {
 			name:     "bad flag names",
 			input:    "controlPlane: {apiServer: {extraArgs: {--v: '2', Foo: x}}}",
 			wantErrs: []string{"controlPlane.apiServer.extraArgs.--v: Invalid value", "controlPlane.apiServer.extraArgs.Foo: Invalid value"},
+		},
+		{name: "short certificate validity", input: "controlPlane: {certificates: {validity: 3m}}"},
+		{
+			name:     "certificate validity not a duration",
+			input:    "controlPlane: {certificates: {validity: 1y}}",
+			wantErrs: []string{`controlPlane.certificates.validity: Invalid value: "1y": must be a duration such as "8760h"`},
+		},
+		{
+			name:     "certificate validity too short",
+			input:    "controlPlane: {certificates: {validity: 10s}}",
+			wantErrs: []string{`controlPlane.certificates.validity: Invalid value: "10s": must be between 1m0s and 87600h0m0s`},
 		},
 		{name: "restricted pod security", input: "isolation: {podSecurity: restricted}"},
 		{

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/transport"
 
 	"github.com/nestcluster/nest/pkg/components"
 	"github.com/nestcluster/nest/pkg/config"
@@ -55,14 +56,17 @@ type Hook func(ctx context.Context, env HookEnv) error
 type HookEnv struct {
 	Name          string
 	Virtual       kubernetes.Interface
-	VirtualConfig string // admin kubeconfig path of the virtual cluster
+	VirtualConfig string // admin kubeconfig path of the virtual cluster (referring to the cert files)
 	HostConfig    string // kubeconfig path of the host cluster
 	HostInCluster bool   // the host is the cluster this process runs in, as a pod (its service account)
 	HostNamespace string
 	PKI           *pki.Bundle // the cluster's certificates (its CA signs the apiserver's kubelet client cert)
 	Layout        Layout      // the cluster's state directory
-	Config        *config.Config
-	Logger        *slog.Logger
+	// CertsRotated returns a channel that is closed when the control plane
+	// next renews certificates (the admin kubeconfig then changes too).
+	CertsRotated func() <-chan struct{}
+	Config       *config.Config
+	Logger       *slog.Logger
 }
 
 // Config of one control plane.
@@ -133,7 +137,11 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("virtualCluster", cfg.Name)
 	tuneGC()
 	layout := Layout{Dir: cfg.Dir}
-	bundle, err := Prepare(layout, LocalServer(cfg.BindAddress, cfg.Port), cfg.TLSSANs...)
+	server := LocalServer(cfg.BindAddress, cfg.Port)
+	certOpts := CertOptionsFor(cfg.Cluster, cfg.TLSSANs...)
+	// Before any client exists: client-go reads it when it makes one.
+	transport.CertCallbackRefreshDuration = clientReloadInterval(certOpts.Validity)
+	bundle, err := PrepareCerts(layout, server, certOpts)
 	if err != nil {
 		return err
 	}
@@ -174,7 +182,10 @@ func Run(ctx context.Context, cfg Config) error {
 		cancel(fmt.Errorf("kube-apiserver stopped: %w", components.RunAPIServer(ctx, args)))
 	}()
 
-	client, err := kube.Clientset(layout.AdminKubeconfig())
+	rotated := newRotationSignal()
+	go rotateCertificates(ctx, layout, server, certOpts, rotated, log)
+
+	client, err := kube.Clientset(layout.LocalAdminKubeconfig())
 	if err != nil {
 		return err
 	}
@@ -199,9 +210,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	env := HookEnv{
-		Name: cfg.Name, Virtual: client, VirtualConfig: layout.AdminKubeconfig(),
+		Name: cfg.Name, Virtual: client, VirtualConfig: layout.LocalAdminKubeconfig(),
 		HostConfig: cfg.HostKubeconfig, HostInCluster: cfg.HostInCluster, HostNamespace: cfg.HostNamespace,
-		PKI: bundle, Layout: layout, Config: cfg.Cluster, Logger: log,
+		PKI: bundle, Layout: layout, Config: cfg.Cluster, Logger: log, CertsRotated: rotated.next,
 	}
 	for i, hook := range cfg.Hooks {
 		go func() {

@@ -16,6 +16,11 @@ func (l Layout) LogPath() string         { return filepath.Join(l.Dir, "controlp
 func (l Layout) ConfigPath() string      { return filepath.Join(l.Dir, "nest.yaml") }
 func (l Layout) AdminKubeconfig() string { return filepath.Join(l.Dir, "kubeconfig") }
 
+// LocalAdminKubeconfig is the admin identity of the control plane's own
+// clients (hooks such as the syncer); it refers to the certificate files
+// instead of embedding them, so those clients follow renewals.
+func (l Layout) LocalAdminKubeconfig() string { return filepath.Join(l.RunDir(), "admin.kubeconfig") }
+
 // ControllerManagerKubeconfig is the kube-controller-manager's own identity.
 func (l Layout) ControllerManagerKubeconfig() string {
 	return filepath.Join(l.Dir, "kube-controller-manager.kubeconfig")

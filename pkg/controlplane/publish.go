@@ -76,32 +76,52 @@ func PublishKubeconfig(name, server string) Hook {
 			env.Logger.Warn("No host given: the kubeconfig is not published", "secret", name)
 			return nil
 		}
-		data, err := AdminKubeconfig(env.Name, server, env)
-		if err != nil {
-			return err
-		}
 		host, err := env.HostClient()
 		if err != nil {
 			return fmt.Errorf("publish kubeconfig: host client: %w", err)
 		}
-		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.HostNamespace,
-				Labels: map[string]string{"nest.dev/kubeconfig-of": env.Name}},
-			Type: corev1.SecretTypeOpaque,
-			Data: map[string][]byte{KubeconfigSecretKey: data},
-		}
-		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-			err := putSecret(ctx, host, secret)
-			if err == nil {
-				env.Logger.Info("Kubeconfig is published", "secret", env.HostNamespace+"/"+name, "server", server)
-				return nil
+		for {
+			var rotated <-chan struct{}
+			if env.CertsRotated != nil {
+				rotated = env.CertsRotated()
 			}
-			env.Logger.Warn("Publishing the kubeconfig failed, retrying", "secret", name, "error", err)
+			if err := publishOnce(ctx, host, name, server, env); err != nil {
+				return err
+			}
+			// Publish again with the renewed admin certificate.
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(delay):
+			case <-rotated:
 			}
+		}
+	}
+}
+
+// publishOnce writes the current admin kubeconfig into the Secret,
+// retrying until the host takes it or ctx ends.
+func publishOnce(ctx context.Context, host kubernetes.Interface, name, server string, env HookEnv) error {
+	data, err := AdminKubeconfig(env.Name, server, env)
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.HostNamespace,
+			Labels: map[string]string{"nest.dev/kubeconfig-of": env.Name}},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{KubeconfigSecretKey: data},
+	}
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
+		err := putSecret(ctx, host, secret)
+		if err == nil {
+			env.Logger.Info("Kubeconfig is published", "secret", env.HostNamespace+"/"+name, "server", server)
+			return nil
+		}
+		env.Logger.Warn("Publishing the kubeconfig failed, retrying", "secret", name, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
 		}
 	}
 }

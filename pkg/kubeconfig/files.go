@@ -30,3 +30,20 @@ func WriteForCert(path, contextName, userName, server string, files CertFiles) e
 	}
 	return nil
 }
+
+// WriteForCertFiles writes to path a kubeconfig that refers to the files
+// instead of embedding them, so that long-running clients (client-go
+// reloads referenced client certificates) pick up renewed certificates.
+func WriteForCertFiles(path, contextName, userName, server string, files CertFiles) error {
+	cfg := Build(Params{ContextName: contextName, UserName: userName, Server: server})
+	for _, c := range cfg.Clusters {
+		c.CertificateAuthority = files.CA
+	}
+	for _, u := range cfg.AuthInfos {
+		u.ClientCertificate, u.ClientKey = files.Cert, files.Key
+	}
+	if err := Write(path, cfg); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}

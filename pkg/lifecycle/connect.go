@@ -16,24 +16,31 @@ func ContextName(name string) string { return "nest_" + name }
 
 // Kubeconfig returns the admin kubeconfig of a virtual cluster, its
 // context, cluster and user named ContextName(name).
-func (p *Provider) Kubeconfig(_ context.Context, name string) (*clientcmdapi.Config, error) {
-	if _, err := p.loadRecord(name); err != nil {
+func (p *Provider) Kubeconfig(ctx context.Context, name string) (*clientcmdapi.Config, error) {
+	r, err := p.loadRecord(name)
+	if err != nil {
 		return nil, err
 	}
 	path := p.layout(name).AdminKubeconfig()
-	cfg, err := clientcmd.LoadFromFile(path)
+	var cfg *clientcmdapi.Config
+	if r.Runtime == RuntimePod {
+		path = "Secret " + r.HostNamespace + "/" + kubeconfigSecretName(name)
+		cfg, err = p.podKubeconfig(ctx, r)
+	} else {
+		cfg, err = clientcmd.LoadFromFile(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read kubeconfig of %q: %w", name, err)
 	}
-	ctx, ok := cfg.Contexts[cfg.CurrentContext]
+	kctx, ok := cfg.Contexts[cfg.CurrentContext]
 	if !ok {
 		return nil, fmt.Errorf("kubeconfig %s has no current context", path)
 	}
 	n := ContextName(name)
 	out := clientcmdapi.NewConfig()
-	out.Clusters[n] = cfg.Clusters[ctx.Cluster]
-	out.AuthInfos[n] = cfg.AuthInfos[ctx.AuthInfo]
-	out.Contexts[n] = &clientcmdapi.Context{Cluster: n, AuthInfo: n, Namespace: ctx.Namespace}
+	out.Clusters[n] = cfg.Clusters[kctx.Cluster]
+	out.AuthInfos[n] = cfg.AuthInfos[kctx.AuthInfo]
+	out.Contexts[n] = &clientcmdapi.Context{Cluster: n, AuthInfo: n, Namespace: kctx.Namespace}
 	out.CurrentContext = n
 	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/localhost"
 	"github.com/nestcluster/nest/pkg/names"
@@ -33,6 +34,11 @@ type CreateOptions struct {
 	Config *config.Config
 	// Timeout bounds the wait for the cluster to become ready.
 	Timeout time.Duration
+	// Runtime is RuntimeProcess (the default, "") or RuntimePod.
+	Runtime string
+	// ChartValues are extra values of the nest chart (the pod runtime
+	// only), e.g. image, persistence, service: docs/chart.md.
+	ChartValues map[string]any
 }
 
 // Create makes a virtual cluster: its host namespace, its state, its running
@@ -44,7 +50,15 @@ func (p *Provider) Create(ctx context.Context, name string, opts CreateOptions) 
 	if err != nil {
 		return nil, err
 	}
-	if err := p.startProcess(ctx, r, opts.Timeout); err != nil {
+	if r.Runtime == RuntimePod {
+		cfg := opts.Config
+		if cfg == nil {
+			cfg = config.Default()
+		}
+		if err := p.installChart(ctx, r, cfg, opts.ChartValues, opts.Timeout); err != nil {
+			return nil, fmt.Errorf("create virtual cluster %q: %w (`nest delete %s` removes what was made)", name, err, name)
+		}
+	} else if err := p.startProcess(ctx, r, opts.Timeout); err != nil {
 		return nil, fmt.Errorf("start virtual cluster %q: %w (its state is kept: `nest delete %s` removes it)", name, err, name)
 	}
 	p.logger.Info("Virtual cluster is ready", "name", name, "elapsed", time.Since(start).Round(time.Millisecond))
@@ -67,6 +81,16 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
+	}
+	switch opts.Runtime {
+	case "":
+		opts.Runtime = RuntimeProcess
+	case RuntimeProcess, RuntimePod:
+	default:
+		return nil, fmt.Errorf("runtime %q: must be %q or %q", opts.Runtime, RuntimeProcess, RuntimePod)
+	}
+	if opts.Runtime != RuntimePod && len(opts.ChartValues) > 0 {
+		return nil, fmt.Errorf("chart values are for the %q runtime only", RuntimePod)
 	}
 	if _, err := p.loadRecord(name); err == nil {
 		return nil, fmt.Errorf("virtual cluster %q %w: delete it first, or `nest resume %s` if it is stopped", name, ErrExists, name)
@@ -96,7 +120,13 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	for _, cr := range cfg.Sync.CustomResources {
 		customGroups = append(customGroups, cr.Group)
 	}
-	if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
+	if opts.Runtime == RuntimeProcess { // the chart brings its own service account
+		if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
+			return nil, err
+		}
+	}
+	// Only opt-in kinds that are cluster-scoped on the host need more.
+	if err := hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync)); err != nil {
 		return nil, err
 	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)
@@ -107,15 +137,31 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err := os.WriteFile(layout.ConfigPath(), data, 0o600); err != nil {
 		return nil, fmt.Errorf("write %s: %w", layout.ConfigPath(), err)
 	}
+	r := &record{
+		Name: name, Runtime: opts.Runtime,
+		HostKubeconfig: hostKubeconfig, HostNamespace: namespace,
+		KubernetesVersion: config.SupportedKubernetesVersion, Created: time.Now().UTC(),
+	}
+	if r.Runtime == RuntimePod {
+		if err := p.saveRecord(r); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	port, err := ports.Free()
 	if err != nil {
 		return nil, err
 	}
-	r := &record{
+	nest, err := p.binaryVersion(ctx, p.nestPath)
+	if err != nil {
+		return nil, err
+	}
+	r = &record{
 		Name: name, Runtime: RuntimeProcess,
 		HostKubeconfig: hostKubeconfig, HostNamespace: namespace,
-		Port: port, KubernetesVersion: config.SupportedKubernetesVersion,
-		Created: time.Now().UTC(),
+		Port: port, KubernetesVersion: nest.Kubernetes,
+		Created:    time.Now().UTC(),
+		NestBinary: p.nestPath, NestVersion: nest.Nest,
 	}
 	if err := p.saveRecord(r); err != nil {
 		return nil, err
@@ -142,6 +188,9 @@ func (p *Provider) Start(ctx context.Context, name string, timeout time.Duration
 	}
 	if !c.State.Stopped() {
 		return c, nil
+	}
+	if r.Runtime == RuntimePod {
+		return p.startPod(ctx, r, timeout)
 	}
 	if !ports.IsFree(r.Port) {
 		port, err := ports.Free()
@@ -175,7 +224,12 @@ func (p *Provider) waitSettled(ctx context.Context, r *record, timeout time.Dura
 // startProcess starts `nest controlplane` for r and waits until ready.
 func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Duration) error {
 	layout := p.layout(r.Name)
-	if _, err := controlplane.Prepare(layout, endpoint(r.Port)); err != nil {
+	certOpts, err := certOptions(layout)
+	if err != nil {
+		return err
+	}
+	// Renews certificates due for renewal before the start.
+	if _, err := controlplane.PrepareCerts(layout, endpoint(r.Port), certOpts); err != nil {
 		return err
 	}
 	lockCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -185,7 +239,7 @@ func (p *Provider) startProcess(ctx context.Context, r *record, timeout time.Dur
 	}
 	stopStaleKine(layout)
 	cmd := exec.Command{
-		Path: p.nestPath,
+		Path: p.binaryOf(r),
 		Args: []string{"controlplane",
 			"--name=" + r.Name,
 			"--dir=" + layout.Dir,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/hostaccess"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/kubeconfig"
 )
@@ -19,8 +20,12 @@ import (
 // Stop stops the control plane of a virtual cluster and keeps all its state;
 // Start brings it back. Stopping a stopped cluster does nothing.
 func (p *Provider) Stop(ctx context.Context, name string) error {
-	if _, err := p.loadRecord(name); err != nil {
+	r, err := p.loadRecord(name)
+	if err != nil {
 		return err
+	}
+	if r.Runtime == RuntimePod {
+		return p.scalePod(ctx, r, 0, 2*time.Minute)
 	}
 	layout := p.layout(name)
 	pid, err := exec.ReadPIDFile(layout.PIDPath())
@@ -52,7 +57,11 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 	if err != nil {
 		return err
 	}
-	if err := p.Stop(ctx, name); err != nil {
+	if r.Runtime == RuntimePod {
+		if err := p.deletePodRuntime(ctx, r); err != nil {
+			return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
+		}
+	} else if err := p.Stop(ctx, name); err != nil {
 		return err
 	}
 	if err := p.cleanHost(ctx, r); err != nil {
@@ -80,6 +89,11 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 	host, err := hostClient(ctx, r.HostKubeconfig)
 	if err != nil {
+		return err
+	}
+	// What a namespace delete does not take: the cluster-scoped grant and
+	// copies of the opt-in kinds.
+	if err := hostaccess.DeleteCluster(ctx, host, r.HostNamespace, r.Name); err != nil {
 		return err
 	}
 	ns, err := host.CoreV1().Namespaces().Get(ctx, r.HostNamespace, metav1.GetOptions{})

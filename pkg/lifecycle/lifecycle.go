@@ -118,6 +118,9 @@ type Cluster struct {
 	Endpoint          string    `json:"endpoint"`
 	PID               int       `json:"pid,omitempty"`
 	Created           time.Time `json:"created"`
+	// NestVersion and NestBinary are the nest that runs the control plane.
+	NestVersion string `json:"nestVersion,omitempty"`
+	NestBinary  string `json:"nestBinary,omitempty"`
 	// Kubeconfig is the path of the cluster's admin kubeconfig.
 	Kubeconfig string `json:"kubeconfig"`
 }
@@ -163,7 +166,13 @@ func (p *Provider) describe(ctx context.Context, r *record) *Cluster {
 		Name: r.Name, Runtime: r.Runtime, KubernetesVersion: r.KubernetesVersion,
 		Host: r.HostKubeconfig, HostNamespace: r.HostNamespace,
 		Endpoint: endpoint(r.Port), Created: r.Created,
+		NestVersion: r.NestVersion, NestBinary: r.NestBinary,
 		Kubeconfig: layout.AdminKubeconfig(), State: StateStopped,
+	}
+	if r.Runtime == RuntimePod {
+		c.Kubeconfig = ""
+		p.describePod(ctx, r, c)
+		return c
 	}
 	pid, err := exec.ReadPIDFile(layout.PIDPath())
 	if err != nil || !exec.Alive(pid, layout.Dir) {

@@ -14,6 +14,8 @@ import (
 const (
 	// RuntimeProcess runs the control plane as a local process.
 	RuntimeProcess = "process"
+	// RuntimePod runs it as the nest chart's StatefulSet on the host.
+	RuntimePod = "pod"
 )
 
 // record is what Nest remembers of a virtual cluster, in cluster.json of its
@@ -26,6 +28,11 @@ type record struct {
 	Port              int       `json:"port"`
 	KubernetesVersion string    `json:"kubernetesVersion"`
 	Created           time.Time `json:"created"`
+	// NestBinary runs the control plane, and NestVersion is its version;
+	// set at create and by Upgrade. Empty in records of older Nest
+	// versions: the provider's binary runs them.
+	NestBinary  string `json:"nestBinary,omitempty"`
+	NestVersion string `json:"nestVersion,omitempty"`
 }
 
 const recordFile = "cluster.json"

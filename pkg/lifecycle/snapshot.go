@@ -39,6 +39,9 @@ func (p *Provider) SnapshotTo(ctx context.Context, name string, w io.Writer) (sn
 	if err != nil {
 		return snapshot.Header{}, err
 	}
+	if err := notForPods(r, "snapshot"); err != nil {
+		return snapshot.Header{}, err
+	}
 	ds, err := p.connectDatastore(ctx, name)
 	if err != nil {
 		return snapshot.Header{}, fmt.Errorf("snapshot of %q: %w", name, err)
@@ -149,6 +152,9 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 	case err != nil:
 		return nil, err
 	default:
+		if err := notForPods(r, "restore"); err != nil {
+			return nil, err
+		}
 		if c := p.describe(ctx, r); !c.State.Stopped() {
 			if !opts.Stop {
 				return nil, fmt.Errorf("virtual cluster %q %w: a restore replaces all its objects, so stop it first (nest restore --stop)", name, ErrRunning)

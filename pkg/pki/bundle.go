@@ -26,13 +26,14 @@ import (
 	"time"
 )
 
-// Validity periods and the renewal window of issued certificates.
+// Validity periods of issued certificates. A leaf cert is renewed once two
+// thirds of its lifetime have passed (RenewAt), four months before expiry
+// for the default.
 const (
 	CAValidity   = 10 * 365 * 24 * time.Hour
 	LeafValidity = 365 * 24 * time.Hour
-	// RenewWithin is how close to expiry a leaf cert may get before Ensure
-	// re-issues it from the existing CA and key.
-	RenewWithin = 30 * 24 * time.Hour
+	// MinLeafValidity is the shortest lifetime Options.Validity accepts.
+	MinLeafValidity = time.Minute
 )
 
 // Subject of the admin client certificate.
@@ -71,6 +72,19 @@ type Options struct {
 	ExtraDNSNames []string
 	// ClientCerts are issued from the cluster CA in addition to admin.
 	ClientCerts []ClientCert
+	// Validity is the lifetime of newly issued leaf certs; 0 is
+	// LeafValidity. A leaf cert valid for longer than this is re-issued.
+	Validity time.Duration
+	// Force re-issues every leaf cert (with its existing key) even when it
+	// is still valid: a forced rotation. CAs are kept.
+	Force bool
+}
+
+func (o Options) validity() time.Duration {
+	if o.Validity == 0 {
+		return LeafValidity
+	}
+	return o.Validity
 }
 
 // APIServerSANs returns the IPs and DNS names the serving cert must cover.
@@ -125,6 +139,9 @@ func (o Options) validate() error {
 		if ip == nil {
 			return fmt.Errorf("extra IP SAN is nil")
 		}
+	}
+	if o.Validity != 0 && (o.Validity < MinLeafValidity || o.Validity > CAValidity) {
+		return fmt.Errorf("leaf certificate validity %s: must be between %s and %s", o.Validity, MinLeafValidity, CAValidity)
 	}
 	return nil
 }

@@ -75,12 +75,12 @@ func newCA(key crypto.Signer, commonName string, now time.Time) (*x509.Certifica
 	return createCert(tmpl, tmpl, key.Public(), key)
 }
 
-func (ca *authority) issue(key crypto.Signer, spec leafSpec, now time.Time) (*x509.Certificate, error) {
+func (ca *authority) issue(key crypto.Signer, spec leafSpec, now time.Time, validity time.Duration) (*x509.Certificate, error) {
 	serial, err := newSerial()
 	if err != nil {
 		return nil, err
 	}
-	notAfter := now.Add(LeafValidity)
+	notAfter := now.Add(validity)
 	// A leaf must not outlive its CA, or verifiers reject it early anyway.
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter
@@ -121,14 +121,29 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && eq.Equal(b)
 }
 
+// RenewAt is when a leaf certificate is due for renewal: once two thirds
+// of its lifetime (from issue, not counting the clock-skew backdating of
+// NotBefore, to NotAfter) have passed.
+func RenewAt(cert *x509.Certificate) time.Time {
+	issued := cert.NotBefore.Add(clockSkew)
+	if issued.After(cert.NotAfter) {
+		issued = cert.NotBefore
+	}
+	return issued.Add(cert.NotAfter.Sub(issued) * 2 / 3)
+}
+
 // staleReason explains why an existing leaf cert must be re-issued, or
-// returns "" when it can be kept.
-func staleReason(cert *x509.Certificate, key crypto.Signer, ca *authority, spec leafSpec, now time.Time) string {
+// returns "" when it can be kept. validity is the lifetime a new cert gets.
+func staleReason(cert *x509.Certificate, key crypto.Signer, ca *authority, spec leafSpec, now time.Time, validity time.Duration) string {
 	if !publicKeysEqual(cert.PublicKey, key.Public()) {
 		return "cert does not match its key"
 	}
-	if cert.NotAfter.Before(now.Add(RenewWithin)) {
-		return fmt.Sprintf("expires %s, within %s", cert.NotAfter.UTC().Format(time.RFC3339), RenewWithin)
+	if !now.Before(RenewAt(cert)) {
+		return fmt.Sprintf("two thirds of its lifetime passed (renewal due %s, expires %s)",
+			RenewAt(cert).UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if lifetime := cert.NotAfter.Sub(cert.NotBefore.Add(clockSkew)); lifetime > validity+time.Minute {
+		return fmt.Sprintf("valid for %s, longer than the configured %s", lifetime.Round(time.Second), validity)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)

@@ -50,7 +50,10 @@ type onDisk struct {
 // It is idempotent: valid files are kept as they are and keys that exist are
 // never regenerated. Missing files are created; a leaf cert that does not
 // match its key, is not signed by the current CA, lacks a wanted SAN or
-// subject, or expires within RenewWithin is re-issued with its existing key.
+// subject, has passed two thirds of its lifetime (RenewAt) or is valid for
+// longer than opts.Validity is re-issued with its existing key, as is every
+// leaf with opts.Force. Keeping the key makes a renewal one atomic write of
+// the cert file, so a reader never sees a cert and key that do not match.
 // CAs are never rotated automatically (use ExpiresSoon to warn). Files that
 // cannot be parsed cause a *CorruptFileError and nothing is written.
 func Ensure(dir string, opts Options) (*Bundle, error) {
@@ -93,7 +96,7 @@ func ensure(dir string, opts Options, now time.Time) (*Bundle, error) {
 		leaves = append(leaves, leafJob{ca, disk.clients[c.Name], clientSpec(c.CommonName, c.Organizations)})
 	}
 	for _, l := range leaves {
-		if err := b.ensureLeaf(l.ca, l.p, l.spec, now); err != nil {
+		if err := b.ensureLeaf(l.ca, l.p, l.spec, now, opts.validity(), opts.Force); err != nil {
 			return nil, err
 		}
 	}
@@ -107,10 +110,10 @@ func ensure(dir string, opts Options, now time.Time) (*Bundle, error) {
 // EnsureClientCert issues (or keeps) one more component client cert signed
 // by the bundle's existing cluster CA, with the same rules as Ensure.
 func (b *Bundle) EnsureClientCert(c ClientCert) error {
-	return b.ensureClientCert(c, time.Now())
+	return b.ensureClientCert(c, time.Now(), LeafValidity)
 }
 
-func (b *Bundle) ensureClientCert(c ClientCert, now time.Time) error {
+func (b *Bundle) ensureClientCert(c ClientCert, now time.Time, validity time.Duration) error {
 	if err := (Options{ClientCerts: []ClientCert{c}}).validate(); err != nil {
 		return fmt.Errorf("pki client cert: %w", err)
 	}
@@ -129,7 +132,7 @@ func (b *Bundle) ensureClientCert(c ClientCert, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := b.ensureLeaf(auth, p, clientSpec(c.CommonName, c.Organizations), now); err != nil {
+	if err := b.ensureLeaf(auth, p, clientSpec(c.CommonName, c.Organizations), now, validity, false); err != nil {
 		return err
 	}
 	for _, name := range b.ClientCertNames {
@@ -228,7 +231,7 @@ func checkCA(p *pair, now time.Time) (*authority, error) {
 	return &authority{cert: p.cert, key: p.key}, nil
 }
 
-func (b *Bundle) ensureLeaf(ca *authority, p *pair, spec leafSpec, now time.Time) error {
+func (b *Bundle) ensureLeaf(ca *authority, p *pair, spec leafSpec, now time.Time, validity time.Duration, force bool) error {
 	var reason string
 	switch {
 	case p.key == nil:
@@ -244,13 +247,18 @@ func (b *Bundle) ensureLeaf(ca *authority, p *pair, spec leafSpec, now time.Time
 		reason = "created"
 	case p.cert == nil:
 		reason = "created"
+	case force:
+		reason = "forced rotation"
+		// Keep names added by an earlier start with other SANs.
+		spec.ips = dedupIPs(append(spec.ips, p.cert.IPAddresses...))
+		spec.dnsNames = dedupStrings(append(spec.dnsNames, p.cert.DNSNames...))
 	default:
-		reason = staleReason(p.cert, p.key, ca, spec, now)
+		reason = staleReason(p.cert, p.key, ca, spec, now, validity)
 	}
 	if reason == "" {
 		return nil
 	}
-	cert, err := ca.issue(p.key, spec, now)
+	cert, err := ca.issue(p.key, spec, now, validity)
 	if err != nil {
 		return fmt.Errorf("issue %s: %w", p.certPath, err)
 	}

@@ -239,7 +239,7 @@ func TestEnsureReissues(t *testing.T) {
 			},
 		},
 		{
-			name: "serving cert expiring within 30 days",
+			name: "serving cert past two thirds of its lifetime",
 			mutate: func(t *testing.T, b *Bundle, opts *Options) {
 				ca := mustAuthority(t, b.CACert(), b.CAKey())
 				key, err := readKey(b.APIServerKey())
@@ -247,9 +247,9 @@ func TestEnsureReissues(t *testing.T) {
 					t.Fatal(err)
 				}
 				ips, dns := opts.APIServerSANs()
-				// Issued 355 days ago, so it has 10 days left.
+				// Issued 250 days ago, so it has 115 days (less than a third) left.
 				cert, err := ca.issue(key, leafSpec{commonName: "kube-apiserver", usage: x509.ExtKeyUsageServerAuth, ips: ips, dnsNames: dns},
-					time.Now().Add(-LeafValidity+10*24*time.Hour))
+					time.Now().Add(-250*24*time.Hour), LeafValidity)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -267,7 +267,7 @@ func TestEnsureReissues(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cert, err := ca.issue(key, clientSpec("front-proxy-client", nil), time.Now())
+				cert, err := ca.issue(key, clientSpec("front-proxy-client", nil), time.Now(), LeafValidity)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -494,7 +494,7 @@ func TestExpiresSoon(t *testing.T) {
 		within time.Duration
 		want   []string
 	}{
-		{name: "nothing within 30 days", within: RenewWithin},
+		{name: "nothing within 30 days", within: 30 * 24 * time.Hour},
 		{name: "leaves within 2 years", within: 2 * LeafValidity, want: leaves},
 		{name: "everything within 11 years", within: 11 * LeafValidity, want: b.CertPaths()},
 	}

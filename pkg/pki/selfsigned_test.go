@@ -25,7 +25,7 @@ func TestEnsureSelfSigned(t *testing.T) {
 	}{
 		{"kept when valid", localhost, now, false, false, false},
 		{"reissued for a new SAN", more, now, false, true, false},
-		{"reissued near expiry", localhost, now.Add(LeafValidity - RenewWithin/2), false, true, false},
+		{"reissued near expiry", localhost, now.Add(LeafValidity * 3 / 4), false, true, false},
 		{"corrupt cert refused", localhost, now, true, false, true},
 	}
 	for _, tc := range tests {
@@ -33,7 +33,7 @@ func TestEnsureSelfSigned(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			certPath, keyPath := filepath.Join(dir, "tls", "hub.crt"), filepath.Join(dir, "tls", "hub.key")
-			if changed, err := ensureSelfSigned(certPath, keyPath, localhost, now); err != nil || !changed {
+			if changed, err := ensureSelfSigned(certPath, keyPath, localhost, now, LeafValidity); err != nil || !changed {
 				t.Fatalf("first run: %v, %v", changed, err)
 			}
 			keyBefore, _ := os.ReadFile(keyPath)
@@ -42,7 +42,7 @@ func TestEnsureSelfSigned(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			changed, err := ensureSelfSigned(certPath, keyPath, tc.second, tc.at)
+			changed, err := ensureSelfSigned(certPath, keyPath, tc.second, tc.at, LeafValidity)
 			if (err != nil) != tc.wantErr || changed != tc.rewritten {
 				t.Fatalf("second run: changed %v, err %v", changed, err)
 			}

@@ -36,6 +36,9 @@ func (s *Syncer) syncRef(ctx context.Context, kind refKind, ns, name string) err
 // object, or (secrets, when ingresses are synced) an ingress, through the
 // informers' reference indexes.
 func (s *Syncer) isReferenced(kind refKind, ns, name string) (bool, error) {
+	if s.virtualPodIndex == nil { // pods are not synced
+		return false, nil
+	}
 	pods, err := s.virtualPodIndex.ByIndex(indexPodRefs, refIndexKey(ns, kind, name))
 	if err != nil {
 		return false, err

@@ -75,18 +75,24 @@ func (s *Syncer) virtualOrigin(involved corev1.ObjectReference) (ref corev1.Obje
 	var host metav1.Object
 	switch involved.Kind {
 	case "Pod":
-		p, have, _ := found(s.hostPods.Get(involved.Name))
-		if have {
+		if s.hostPods == nil {
+			break
+		}
+		if p, have, _ := found(s.hostPods.Get(involved.Name)); have {
 			host = p
 		}
 	case "Service":
-		svc, have, _ := found(s.hostServices.Get(involved.Name))
-		if have {
+		if s.hostServices == nil {
+			break
+		}
+		if svc, have, _ := found(s.hostServices.Get(involved.Name)); have {
 			host = svc
 		}
 	case "PersistentVolumeClaim":
-		pvc, have, _ := found(s.hostPVCs.Get(involved.Name))
-		if have {
+		if s.hostPVCs == nil {
+			break
+		}
+		if pvc, have, _ := found(s.hostPVCs.Get(involved.Name)); have {
 			host = pvc
 		}
 	}

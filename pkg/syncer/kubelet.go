@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,14 +38,13 @@ type kubeletEndpoint struct {
 
 // serveKubelet starts the kubelet API on a free port of 127.0.0.1 (the
 // virtual apiserver runs in this process) until ctx ends.
-func (s *Syncer) serveKubelet(ctx context.Context, bundle *pki.Bundle) (kubeletEndpoint, error) {
-	certFile, keyFile := filepath.Join(bundle.Dir, "syncer-kubelet.crt"), filepath.Join(bundle.Dir, "syncer-kubelet.key")
-	if _, err := pki.EnsureSelfSigned(certFile, keyFile, "nest-syncer-kubelet", []net.IP{net.ParseIP("127.0.0.1")}, nil); err != nil {
-		return kubeletEndpoint{}, fmt.Errorf("kubelet API certificate: %w", err)
+func (s *Syncer) serveKubelet(ctx context.Context, bundle *pki.Bundle, validity time.Duration) (kubeletEndpoint, error) {
+	serving := &renewingCert{
+		certFile: filepath.Join(bundle.Dir, "syncer-kubelet.crt"), keyFile: filepath.Join(bundle.Dir, "syncer-kubelet.key"),
+		validity: validity,
 	}
-	serving, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return kubeletEndpoint{}, fmt.Errorf("kubelet API certificate: %w", err)
+	if _, err := serving.get(nil); err != nil {
+		return kubeletEndpoint{}, err
 	}
 	caPEM, err := os.ReadFile(bundle.CACert())
 	if err != nil {
@@ -72,7 +72,7 @@ func (s *Syncer) serveKubelet(ctx context.Context, bundle *pki.Bundle) (kubeletE
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{serving}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{GetCertificate: serving.get, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs, MinVersion: tls.VersionTLS12},
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go func() {
@@ -87,6 +87,38 @@ func (s *Syncer) serveKubelet(ctx context.Context, bundle *pki.Bundle) (kubeletE
 		_ = srv.Shutdown(shutdown)
 	}()
 	return kubeletEndpoint{address: "127.0.0.1", port: int32(ln.Addr().(*net.TCPAddr).Port)}, nil
+}
+
+// renewingCert is the kubelet API's self-signed serving certificate,
+// renewed on the first handshake after two thirds of its lifetime.
+type renewingCert struct {
+	certFile, keyFile string
+	validity          time.Duration // 0 is pki.LeafValidity
+
+	mu      sync.Mutex
+	cert    *tls.Certificate
+	renewAt time.Time
+}
+
+func (r *renewingCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cert != nil && time.Now().Before(r.renewAt) {
+		return r.cert, nil
+	}
+	validity := r.validity
+	if validity == 0 {
+		validity = pki.LeafValidity
+	}
+	if _, err := pki.EnsureSelfSignedFor(r.certFile, r.keyFile, "nest-syncer-kubelet", validity, []net.IP{net.ParseIP("127.0.0.1")}, nil); err != nil {
+		return nil, fmt.Errorf("kubelet API certificate: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet API certificate: %w", err)
+	}
+	r.cert, r.renewAt = &cert, pki.RenewAt(cert.Leaf)
+	return r.cert, nil
 }
 
 // logParams are the kubelet log API's query parameters that the pods/log

@@ -83,6 +83,9 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 				}
 			}
 		}
+		if err := s.syncPodDependencies(ctx, vpod); err != nil {
+			return err
+		}
 		if err := s.keepToken(ctx, vpod, key); err != nil {
 			return err
 		}
@@ -129,9 +132,10 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 }
 
 // keepToken keeps the token Secret of a pod that mounts one fresh, and
-// brings the pod back when it must be renewed.
+// brings the pod back when it must be renewed. Before the token gate opens
+// it does nothing: the gate queues the pod again (see watchTokensReady).
 func (s *Syncer) keepToken(ctx context.Context, vpod *corev1.Pod, key string) error {
-	if !needsToken(vpod) {
+	if !needsToken(vpod) || !s.tokensAllowed() {
 		return nil
 	}
 	renewIn, err := s.syncToken(ctx, vpod)
@@ -247,16 +251,35 @@ func (s *Syncer) warn(ctx context.Context, obj corev1.ObjectReference, reason, m
 	if obj.Name == "" {
 		return nil
 	}
+	ns := obj.Namespace
+	if ns == "" { // cluster-scoped: recorded in default, as Kubernetes does
+		ns = metav1.NamespaceDefault
+	}
 	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{Name: obj.Name + "." + string(obj.UID)[:min(8, len(obj.UID))] + "." + strings.ToLower(reason), Namespace: obj.Namespace},
+		ObjectMeta:     metav1.ObjectMeta{Name: obj.Name + "." + string(obj.UID)[:min(8, len(obj.UID))] + "." + strings.ToLower(reason), Namespace: ns},
 		InvolvedObject: obj,
 		Reason:         reason, Message: message, Type: corev1.EventTypeWarning,
 		Source:         corev1.EventSource{Component: "nest-syncer"},
 		FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1,
 	}
-	_, err := s.virtual.CoreV1().Events(obj.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	_, err := s.virtual.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("record event on %s %s/%s: %w", obj.Kind, obj.Namespace, obj.Name, err)
+	}
+	return nil
+}
+
+// syncPodDependencies makes the host objects a host pod names before the
+// host's admission sees it: the copy of its priority class and of its
+// service account, when those kinds are synced.
+func (s *Syncer) syncPodDependencies(ctx context.Context, vpod *corev1.Pod) error {
+	if name := vpod.Spec.PriorityClassName; name != "" && s.enabled(kindPriorityClass) && !isSystemPriorityClass(name) {
+		if err := s.syncPriorityClass(ctx, name); err != nil {
+			return err
+		}
+	}
+	if s.enabled(kindServiceAccount) {
+		return s.syncServiceAccount(ctx, vpod.Namespace, podServiceAccount(vpod))
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ import (
 // services share it, since they depend on their service.
 const kindService = "services"
 
+// kindEndpoints is the config kind of the Endpoints of selector-less
+// services (queued as their service).
+const kindEndpoints = "endpoints"
+
 // isAPIServerService reports whether a virtual service is the virtual
 // apiserver's own `default/kubernetes`, which never goes to the host.
 func isAPIServerService(ns, name string) bool { return ns == "default" && name == "kubernetes" }
@@ -81,7 +85,7 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 			return err
 		}
 	}
-	if s.enabled("endpoints") {
+	if s.enabled(kindEndpoints) {
 		if err := s.syncEndpoints(ctx, ns, name, hname, wanted && len(v.Spec.Selector) == 0); err != nil {
 			return err
 		}
@@ -239,6 +243,12 @@ func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Servic
 		return ignoreGone(err, "record the recreation of "+v.Namespace+"/"+v.Name+" on host service "+h.Name)
 	}
 	err = services.Delete(ctx, v.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &v.UID}})
+	if apierrors.IsNotFound(err) {
+		// No service of that name at all: the tenant deleted it after the
+		// intent was written. Its delete wins: the intent goes, and so
+		// does the host copy, on the next pass.
+		return s.dropRecreationIntent(ctx, h)
+	}
 	if err != nil {
 		return ignoreGone(err, fmt.Sprintf("delete virtual service %s/%s to give it its host cluster IP", v.Namespace, v.Name))
 	}
@@ -328,9 +338,24 @@ func (s *Syncer) finishRecreation(ctx context.Context, v, h *corev1.Service, int
 		s.log.Info("Virtual service recreated after an interruption", "service", again.Namespace+"/"+again.Name)
 		return nil // its event brings us back to drop the intent
 	}
-	done := h.DeepCopy()
+	return s.dropRecreationIntent(ctx, h)
+}
+
+// dropRecreationIntent removes annotationRecreating from a host service
+// (h is the copy before the intent was written or as read since: its
+// resource version may be stale, then the update conflicts and the next
+// pass, which reads the intent again, decides anew).
+func (s *Syncer) dropRecreationIntent(ctx context.Context, h *corev1.Service) error {
+	current, err := s.host.CoreV1().Services(s.hostNamespace).Get(ctx, h.Name, metav1.GetOptions{})
+	if err != nil {
+		return ignoreGone(err, "read host service "+h.Name)
+	}
+	if _, ok := current.Annotations[annotationRecreating]; !ok || current.UID != h.UID {
+		return nil
+	}
+	done := current.DeepCopy()
 	delete(done.Annotations, annotationRecreating)
-	_, err := s.host.CoreV1().Services(s.hostNamespace).Update(ctx, done, metav1.UpdateOptions{})
+	_, err = s.host.CoreV1().Services(s.hostNamespace).Update(ctx, done, metav1.UpdateOptions{})
 	return ignoreGone(err, "drop the recreation intent of host service "+h.Name)
 }
 
@@ -353,6 +378,9 @@ type endpointsBackup struct {
 }
 
 func (s *Syncer) backUpEndpoints(v, again *corev1.Service) error {
+	if s.virtualEndpoints == nil { // endpoints are not synced
+		return nil
+	}
 	ep, ok, err := found(s.virtualEndpoints.Endpoints(v.Namespace).Get(v.Name))
 	if err != nil || !ok {
 		return err

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,8 @@ type Syncer struct {
 	hostConfig        *rest.Config     // for the kubelet paths' proxy
 	apiServer         apiServerAddress // the virtual apiserver as host pods reach it
 	dnsServer         string           // the virtual cluster's DNS; "": none
+	caPEM             []byte           // the virtual cluster's CA (PEM); nil: read kube-root-ca.crt
+	tokensReady       chan struct{}    // closed once tokens are worth writing; nil: always
 	virtualPods       corelisters.PodLister
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
@@ -86,6 +89,13 @@ type Syncer struct {
 	customMu               sync.Mutex
 	custom                 map[string]*customSync // by queue kind, once served on both sides
 	log                    *slog.Logger
+
+	// Tenants' endpoint slices, the opt-in kinds and the classes copied up.
+	endpointSliceListers
+	serviceAccountListers
+	priorityClassListers
+	fromHostListers
+	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the
@@ -194,6 +204,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer s.queue.ShutDown()
 	s.apiServer, _ = parseAPIServer(cfg.APIServer)
+	if bundle != nil { // the CA of the pods' tokens (tokens.go); CAs are not rotated
+		if s.caPEM, err = os.ReadFile(bundle.CACert()); err != nil {
+			return fmt.Errorf("syncer: the cluster's CA: %w", err)
+		}
+	}
 
 	virtualInformers := informers.NewSharedInformerFactory(virtual, 0)
 	hostInformers := informers.NewSharedInformerFactoryWithOptions(host, 0,
@@ -203,43 +218,89 @@ func Run(ctx context.Context, cfg Config) error {
 				names.LabelManagedBy: names.ManagedByValue, names.LabelVirtualCluster: names.LabelValue(vc),
 			}).String()
 		}))
-	// Host events carry no labels: they are watched in the whole namespace.
-	hostEventInformers := informers.NewSharedInformerFactoryWithOptions(host, 0, informers.WithNamespace(hostNamespace))
-	hevents := hostEventInformers.Core().V1().Events()
-	s.hostEvents = hevents.Lister().Events(hostNamespace)
-	vpods, hpods := virtualInformers.Core().V1().Pods(), hostInformers.Core().V1().Pods()
-	vcms, hcms := virtualInformers.Core().V1().ConfigMaps(), hostInformers.Core().V1().ConfigMaps()
-	vsecrets, hsecrets := virtualInformers.Core().V1().Secrets(), hostInformers.Core().V1().Secrets()
-	if err := vpods.Informer().AddIndexers(podIndexers); err != nil {
-		return fmt.Errorf("syncer: index virtual pods: %w", err)
+	// Informers run only for the kinds that are synced (pods also need the
+	// nodes they are bound to and the host Secrets of their tokens;
+	// endpoints and endpoint slices go with their services).
+	var handlers []informerHandler
+	var hostEventInformers informers.SharedInformerFactory
+	if s.enabled(kindEvent) {
+		// Host events carry no labels: they are watched in the whole namespace.
+		hostEventInformers = informers.NewSharedInformerFactoryWithOptions(host, 0, informers.WithNamespace(hostNamespace))
+		hevents := hostEventInformers.Core().V1().Events()
+		s.hostEvents = hevents.Lister().Events(hostNamespace)
+		handlers = append(handlers, informerHandler{hevents.Informer(), s.enqueueHostEvent})
 	}
-	s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
-	s.virtualPodIndex = vpods.Informer().GetIndexer()
-	vnodes := virtualInformers.Core().V1().Nodes()
-	s.virtualNodes = vnodes.Lister()
-	s.virtualConfigMaps, s.hostConfigMaps = vcms.Lister(), hcms.Lister().ConfigMaps(hostNamespace)
-	s.virtualSecrets, s.hostSecrets = vsecrets.Lister(), hsecrets.Lister().Secrets(hostNamespace)
-	vsvcs, hsvcs := virtualInformers.Core().V1().Services(), hostInformers.Core().V1().Services()
-	veps, heps := virtualInformers.Core().V1().Endpoints(), hostInformers.Core().V1().Endpoints()
-	s.virtualServices, s.hostServices = vsvcs.Lister(), hsvcs.Lister().Services(hostNamespace)
-	s.virtualEndpoints, s.hostEndpoints = veps.Lister(), heps.Lister().Endpoints(hostNamespace)
-	vpvcs, hpvcs := virtualInformers.Core().V1().PersistentVolumeClaims(), hostInformers.Core().V1().PersistentVolumeClaims()
-	s.virtualPVCs, s.hostPVCs = vpvcs.Lister(), hpvcs.Lister().PersistentVolumeClaims(hostNamespace)
-	handlers := []informerHandler{
-		{vpods.Informer(), s.enqueueVirtualPod},
-		{vnodes.Informer(), s.enqueueVirtual(kindNode)},
-		{hpods.Informer(), s.enqueueHost(kindPod)},
-		{vcms.Informer(), s.enqueueVirtual(string(refConfigMap))},
-		{hcms.Informer(), s.enqueueHost(string(refConfigMap))},
-		{vsecrets.Informer(), s.enqueueVirtual(string(refSecret))},
-		{hsecrets.Informer(), s.enqueueHostSecret},
-		{vsvcs.Informer(), s.enqueueVirtual(kindService)},
-		{hsvcs.Informer(), s.enqueueHost(kindService)},
-		{veps.Informer(), s.enqueueVirtual(kindService)},
-		{heps.Informer(), s.enqueueHost(kindService)},
-		{vpvcs.Informer(), s.enqueueVirtual(kindPVC)},
-		{hpvcs.Informer(), s.enqueueHost(kindPVC)},
-		{hevents.Informer(), s.enqueueHostEvent},
+	if s.enabled(kindPod) || s.enabled(string(refSecret)) {
+		hsecrets := hostInformers.Core().V1().Secrets()
+		s.hostSecrets = hsecrets.Lister().Secrets(hostNamespace)
+		handlers = append(handlers, informerHandler{hsecrets.Informer(), s.enqueueHostSecret})
+	}
+	if s.enabled(kindPod) {
+		vpods, hpods, vnodes := virtualInformers.Core().V1().Pods(), hostInformers.Core().V1().Pods(), virtualInformers.Core().V1().Nodes()
+		if err := vpods.Informer().AddIndexers(podIndexers); err != nil {
+			return fmt.Errorf("syncer: index virtual pods: %w", err)
+		}
+		s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
+		s.virtualPodIndex = vpods.Informer().GetIndexer()
+		s.virtualNodes = vnodes.Lister()
+		handlers = append(handlers,
+			informerHandler{vpods.Informer(), s.enqueueVirtualPod},
+			informerHandler{vnodes.Informer(), s.enqueueVirtual(kindNode)},
+			informerHandler{hpods.Informer(), s.enqueueHost(kindPod)})
+	}
+	if s.enabled(string(refConfigMap)) {
+		vcms, hcms := virtualInformers.Core().V1().ConfigMaps(), hostInformers.Core().V1().ConfigMaps()
+		s.virtualConfigMaps, s.hostConfigMaps = vcms.Lister(), hcms.Lister().ConfigMaps(hostNamespace)
+		handlers = append(handlers,
+			informerHandler{vcms.Informer(), s.enqueueVirtual(string(refConfigMap))},
+			informerHandler{hcms.Informer(), s.enqueueHost(string(refConfigMap))})
+	}
+	if s.enabled(string(refSecret)) {
+		vsecrets := virtualInformers.Core().V1().Secrets()
+		s.virtualSecrets = vsecrets.Lister()
+		handlers = append(handlers, informerHandler{vsecrets.Informer(), s.enqueueVirtual(string(refSecret))})
+	}
+	if s.enabled(kindService) {
+		vsvcs, hsvcs := virtualInformers.Core().V1().Services(), hostInformers.Core().V1().Services()
+		s.virtualServices, s.hostServices = vsvcs.Lister(), hsvcs.Lister().Services(hostNamespace)
+		handlers = append(handlers,
+			informerHandler{vsvcs.Informer(), s.enqueueVirtual(kindService)},
+			informerHandler{hsvcs.Informer(), s.enqueueHost(kindService)})
+		if s.enabled(kindEndpoints) {
+			veps, heps := virtualInformers.Core().V1().Endpoints(), hostInformers.Core().V1().Endpoints()
+			s.virtualEndpoints, s.hostEndpoints = veps.Lister(), heps.Lister().Endpoints(hostNamespace)
+			handlers = append(handlers,
+				informerHandler{veps.Informer(), s.enqueueVirtual(kindService)},
+				informerHandler{heps.Informer(), s.enqueueHost(kindService)})
+		}
+		if s.enabled(kindEndpointSlice) {
+			sliceHandlers, err := s.endpointSliceInformers(virtualInformers, hostInformers, vsvcs.Informer())
+			if err != nil {
+				return fmt.Errorf("syncer: %w", err)
+			}
+			handlers = append(handlers, sliceHandlers...)
+		}
+	}
+	if s.enabled(kindPVC) {
+		vpvcs, hpvcs := virtualInformers.Core().V1().PersistentVolumeClaims(), hostInformers.Core().V1().PersistentVolumeClaims()
+		s.virtualPVCs, s.hostPVCs = vpvcs.Lister(), hpvcs.Lister().PersistentVolumeClaims(hostNamespace)
+		handlers = append(handlers,
+			informerHandler{vpvcs.Informer(), s.enqueueVirtual(kindPVC)},
+			informerHandler{hpvcs.Informer(), s.enqueueHost(kindPVC)})
+	}
+	if err := s.dropUngranted(ctx); err != nil {
+		return err
+	}
+	if s.enabled(kindServiceAccount) {
+		handlers = append(handlers, s.serviceAccountInformers(virtualInformers, hostInformers)...)
+	}
+	if s.enabled(kindPriorityClass) {
+		handlers = append(handlers, s.priorityClassInformers(virtualInformers, hostInformers)...)
+	}
+	var hostClassInformers informers.SharedInformerFactory // the host's own classes: no label filter
+	if s.enabled(kindStorageClassUp) || s.enabled(kindIngressClassUp) {
+		hostClassInformers = informers.NewSharedInformerFactory(host, 0)
+		handlers = append(handlers, s.fromHostInformers(virtualInformers, hostClassInformers)...)
 	}
 	if s.enabled(kindIngress) {
 		ving, hing := virtualInformers.Networking().V1().Ingresses(), hostInformers.Networking().V1().Ingresses()
@@ -282,18 +343,25 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	virtualInformers.Start(ctx.Done())
 	hostInformers.Start(ctx.Done())
-	hostEventInformers.Start(ctx.Done())
+	for _, f := range []informers.SharedInformerFactory{hostEventInformers, hostClassInformers} {
+		if f != nil {
+			f.Start(ctx.Done())
+		}
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
-	if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
-		return err
-	}
-	if s.resume, err = newResumeTracker(cfg.PausedMarker, s.virtualPods, s.log); err != nil {
-		return err
+	if s.enabled(kindPod) {
+		s.watchTokensReady(ctx)
+		if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
+			return err
+		}
+		if s.resume, err = newResumeTracker(cfg.PausedMarker, s.virtualPods, s.log); err != nil {
+			return err
+		}
 	}
 	if bundle != nil {
-		endpoint, err := s.serveKubelet(ctx, bundle)
+		endpoint, err := s.serveKubelet(ctx, bundle, cfg.Cluster.ControlPlane.Certificates.LeafValidity())
 		if err != nil {
 			return err
 		}
@@ -447,6 +515,12 @@ func (s *Syncer) enabled(kind string) bool {
 	case kindNode:
 		return true
 	}
+	if s.ungranted[kind] {
+		return false
+	}
+	if up, ok := fromHostQueueKinds[kind]; ok {
+		return s.rules.FromHost[up].IsEnabled()
+	}
 	return s.rules.ToHost[kind].IsEnabled()
 }
 
@@ -515,6 +589,16 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 		return s.syncPDB(ctx, ns, name)
 	case kindPVC:
 		return s.syncPVC(ctx, ns, name)
+	case kindEndpointSlice:
+		return s.syncEndpointSlice(ctx, ns, name)
+	case kindServiceAccount:
+		return s.syncServiceAccount(ctx, ns, name)
+	case kindPriorityClass:
+		return s.syncPriorityClass(ctx, name)
+	case kindStorageClassUp:
+		return s.syncStorageClassUp(ctx, name)
+	case kindIngressClassUp:
+		return s.syncIngressClassUp(ctx, name)
 	}
 	return s.syncRef(ctx, refKind(kind), ns, name)
 }

@@ -9,7 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/names"
 )
 
@@ -32,6 +34,51 @@ const (
 	// cluster's root-ca-cert-publisher.
 	rootCAConfigMap = "kube-root-ca.crt"
 )
+
+// The tokens wait for the virtual apiserver to be fully ready. The control
+// plane starts its hooks (this syncer) before the apiserver's
+// rbac/bootstrap-roles post-start hook is done (controlplane.
+// SlowBootstrapChecks): for about a second after a cluster starts, the
+// default roles (system:public-info-viewer, system:discovery,
+// system:basic-user) are missing and a valid token of a service account is
+// refused even /version (403). Until then, pods go to the host without
+// their token Secret (a kubelet does not start a pod before its Secret
+// volumes exist), and the Secrets follow once the apiserver is ready: the
+// gate queues every pod again when it opens.
+
+// watchTokensReady opens the token gate once the virtual apiserver answers
+// /readyz with every check, and queues the pods again.
+func (s *Syncer) watchTokensReady(ctx context.Context) {
+	s.tokensReady = make(chan struct{})
+	go func() {
+		if err := kube.WaitReady(ctx, s.virtual, 20*time.Millisecond); err != nil {
+			return
+		}
+		close(s.tokensReady)
+		pods, err := s.virtualPods.List(labels.Everything())
+		if err != nil {
+			return
+		}
+		for _, pod := range pods {
+			if needsToken(pod) {
+				s.queue.Add(queueKey(kindPod, pod.Namespace+"/"+pod.Name))
+			}
+		}
+	}()
+}
+
+// tokensAllowed reports whether the token gate is open (always, without one).
+func (s *Syncer) tokensAllowed() bool {
+	if s.tokensReady == nil {
+		return true
+	}
+	select {
+	case <-s.tokensReady:
+		return true
+	default:
+		return false
+	}
+}
 
 // tokenSecretName is the host name of a pod's token Secret. The "/" is in no
 // virtual object's name: the name is hashed, and no copy of a tenant's own
@@ -75,12 +122,9 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 			return refresh.Sub(now), nil
 		}
 	}
-	ca, ok, err := found(s.virtualConfigMaps.ConfigMaps(ns).Get(rootCAConfigMap))
+	ca, err := s.rootCA(ctx, ns)
 	if err != nil {
-		return 0, err
-	}
-	if !ok {
-		return 0, fmt.Errorf("no %s in virtual namespace %s yet for the token of pod %s", rootCAConfigMap, ns, name)
+		return 0, fmt.Errorf("the CA for the token of pod %s/%s: %w", ns, name, err)
 	}
 	sa := vpod.Spec.ServiceAccountName
 	if sa == "" {
@@ -106,7 +150,7 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 		Type:       corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
 			corev1.ServiceAccountTokenKey:     []byte(tr.Status.Token),
-			corev1.ServiceAccountRootCAKey:    []byte(ca.Data[corev1.ServiceAccountRootCAKey]),
+			corev1.ServiceAccountRootCAKey:    ca,
 			corev1.ServiceAccountNamespaceKey: []byte(ns),
 		},
 	}
@@ -127,6 +171,32 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 	}
 	s.log.Debug("Service account token stored on the host", "pod", ns+"/"+name, "secret", hname, "refresh", refresh.UTC())
 	return refresh.Sub(now), nil
+}
+
+// rootCA is the virtual cluster's CA, as its root-ca-cert-publisher
+// publishes it in kube-root-ca.crt of every namespace (the controller
+// manager's --root-ca-file is the bundle's CA). The syncer reads it from
+// the bundle when it has one: in a new namespace the ConfigMap comes a
+// moment after the first pods, which would wait for it with back-off.
+func (s *Syncer) rootCA(ctx context.Context, ns string) ([]byte, error) {
+	if len(s.caPEM) > 0 {
+		return s.caPEM, nil
+	}
+	var cm *corev1.ConfigMap
+	var ok bool
+	var err error
+	if s.virtualConfigMaps != nil {
+		cm, ok, err = found(s.virtualConfigMaps.ConfigMaps(ns).Get(rootCAConfigMap))
+	} else { // configmaps are not synced: no informer
+		cm, ok, err = found(s.virtual.CoreV1().ConfigMaps(ns).Get(ctx, rootCAConfigMap, metav1.GetOptions{}))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no %s in virtual namespace %s yet", rootCAConfigMap, ns)
+	}
+	return []byte(cm.Data[corev1.ServiceAccountRootCAKey]), nil
 }
 
 // deleteToken deletes a pod's token Secret, if there is one of ours.

@@ -54,14 +54,12 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 	// tenant's service account lives in the virtual cluster, not on the
 	// host. (Not the namespace's "default": the host makes that one a few
 	// seconds after the namespace, and pods wait for it.)
-	spec.ServiceAccountName = WorkloadServiceAccount
+	spec.ServiceAccountName = s.hostServiceAccount(v)
 	spec.DeprecatedServiceAccount = ""
 	spec.AutomountServiceAccountToken = ptrTo(false)
-	// Priority classes are the virtual cluster's; the host's admission
-	// sets the host's default.
-	spec.PriorityClassName = ""
-	spec.Priority = nil
-	spec.PreemptionPolicy = nil
+	// Priority classes are the virtual cluster's: the host's default, or
+	// the host copy of the tenant's class when they are synced.
+	s.translatePriority(v, spec)
 	spec.ImagePullSecrets = translateLocalRefs(spec.ImagePullSecrets, func(n string) string { return s.hostObjectName(v.Namespace, n) })
 
 	// Its DNS and the "kubernetes" and service variables are the virtual

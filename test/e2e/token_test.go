@@ -80,11 +80,15 @@ func TestSyncerTokenForVirtualAPIServer(t *testing.T) {
 		t.Fatalf("KUBERNETES_SERVICE_HOST/PORT = %s:%s, want the virtual apiserver %s", envs["KUBERNETES_SERVICE_HOST"], envs["KUBERNETES_SERVICE_PORT"], server.Host)
 	}
 
+	// Right after a cluster starts, the pod may reach the host before its
+	// token Secret (which waits for the virtual apiserver's default roles).
 	secretName := volume.Secret.SecretName
-	secret, err := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, secretName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var secret *corev1.Secret
+	testenv.Eventually(t, time.Minute, "the token secret", func() (bool, error) {
+		s, err := env.Client.CoreV1().Secrets(vc.HostNamespace).Get(ctx, secretName, metav1.GetOptions{})
+		secret = s
+		return err == nil, err
+	})
 	if string(secret.Data["namespace"]) != "default" || len(secret.Data["ca.crt"]) == 0 || secret.Labels["nest.dev/managed-by"] != "nest" {
 		t.Fatalf("token secret: namespace %q, %d bytes of CA, labels %v", secret.Data["namespace"], len(secret.Data["ca.crt"]), secret.Labels)
 	}

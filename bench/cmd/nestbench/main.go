@@ -7,7 +7,8 @@
 // benchmark fails or the run is interrupted. Progress goes to stderr.
 //
 // Each benchmark lives in its own file: hoststartup.go, vccreate.go,
-// vcmemory.go, apilatency.go, sync.go, day2.go and hub.go.
+// vcmemory.go, apilatency.go, sync.go, day2.go, hub.go, operator.go and
+// terraform.go.
 package main
 
 import (
@@ -43,6 +44,9 @@ var benchmarks = []benchmark{
 	{"sync", syncBench},
 	{"day2", day2},
 	{"hub", hubBench},
+	{"operator", operatorBench},
+	{"ui", uiBench},
+	{"terraform", terraformBench},
 }
 
 func main() { os.Exit(run()) }

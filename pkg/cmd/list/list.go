@@ -72,9 +72,13 @@ func printTable(streams cmd.IOStreams, clusters []lifecycle.Cluster) error {
 		return nil
 	}
 	w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tSTATUS\tVERSION\tRUNTIME\tHOST NAMESPACE\tENDPOINT\tAGE\tHOST")
+	fmt.Fprintln(w, "NAME\tSTATUS\tVERSION\tNEST\tRUNTIME\tHOST NAMESPACE\tENDPOINT\tAGE\tHOST")
 	for _, c := range clusters {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, c.KubernetesVersion, c.Runtime,
+		nest := c.NestVersion
+		if nest == "" {
+			nest = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, c.KubernetesVersion, nest, c.Runtime,
 			c.HostNamespace, c.Endpoint, duration.HumanDuration(time.Since(c.Created)), c.Host)
 	}
 	return w.Flush()

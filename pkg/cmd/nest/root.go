@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/cmd/certs"
 	"github.com/nestcluster/nest/pkg/cmd/component"
 	"github.com/nestcluster/nest/pkg/cmd/connect"
 	"github.com/nestcluster/nest/pkg/cmd/controlplane"
@@ -18,11 +19,13 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/list"
 	"github.com/nestcluster/nest/pkg/cmd/login"
 	"github.com/nestcluster/nest/pkg/cmd/logout"
+	"github.com/nestcluster/nest/pkg/cmd/operator"
 	"github.com/nestcluster/nest/pkg/cmd/pause"
 	"github.com/nestcluster/nest/pkg/cmd/profile"
 	"github.com/nestcluster/nest/pkg/cmd/restore"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
 	"github.com/nestcluster/nest/pkg/cmd/snapshot"
+	"github.com/nestcluster/nest/pkg/cmd/upgrade"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/version"
 )
@@ -57,10 +60,13 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		resume.NewCommand(streams, globals),
 		snapshot.NewCommand(streams, globals),
 		restore.NewCommand(streams, globals),
+		certs.NewCommand(streams, globals),
+		upgrade.NewCommand(streams, globals),
 		delete.NewCommand(streams, globals),
 		profile.NewCommand(streams, globals),
 		host.NewCommand(streams, globals),
 		hub.NewCommand(streams, globals),
+		operator.NewCommand(streams, globals),
 		login.NewCommand(streams, globals),
 		logout.NewCommand(streams),
 		controlplane.NewCommand(streams, globals),

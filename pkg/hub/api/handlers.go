@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/hub/audit"
 	"github.com/nestcluster/nest/pkg/hub/auth"
 	"github.com/nestcluster/nest/pkg/hub/store"
@@ -536,7 +537,7 @@ func whoAmI(c *call, _ *none) (*WhoAmI, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &WhoAmI{User: *u, KeyID: c.principal.KeyID, Grants: []Grant{}}
+	w := &WhoAmI{User: *u, KeyID: c.principal.KeyID, Grants: []Grant{}, KubernetesVersions: []string{config.SupportedKubernetesVersion}}
 	for _, g := range c.principal.Grants {
 		w.Grants = append(w.Grants, Grant{TenantID: g.TenantID, ProjectID: g.ProjectID, Permissions: g.Permissions})
 	}

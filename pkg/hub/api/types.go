@@ -223,6 +223,9 @@ type WhoAmI struct {
 	User   store.User `json:"user"`
 	KeyID  string     `json:"keyId"`
 	Grants []Grant    `json:"grants"`
+	// KubernetesVersions are the versions a virtual cluster may be
+	// created with or upgraded to on this hub.
+	KubernetesVersions []string `json:"kubernetesVersions"`
 }
 
 // none is the request or response of a route that has no body.

@@ -131,7 +131,9 @@ func (c *Client) GetVirtualClusterKubeconfig(ctx context.Context, ref VirtualClu
 // error to end it early (a Failed phase, say).
 type WaitPredicate func(vc *store.VirtualCluster) (done bool, err error)
 
-// waitInterval is the time between two polls of WaitVirtualCluster.
+// waitInterval is the longest time between two polls of
+// WaitVirtualCluster; the first polls come sooner (from waitInterval/8,
+// doubling), since a change is often done within a second.
 var waitInterval = time.Second
 
 // WaitVirtualCluster polls a virtual cluster until done says so, done
@@ -140,6 +142,7 @@ var waitInterval = time.Second
 // ended ctx is reported with the last phase and message seen.
 func (c *Client) WaitVirtualCluster(ctx context.Context, ref VirtualClusterRef, done WaitPredicate) (*store.VirtualCluster, error) {
 	var last *store.VirtualCluster
+	interval := waitInterval / 8
 	for {
 		vc, err := c.GetVirtualCluster(ctx, ref)
 		if IsNotFound(err) {
@@ -159,8 +162,9 @@ func (c *Client) WaitVirtualCluster(ctx context.Context, ref VirtualClusterRef, 
 		select {
 		case <-ctx.Done():
 			return last, waitTimeout(ctx, ref, last)
-		case <-time.After(waitInterval):
+		case <-time.After(interval):
 		}
+		interval = min(2*interval, waitInterval)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/secrets"
@@ -146,3 +147,27 @@ func TestQuotaHard(t *testing.T) {
 }
 
 func corev1ResourceName(s string) corev1.ResourceName { return corev1.ResourceName(s) }
+
+func TestUsedOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		used corev1.ResourceList
+		want store.Resources
+	}{
+		{"nothing counted yet", nil, store.Resources{}},
+		{"every dimension", corev1.ResourceList{
+			corev1.ResourceRequestsCPU: resource.MustParse("250m"), corev1.ResourceRequestsMemory: resource.MustParse("512Mi"),
+			corev1.ResourceRequestsStorage: resource.MustParse("1Gi"), corev1.ResourcePods: resource.MustParse("3"),
+			corev1.ResourceServices: resource.MustParse("2")},
+			store.Resources{CPU: "250m", Memory: "512Mi", Storage: "1Gi", Pods: "3"}},
+		{"only pods limited", corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}, store.Resources{Pods: "0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := reconciler.UsedOf(tc.used); got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -109,7 +109,8 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 	}); err != nil {
 		return err
 	}
-	if err := ensureQuota(ctx, hostKubeconfig, c.HostNamespace, name, vc.Quota); err != nil {
+	used, err := ensureQuota(ctx, hostKubeconfig, c.HostNamespace, name, vc.Quota)
+	if err != nil {
 		r.failed(ctx, vc.ID, "", "QuotaFailed", err)
 		return err
 	}
@@ -123,6 +124,7 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 		}
 		return r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
 			s.Phase, s.Message, s.Endpoint, s.ObservedGeneration = store.VCPaused, "paused: its control plane is stopped and its pods removed from the host, its state kept", "", gen
+			s.Used = used
 			setCondition(s, CondQuota, "True", "Applied", "")
 			setCondition(s, CondReady, "False", "Paused", s.Message)
 		})
@@ -147,6 +149,7 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 	}
 	if err := r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
 		s.Phase, s.Message, s.Endpoint, s.ObservedGeneration = store.VCReady, "", c.Endpoint, gen
+		s.Used = used
 		setCondition(s, CondQuota, "True", "Applied", "")
 		setCondition(s, CondReady, "True", "APIServerAnswers", "the virtual apiserver answers at "+c.Endpoint)
 	}); err != nil {

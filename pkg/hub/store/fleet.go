@@ -107,6 +107,10 @@ type VirtualClusterStatus struct {
 	// Profiles are the effective profiles (the group's, then the virtual
 	// cluster's own) as last applied and diffed.
 	Profiles []ProfileStatus `json:"profiles,omitempty"`
+	// Used is what the host namespace's ResourceQuota counts against the
+	// quota (requests of the synced pods, claims' storage, pods), as the
+	// reconciler last read it; empty before the quota exists.
+	Used Resources `json:"used,omitzero"`
 }
 
 // Profile phases in a virtual cluster.

@@ -181,7 +181,16 @@ func TestUIAdminFlow(t *testing.T) {
 	waitForFile(t, file, "# seeded")
 
 	// Pause sends the PUT: the store says paused and the button turns
-	// to Resume.
+	// to Resume. The reconciler writing the status meanwhile (a new
+	// resourceVersion, the same generation) does not stop it.
+	cur, err := s.VirtualClusters.Get(context.Background(), vc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Status.Message = "a status write between the page's read and the click"
+	if err := s.VirtualClusters.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
 	do(t, tab, chromedp.Click(chromedp.ID("pause")))
 	waitFor(t, tab, "the Resume button", `document.getElementById('resume') !== null`)
 	if got, err := s.VirtualClusters.Get(context.Background(), vc.ID); err != nil || !got.Paused || got.Generation != 2 {
@@ -318,6 +327,8 @@ func TestUICataloguePages(t *testing.T) {
 		{"hosts", "hosts", 2},
 		{"groups", "groups", 1},
 		{"audit", "audit", 0},
+		{"bindings", "bindings", 2},
+		{"profiles", "profiles", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.route, func(t *testing.T) {

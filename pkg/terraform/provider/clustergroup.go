@@ -32,6 +32,7 @@ type clusterGroupModel struct {
 	OversubscriptionPercent types.Int64  `tfsdk:"oversubscription_percent"`
 	EndpointType            types.String `tfsdk:"endpoint_type"`
 	DefaultConfig           types.String `tfsdk:"default_config"`
+	Profiles                types.List   `tfsdk:"profiles"`
 	ResourceVersion         types.Int64  `tfsdk:"resource_version"`
 }
 
@@ -50,6 +51,7 @@ func (m *clusterGroupModel) set(g *store.ClusterGroup) {
 	if m.DefaultConfig.IsNull() {
 		m.DefaultConfig = types.StringValue("")
 	}
+	m.Profiles = profileRefsValue(ctx, m.Profiles, g.Profiles)
 	m.ResourceVersion = types.Int64Value(g.ResourceVersion)
 }
 
@@ -58,7 +60,11 @@ func (m *clusterGroupModel) spec(ctx context.Context) (api.ClusterGroupSpec, err
 	if diags.HasError() {
 		return api.ClusterGroupSpec{}, &attributeError{"quota", "cannot read the quota"}
 	}
-	return api.ClusterGroupSpec{Description: m.Description.ValueString(), HostClusterIDs: stringsOf(m.HostClusterIDs), Quota: quota,
+	profiles, err := profileRefsOf(ctx, m.Profiles)
+	if err != nil {
+		return api.ClusterGroupSpec{}, err
+	}
+	return api.ClusterGroupSpec{Profiles: profiles, Description: m.Description.ValueString(), HostClusterIDs: stringsOf(m.HostClusterIDs), Quota: quota,
 		MaxVirtualClusters: int(m.MaxVirtualClusters.ValueInt64()), OversubscriptionPercent: int(m.OversubscriptionPercent.ValueInt64()),
 		EndpointType: m.EndpointType.ValueString(), DefaultConfig: m.DefaultConfig.ValueString()}, nil
 }
@@ -92,10 +98,11 @@ func newClusterGroupResource() resource.Resource {
 				"default_config": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(""),
 					Validators:  []validator.String{yamlValidator{}},
 					Description: "nest.yaml text every virtual cluster of the group starts from. Compared by meaning: whitespace, comments and key order are no change."},
+				"profiles":         profileRefsAttribute("The cluster profiles applied to every virtual cluster of the group, in order, before the virtual cluster's own: each {id, version, variables}. Changing them updates in place."),
 				"resource_version": resourceVersionAttribute(),
 			},
 		},
-		attrs:         []string{"name", "description", "host_cluster_ids", "quota", "max_virtual_clusters", "oversubscription_percent", "endpoint_type", "default_config"},
+		attrs:         []string{"name", "description", "host_cluster_ids", "quota", "max_virtual_clusters", "oversubscription_percent", "endpoint_type", "default_config", "profiles"},
 		importLayouts: [][]string{{"id"}},
 		create: func(ctx context.Context, hub *client.Client, plan *clusterGroupModel) (*store.ClusterGroup, error) {
 			spec, err := plan.spec(ctx)
@@ -147,6 +154,7 @@ func (d *clusterGroupDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"oversubscription_percent": dsschema.Int64Attribute{Computed: true, Description: "How far quotas may exceed a host's capacity."},
 			"endpoint_type":            dsschema.StringAttribute{Computed: true, Description: "How tenants reach the virtual apiservers."},
 			"default_config":           dsschema.StringAttribute{Computed: true, Description: "The group's default nest.yaml."},
+			"profiles":                 profileRefsDataAttribute("The cluster profiles applied to every virtual cluster of the group, in order: {id, version, variables}."),
 			"resource_version":         dsschema.Int64Attribute{Computed: true, Description: "The group's resourceVersion."},
 		},
 	}

@@ -1,9 +1,13 @@
 package provider
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -16,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"k8s.io/apimachinery/pkg/api/resource"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/nestcluster/nest/pkg/hub/store"
@@ -237,4 +242,66 @@ func timeout(ctx context.Context, o types.Object, op string, def time.Duration) 
 		return d
 	}
 	return def
+}
+
+// yamlDocs parses a multi-document YAML stream into its documents' data,
+// empty documents left out.
+func yamlDocs(s string) ([]any, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(s)))
+	var docs []any
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var v any
+		if err := yaml.Unmarshal(doc, &v); err != nil {
+			return nil, err
+		}
+		if v != nil {
+			docs = append(docs, v)
+		}
+	}
+}
+
+// sameManifests tells whether two multi-document YAML streams hold the
+// same documents in the same order (whitespace, comments, key order,
+// quoting and empty documents aside).
+func sameManifests(a, b string) bool {
+	if a == b {
+		return true
+	}
+	da, errA := yamlDocs(a)
+	db, errB := yamlDocs(b)
+	return errA == nil && errB == nil && reflect.DeepEqual(da, db)
+}
+
+// manifestsValue is the hub's manifests, or prior when they hold the same
+// documents; "" is null.
+func manifestsValue(prior types.String, hub string) types.String {
+	if !prior.IsNull() && !prior.IsUnknown() && sameManifests(prior.ValueString(), hub) {
+		return prior
+	}
+	return optionalString(hub)
+}
+
+// manifestsValidator checks that a string is a YAML stream.
+type manifestsValidator struct{}
+
+func (manifestsValidator) Description(context.Context) string {
+	return "must be YAML documents separated by ---"
+}
+func (v manifestsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+func (manifestsValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := yamlDocs(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid YAML", err.Error())
+	}
 }

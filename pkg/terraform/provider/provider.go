@@ -48,10 +48,21 @@ const TypeName = "nest"
 
 // New returns a constructor of the provider, as providerserver wants it.
 func New(version string) func() provider.Provider {
-	return func() provider.Provider { return &nestProvider{version: version} }
+	return NewWithEnv(version, os.Getenv)
 }
 
-type nestProvider struct{ version string }
+// NewWithEnv is New with the environment the provider falls back to
+// given by getenv: a provider served inside another program (a test, a
+// benchmark) gets its own settings without changing that program's
+// environment.
+func NewWithEnv(version string, getenv func(string) string) func() provider.Provider {
+	return func() provider.Provider { return &nestProvider{version: version, getenv: getenv} }
+}
+
+type nestProvider struct {
+	version string
+	getenv  func(string) string
+}
 
 var _ provider.Provider = (*nestProvider)(nil)
 
@@ -69,7 +80,7 @@ func (p *nestProvider) Metadata(_ context.Context, _ provider.MetadataRequest, r
 
 func (p *nestProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Manages a Nest hub's objects (projects, teams, roles, role bindings, API keys, host clusters, cluster groups, virtual clusters) through its API.",
+		Description: "Manages a Nest hub's objects (projects, teams, roles, role bindings, API keys, host clusters, cluster groups, cluster profiles, virtual clusters) through its API.",
 		Attributes: map[string]schema.Attribute{
 			"hub_url": schema.StringAttribute{Optional: true,
 				Description: "The hub's URL, such as https://hub.example.com:8443. Default: $" + EnvHubURL + "."},
@@ -101,8 +112,8 @@ func (p *nestProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 		return
 	}
 	cfg := client.Config{
-		URL:       stringOr(m.HubURL, os.Getenv(EnvHubURL)),
-		APIKey:    stringOr(m.APIKey, os.Getenv(EnvAPIKey)),
+		URL:       stringOr(m.HubURL, p.getenv(EnvHubURL)),
+		APIKey:    stringOr(m.APIKey, p.getenv(EnvAPIKey)),
 		UserAgent: "terraform-provider-nest/" + p.version,
 	}
 	if cfg.URL == "" {
@@ -111,7 +122,7 @@ func (p *nestProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	if cfg.APIKey == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("api_key"), "Missing API key", "Set api_key in the provider block or $"+EnvAPIKey+".")
 	}
-	if ca := stringOr(m.CACert, os.Getenv(EnvCACert)); ca != "" {
+	if ca := stringOr(m.CACert, p.getenv(EnvCACert)); ca != "" {
 		if strings.Contains(ca, "-----BEGIN") {
 			cfg.CACert = []byte(ca)
 		} else if data, err := os.ReadFile(ca); err != nil {
@@ -122,7 +133,7 @@ func (p *nestProvider) Configure(ctx context.Context, req provider.ConfigureRequ
 	}
 	if !m.Insecure.IsNull() {
 		cfg.Insecure = m.Insecure.ValueBool()
-	} else if v := os.Getenv(EnvInsecure); v != "" {
+	} else if v := p.getenv(EnvInsecure); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("insecure"), "Invalid $"+EnvInsecure, "want true or false: "+err.Error())
@@ -164,6 +175,7 @@ func (p *nestProvider) Resources(context.Context) []func() resource.Resource {
 		newHostClusterResource,
 		newClusterGroupResource,
 		newVirtualClusterResource,
+		newClusterProfileResource,
 	}
 }
 
@@ -174,6 +186,7 @@ func (p *nestProvider) DataSources(context.Context) []func() datasource.DataSour
 		newClusterGroupDataSource,
 		newVirtualClusterDataSource,
 		newVirtualClusterKubeconfigDataSource,
+		newClusterProfileDataSource,
 	}
 }
 

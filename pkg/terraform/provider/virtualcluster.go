@@ -14,7 +14,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -77,11 +76,7 @@ func (m *virtualClusterModel) set(o *virtualCluster) {
 	m.Name, m.ClusterGroupID = types.StringValue(vc.Name), types.StringValue(vc.ClusterGroupID)
 	m.KubernetesVersion = types.StringValue(vc.KubernetesVersion)
 	m.Quota = quotaValue(ctx, m.Quota, vc.Quota)
-	profiles := make([]attr.Value, 0, len(vc.Profiles))
-	for _, p := range vc.Profiles {
-		profiles = append(profiles, types.StringValue(p.ProfileID))
-	}
-	m.Profiles = types.ListValueMust(types.StringType, profiles)
+	m.Profiles = profileRefsValue(ctx, m.Profiles, vc.Profiles)
 	m.Config = yamlValue(m.Config, vc.Config)
 	if m.Config.IsNull() {
 		m.Config = types.StringValue("")
@@ -107,11 +102,9 @@ func (m *virtualClusterModel) spec(ctx context.Context) (api.VirtualClusterSpec,
 	if diags.HasError() {
 		return api.VirtualClusterSpec{}, &attributeError{"quota", "cannot read the quota"}
 	}
-	profiles := []store.ProfileRef{}
-	for _, v := range m.Profiles.Elements() {
-		if s, ok := v.(types.String); ok && !s.IsUnknown() && !s.IsNull() {
-			profiles = append(profiles, store.ProfileRef{ProfileID: s.ValueString()})
-		}
+	profiles, err := profileRefsOf(ctx, m.Profiles)
+	if err != nil {
+		return api.VirtualClusterSpec{}, err
 	}
 	version := ""
 	if !m.KubernetesVersion.IsUnknown() {
@@ -129,10 +122,11 @@ var timeoutsAttrTypes = map[string]attr.Type{"create": types.StringType, "update
 func newVirtualClusterResource() resource.Resource {
 	keep := func() []planmodifier.String { return []planmodifier.String{stringplanmodifier.UseStateForUnknown()} }
 	computed := func(d string) schema.StringAttribute { return schema.StringAttribute{Computed: true, Description: d} }
-	return &crud[virtualClusterModel, virtualCluster]{
+	return &virtualClusterResource{&crud[virtualClusterModel, virtualCluster]{
 		name: "virtual_cluster", what: "the virtual cluster",
 		schema: schema.Schema{
-			Description: "A virtual cluster in a project, placed on a host cluster of a cluster group. Create returns once it is Ready (or fails with the hub's reason), update once the change is applied, delete once it is gone. Import ID: TENANT_ID/PROJECT_ID/VIRTUAL_CLUSTER_ID.",
+			Version:     virtualClusterSchemaVersion,
+			Description: "A virtual cluster in a project, placed on a host cluster of a cluster group. Create returns once it is Ready with its cluster profiles applied (or fails with the hub's reason), update once the change is applied, delete once it is gone. Import ID: TENANT_ID/PROJECT_ID/VIRTUAL_CLUSTER_ID.",
 			Attributes: map[string]schema.Attribute{
 				"id":         idAttribute(),
 				"tenant_id":  parentAttribute("The id of the tenant of the project. Changing it replaces the virtual cluster.", true),
@@ -142,10 +136,8 @@ func newVirtualClusterResource() resource.Resource {
 				"cluster_group_id": parentAttribute("The id of the cluster group the virtual cluster is placed on. Changing it replaces the virtual cluster.", true),
 				"kubernetes_version": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: keep(),
 					Description: "The Kubernetes version (default: the one the hub runs). Changing it upgrades in place."},
-				"quota": quotaAttribute("The virtual cluster's quota; what is not set is the cluster group's. Changing it resizes in place. Quantities are compared by value (1000m is 1)."),
-				"profiles": schema.ListAttribute{Optional: true, Computed: true, ElementType: types.StringType,
-					Default:     listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{})),
-					Description: "The ids of the profiles applied to the virtual cluster, in order. Changing them updates in place."},
+				"quota":    quotaAttribute("The virtual cluster's quota; what is not set is the cluster group's. Changing it resizes in place. Quantities are compared by value (1000m is 1)."),
+				"profiles": profileRefsAttribute("The cluster profiles applied to the virtual cluster, in order, after its cluster group's: each {id, version, variables}. Changing them updates in place (the hub's reconciler applies the change)."),
 				"config": schema.StringAttribute{Optional: true, Computed: true, Validators: []validator.String{yamlValidator{}},
 					PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), yamlRequiresReplace("A change of the configuration's meaning replaces the virtual cluster.")},
 					Description:   "The virtual cluster's nest.yaml (default: the cluster group's default_config). Compared by meaning: whitespace, comments and key order are no change; any other change replaces the virtual cluster."},
@@ -169,7 +161,7 @@ func newVirtualClusterResource() resource.Resource {
 		update:        updateVirtualCluster,
 		remove:        deleteVirtualCluster,
 		set:           (*virtualClusterModel).set,
-	}
+	}}
 }
 
 // createKey is the Idempotency-Key of a create: the same request (tenant,
@@ -202,7 +194,11 @@ func createVirtualCluster(ctx context.Context, hub *client.Client, plan *virtual
 		ref.ID = vc.ID
 	}
 	wait := timeout(ctx, plan.Timeouts, "create", defaultCreateTimeout)
+	start := time.Now()
 	vc, err = waitSettled(ctx, hub, ref, wait)
+	if err == nil {
+		vc, err = waitProfiles(ctx, hub, vc, wait-time.Since(start))
+	}
 	if errors.Is(err, client.ErrVirtualClusterFailed) {
 		// A failed create leaves nothing behind.
 		derr := removeAndWait(ctx, hub, ref, timeout(ctx, plan.Timeouts, "delete", defaultDeleteTimeout))
@@ -306,7 +302,11 @@ func updateVirtualCluster(ctx context.Context, hub *client.Client, plan, state *
 			return nil, err
 		}
 	}
-	vc, err = waitSettled(ctx, hub, ref, timeout(ctx, plan.Timeouts, "update", defaultUpdateTimeout))
+	wait, start := timeout(ctx, plan.Timeouts, "update", defaultUpdateTimeout), time.Now()
+	vc, err = waitSettled(ctx, hub, ref, wait)
+	if err == nil {
+		vc, err = waitProfiles(ctx, hub, vc, wait-time.Since(start))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +325,8 @@ func updateVirtualCluster(ctx context.Context, hub *client.Client, plan, state *
 // in state (only its status changed since Terraform read it), else -1.
 func generationOf(state *virtualClusterModel, fresh *store.VirtualCluster) int64 {
 	q, _ := quotaOf(context.Background(), state.Quota)
-	same := fresh.Paused == state.Paused.ValueBool() && fresh.KubernetesVersion == state.KubernetesVersion.ValueString() &&
+	refs, err := profileRefsOf(context.Background(), state.Profiles)
+	same := err == nil && sameProfileRefs(fresh.Profiles, refs) && fresh.Paused == state.Paused.ValueBool() && fresh.KubernetesVersion == state.KubernetesVersion.ValueString() &&
 		sameQuantity(fresh.Quota.CPU, q.CPU) && sameQuantity(fresh.Quota.Memory, q.Memory) &&
 		sameQuantity(fresh.Quota.Storage, q.Storage) && sameQuantity(fresh.Quota.Pods, q.Pods)
 	if !same {

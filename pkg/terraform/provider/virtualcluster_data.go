@@ -58,7 +58,7 @@ func (d *virtualClusterDataSource) Schema(_ context.Context, _ datasource.Schema
 			"kubernetes_version": c("Its Kubernetes version."),
 			"quota": dsschema.SingleNestedAttribute{Computed: true, Description: "Its quota.",
 				Attributes: map[string]dsschema.Attribute{"cpu": dim("CPU."), "memory": dim("Memory."), "storage": dim("Storage."), "pods": dim("Pods.")}},
-			"profiles":         dsschema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "The ids of its profiles."},
+			"profiles":         profileRefsDataAttribute("Its own cluster profiles, in order: {id, version, variables}."),
 			"config":           c("Its nest.yaml."),
 			"paused":           dsschema.BoolAttribute{Computed: true, Description: "Whether it is paused."},
 			"host_cluster_id":  c("The id of the host cluster it runs on."),

@@ -7,6 +7,8 @@ import * as signin from './pages/signin.js';
 import * as dashboard from './pages/dashboard.js';
 import * as vc from './pages/vc.js';
 import * as lists from './pages/lists.js';
+import * as create from './pages/create.js';
+import * as profiles from './pages/profiles.js';
 
 // The caller, from /whoami, once signed in.
 const app = { me: null };
@@ -16,7 +18,10 @@ const app = { me: null };
 const routes = [
   { path: 'signin', page: signin, title: 'Sign in', public: true },
   { path: '', page: dashboard, title: 'Fleet', nav: 'Fleet', perm: 'virtualcluster.list' },
+  { path: 'create', page: create, title: 'New virtual cluster' },
   { path: 'vc/:tenant/:project/:id', page: vc, title: 'Virtual cluster' },
+  { path: 'profiles', page: { render: profiles.renderList }, title: 'Cluster profiles', nav: 'Profiles', perm: 'clusterprofile.list' },
+  { path: 'profiles/:id', page: { render: profiles.renderOne }, title: 'Cluster profile' },
   ...lists.pages.map((p) => ({ path: p.path, page: { render: (el, params, ctx) => lists.render(p, el, params, ctx) }, title: p.title, nav: p.title, perm: p.perm, global: p.global })),
 ];
 

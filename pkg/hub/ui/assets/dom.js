@@ -67,3 +67,39 @@ export function errorBox(err) {
 export function phaseBadge(phase) {
   return h('span', { class: 'badge phase-' + (phase || 'Pending').toLowerCase() }, phase || 'Pending');
 }
+
+// confirmDialog is a modal <dialog> (focus moves into it, Escape cancels).
+// open(title, text, onOK, {ok: 'Delete', danger: true, body: node}) shows
+// it; onOK may return false to keep it open (a field error in body).
+export function confirmDialog(id = 'confirm') {
+  const heading = h('h2', { id: id + '-title' });
+  const text = h('p', { id: id + '-text' });
+  const extra = h('div');
+  const okBtn = h('button', { type: 'submit', id: id + '-ok', class: 'danger' }, 'Delete');
+  let onOK = null;
+  const el = h('dialog', { id, 'aria-labelledby': id + '-title', 'aria-describedby': id + '-text' },
+    h('form', { method: 'dialog', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      okBtn.disabled = true;
+      try {
+        if (!onOK || (await onOK()) !== false) el.close();
+      } finally { okBtn.disabled = false; }
+    } }, heading, text, extra,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', id: id + '-cancel', class: 'secondary', onclick: () => el.close() }, 'Cancel'), okBtn)));
+  return {
+    el,
+    open(title, body, ok, opts = {}) {
+      heading.textContent = title;
+      text.textContent = body;
+      replace(extra, opts.body || null);
+      okBtn.textContent = opts.ok || 'Delete';
+      okBtn.className = opts.danger === false ? '' : 'danger';
+      onOK = ok;
+      if (!el.isConnected) document.body.append(el);
+      el.showModal();
+      const first = opts.body && opts.body.querySelector('input, select');
+      (first || el.querySelector('#' + id + '-cancel')).focus();
+    },
+  };
+}

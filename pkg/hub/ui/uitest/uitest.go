@@ -5,10 +5,12 @@ package uitest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -89,6 +91,62 @@ type Fleet struct {
 	// ViewerKey is the API key of a user bound to project-viewer on
 	// Project only.
 	ViewerKey string
+	// Profile is a cluster profile with two versions (ProfileVersions,
+	// oldest first); the first virtual cluster uses it, with one layer
+	// drifted.
+	Profile         string
+	ProfileVersions []string
+}
+
+// profileSpec is a cluster profile's portable JSON with one manifest
+// layer whose ConfigMap data and replica count differ between versions.
+func profileSpec(version, greeting string, replicas int) []byte {
+	manifests := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: tools
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: greeting
+  namespace: tools
+data:
+  greeting: %q
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: echo
+  namespace: tools
+spec:
+  replicas: %d
+`, greeting, replicas)
+	spec := map[string]any{"name": "tools", "version": version, "description": "Shared tools",
+		"variables": map[string]string{"GREETING": greeting},
+		"layers":    []map[string]any{{"name": "base", "kind": "manifests", "manifests": manifests}}}
+	data, _ := json.Marshal(spec)
+	return data
+}
+
+// seedProfile stores the profile "tools" at 1.0.0, then 1.1.0.
+func seedProfile(ctx context.Context, s *store.Store, f *Fleet) error {
+	p := &store.ClusterProfile{Meta: store.Meta{Name: "tools"}, Description: "Shared tools", Version: "1.0.0", Spec: profileSpec("1.0.0", "hello", 1)}
+	if err := s.ClusterProfiles.Create(ctx, p); err != nil {
+		return err
+	}
+	if err := s.AddProfileVersion(ctx, &store.ClusterProfileVersion{ProfileID: p.ID, Version: p.Version, Spec: p.Spec}); err != nil {
+		return err
+	}
+	p.Version, p.Spec = "1.1.0", profileSpec("1.1.0", "hello, world", 2)
+	if err := s.AddProfileVersion(ctx, &store.ClusterProfileVersion{ProfileID: p.ID, Version: p.Version, Spec: p.Spec}); err != nil {
+		return err
+	}
+	if err := s.ClusterProfiles.Update(ctx, p); err != nil {
+		return err
+	}
+	f.Profile, f.ProfileVersions = p.ID, []string{"1.0.0", "1.1.0"}
+	return nil
 }
 
 // Seed writes a fleet straight into the hub's store (the reconciler is
@@ -124,6 +182,9 @@ func Seed(ctx context.Context, s *store.Store, count int) (*Fleet, error) {
 		return nil, err
 	}
 	f.Group = g.ID
+	if err := seedProfile(ctx, s, f); err != nil {
+		return nil, fmt.Errorf("seed a profile: %w", err)
+	}
 	phases := []string{store.VCReady, store.VCReady, store.VCReady, store.VCPaused, store.VCProvisioning, store.VCReady, store.VCFailed}
 	err := s.InTx(ctx, func(ctx context.Context) error {
 		for i := range count {
@@ -142,6 +203,17 @@ func Seed(ctx context.Context, s *store.Store, count int) (*Fleet, error) {
 						{Type: "Placed", Status: "True", Reason: "Placed", LastTransitionTime: now},
 						{Type: "Ready", Status: map[bool]string{true: "True", false: "False"}[phase == store.VCReady], Reason: phase, LastTransitionTime: now},
 					}}}
+			if phase == store.VCReady {
+				// What the host counted: a few pods' requests.
+				n := i%5 + 1
+				vc.Status.Used = store.Resources{CPU: fmt.Sprintf("%dm", 300*n), Memory: fmt.Sprintf("%dMi", 700*n), Pods: fmt.Sprint(n * 8)}
+			}
+			if i == 0 {
+				vc.Profiles = []store.ProfileRef{{ProfileID: f.Profile}}
+				vc.Status.Profiles = []store.ProfileStatus{{ProfileID: f.Profile, Name: "tools", Version: "1.1.0", Phase: store.ProfileDrifted,
+					AppliedAt: now, Layers: []store.ProfileLayerStatus{{Name: "base", Status: "Drifted", Drift: []store.ProfileDrift{
+						{Object: "apps/v1 Deployment tools/echo", Reason: "Changed", Fields: []string{"spec.replicas"}}}}}}}
+			}
 			if err := s.VirtualClusters.Create(ctx, vc); err != nil {
 				return err
 			}
@@ -253,4 +325,19 @@ func MeasureDashboard(browserCtx context.Context, hubURL, key string) (Dashboard
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 	t.FirstRender, t.Interactive, t.Rows, t.Filter = ms(got[0]), ms(got[1]), int(got[2]), ms(got[3])
 	return t, nil
+}
+
+// Screenshot saves a PNG of the tab's viewport as dir/name.png.
+func Screenshot(tab context.Context, dir, name string) error {
+	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		return fmt.Errorf("screenshot %s: %w", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("screenshot %s: %w", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		return fmt.Errorf("screenshot %s: %w", name, err)
+	}
+	return nil
 }

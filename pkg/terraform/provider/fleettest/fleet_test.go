@@ -22,6 +22,7 @@ import (
 	"github.com/nestcluster/nest/pkg/hub/client"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/profile"
 )
 
 func hcl(format string, args ...any) string {
@@ -476,7 +477,17 @@ func TestAccFleetErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc := func(group, cpu string) string {
+	var vc func(group, cpu string) string
+	prof, err := c.CreateClusterProfile(ctx, api.ClusterProfileRequest{Profile: profile.Profile{Name: unique("prof"), Version: "1",
+		Layers: []profile.Layer{{Name: "a", Kind: profile.KindManifests, Manifests: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.DeleteClusterProfile(ctx, prof.ID, 0, true) })
+	withProfiles := func(refs string) string {
+		return hcl("%s", strings.Replace(vc(group.ID, "1"), "quota = {", "profiles = "+refs+"\n  quota = {", 1))
+	}
+	vc = func(group, cpu string) string {
 		return fmt.Sprintf(`
 resource "nest_virtual_cluster" "dev" {
   tenant_id        = %q
@@ -504,6 +515,9 @@ provider "nest" {
 %s`, key.Key, vc(group.ID, "1")), `(?s)permission denied.*virtualcluster\.create.*permission_denied`},
 		{"bad timeout", hcl("%s", strings.Replace(vc(group.ID, "1"), "quota = {", "timeouts = {\n    create = \"soon\"\n  }\n  quota = {", 1)), `Invalid duration`},
 		{"bad YAML", hcl("%s", strings.Replace(vc(group.ID, "1"), "quota = {", "config = \"a: [\"\n  quota = {", 1)), `Invalid YAML`},
+		{"unknown profile", withProfiles(`[{ id = "0000000000000000000000000000" }]`), `(?s)no cluster profile has id.*invalid_argument`},
+		{"unknown profile version", withProfiles(fmt.Sprintf(`[{ id = %q, version = "9" }]`, prof.ID)), `(?s)has no\s+version "9".*invalid_argument`},
+		{"undeclared variable", withProfiles(fmt.Sprintf(`[{ id = %q, variables = { NOPE = "x" } }]`, prof.ID)), `(?s)NOPE.*invalid_argument`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

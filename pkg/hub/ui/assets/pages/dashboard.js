@@ -4,6 +4,7 @@
 import { listAll } from '../api.js';
 import { h, s, replace, age, errorBox, phaseBadge, announce } from '../dom.js';
 import { directory, nameOf, quantity } from '../directory.js';
+import { can } from '../perms.js';
 
 export const PHASES = ['Ready', 'Provisioning', 'Pending', 'Paused', 'Failed', 'Unknown', 'Deleting'];
 const POLL_MS = 5000;
@@ -24,7 +25,8 @@ export async function render(main, _params, ctx) {
   const field = (id, label, control) => h('div', { class: 'field' }, h('label', { for: id }, label), control);
 
   replace(main,
-    h('h1', {}, 'Fleet'),
+    h('div', { class: 'title-row' }, h('h1', {}, 'Fleet'),
+      can(ctx.me, 'virtualcluster.create', { any: true }) ? h('a', { href: '#/create', id: 'new-vc', class: 'button' }, 'New virtual cluster') : null),
     counts,
     h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
       field('search', 'Search', search), field('filter-phase', 'State', phaseSel),
@@ -35,7 +37,7 @@ export async function render(main, _params, ctx) {
     h('div', { class: 'table-wrap' },
       h('table', { id: 'vcs', class: 'data' },
         h('caption', { class: 'sr-only' }, 'Virtual clusters'),
-        h('thead', {}, h('tr', {}, ['Name', 'Project', 'State', 'Kubernetes', 'Host', 'Age', 'CPU', 'Memory', 'Pods'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Name', 'Project', 'State', 'Kubernetes', 'Host', 'Age', 'CPU used / quota', 'Memory used / quota', 'Pods used / quota'].map((c) => h('th', { scope: 'col' }, c)))),
         tbody)),
     pager);
 
@@ -64,16 +66,17 @@ export async function render(main, _params, ctx) {
     return hay.includes(state.q);
   }
 
-  function quotaCell(vc, dim) {
+  // usageCell: what the host counts as used against the quota (a bar of
+  // used against quota), or only the quota until the hub has counted it.
+  function usageCell(vc, dim) {
     const q = vc.quota && vc.quota[dim];
     if (!q) return h('td', { class: 'num' }, '—');
-    const host = dir.hosts.get(hostOf(vc));
-    const cap = host && quantity(host.status.capacity[dim]);
-    const val = quantity(q);
-    if (!cap || isNaN(val)) return h('td', { class: 'num' }, q);
-    return h('td', { class: 'num' }, q, ' ',
-      h('meter', { min: 0, max: cap, value: Math.min(val, cap), title: `${q} of the host's ${host.status.capacity[dim]}`,
-        'aria-label': `${dim} quota ${q} of the host's ${host.status.capacity[dim]}` }));
+    const used = vc.status && vc.status.used && vc.status.used[dim];
+    const max = quantity(q);
+    if (!used || !(max > 0)) return h('td', { class: 'num', title: 'not counted yet' }, `– / ${q}`);
+    const u = quantity(used);
+    return h('td', { class: 'num' }, `${used} / ${q} `,
+      h('meter', { min: 0, max, high: max * 0.85, optimum: 0, value: Math.min(u, max), 'aria-label': `${dim} used ${used} of ${q}` }));
   }
 
   function row(vc) {
@@ -85,7 +88,7 @@ export async function render(main, _params, ctx) {
       h('td', {}, (vc.status && vc.status.kubernetesVersion) || vc.kubernetesVersion || '—'),
       h('td', {}, hostOf(vc) ? nameOf(dir.hosts, hostOf(vc)) : '—'),
       h('td', {}, h('time', { datetime: vc.createdAt, title: vc.createdAt }, age(vc.createdAt))),
-      quotaCell(vc, 'cpu'), quotaCell(vc, 'memory'), quotaCell(vc, 'pods'));
+      usageCell(vc, 'cpu'), usageCell(vc, 'memory'), usageCell(vc, 'pods'));
   }
 
   function drawCounts() {

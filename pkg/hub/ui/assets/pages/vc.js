@@ -1,8 +1,13 @@
-// One virtual cluster: its status and conditions, its audit events, and
-// the actions the caller may take (kubeconfig, pause or resume, delete).
+// One virtual cluster: its status, usage against quota, conditions,
+// profile layers with their drift, its audit events, and the actions the
+// caller may take (kubeconfig, pause or resume, upgrade, resize, delete).
 import { api } from '../api.js';
-import { h, replace, when, age, errorBox, phaseBadge, announce } from '../dom.js';
+import { h, replace, when, age, errorBox, phaseBadge, announce, confirmDialog } from '../dom.js';
 import { can } from '../perms.js';
+import { quantity } from '../directory.js';
+import { field, showErrors, apiFieldError, check } from '../forms.js';
+
+const DIMS = [['cpu', 'CPU'], ['memory', 'Memory'], ['storage', 'Storage'], ['pods', 'Pods']];
 
 const POLL_MS = 3000;
 
@@ -28,7 +33,13 @@ export async function render(main, params, ctx) {
   const actions = h('div', { id: 'vc-actions', class: 'actions', role: 'group', 'aria-label': 'Actions' });
   const message = h('div', { id: 'action-status', 'aria-live': 'polite' });
   const events = h('div');
-  const dialog = confirmDialog();
+  const usage = h('div', { id: 'usage', class: 'usage' });
+  const profiles = h('div', { id: 'profiles' });
+  const dialog = confirmDialog('confirm');
+  // The group's quota bounds a resize, for those who may read it.
+  let group = null;
+  if (can(me, 'clustergroup.get') && vc.clusterGroupId) group = await api('/clustergroups/' + vc.clusterGroupId).catch(() => null);
+  const versions = (me.kubernetesVersions || []);
 
   function drawFacts() {
     const st = vc.status || {};
@@ -49,6 +60,39 @@ export async function render(main, params, ctx) {
       h('th', { scope: 'row' }, c.type), h('td', {}, c.status), h('td', {}, c.reason || ''), h('td', {}, c.message || ''),
       h('td', {}, when(c.lastTransitionTime)))));
     if (!conds.length) conditions.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No conditions yet.')));
+    drawUsage(); drawProfiles();
+  }
+
+  // drawUsage: what the host counts as used against each quota dimension.
+  function drawUsage() {
+    const used = (vc.status && vc.status.used) || {};
+    const rows = DIMS.filter(([d]) => vc.quota && vc.quota[d]).map(([d, l]) => usageRow(l, used[d], vc.quota[d]));
+    replace(usage, rows.length ? h('table', { class: 'meters' }, h('caption', { class: 'sr-only' }, 'Usage against quota'), h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No quota.'),
+      vc.status && vc.status.used ? null : h('p', { class: 'muted' }, 'Usage appears once the host has counted it.'));
+  }
+
+  // drawProfiles: each effective profile with its layers, their status
+  // and the objects that drifted.
+  function drawProfiles() {
+    const ps = (vc.status && vc.status.profiles) || [];
+    if (!ps.length) {
+      replace(profiles, h('p', { class: 'muted' }, (vc.profiles || []).length ? 'Its profiles are applied once it is Ready.' : 'No profiles.'));
+      return;
+    }
+    const openLayers = new Set([...profiles.querySelectorAll('details[open]')].map((d) => d.dataset.key));
+    replace(profiles, ps.map((p) => h('section', { class: 'profile', 'data-profile': p.name },
+      h('h3', {}, h('a', { href: `#/profiles/${p.profileId}` }, p.name), ` ${p.version} `, phaseBadge(p.phase),
+        p.appliedAt ? h('span', { class: 'muted' }, ` applied ${when(p.appliedAt)}`) : null),
+      p.message ? h('p', { class: 'muted' }, p.message) : null,
+      h('div', { class: 'table-wrap' }, h('table', { class: 'data layers-status' },
+        h('caption', { class: 'sr-only' }, `Layers of ${p.name}`),
+        h('thead', {}, h('tr', {}, ['Layer', 'Status', 'Message', 'Drift'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, (p.layers || []).map((l) => h('tr', { 'data-layer': l.name },
+          h('th', { scope: 'row' }, l.name), h('td', {}, phaseBadge(l.status)), h('td', {}, l.message || ''),
+          h('td', {}, (l.drift || []).length ? h('details', { 'data-key': p.name + '/' + l.name, open: openLayers.has(p.name + '/' + l.name) },
+            h('summary', {}, `${l.drift.length} objects`),
+            h('ul', {}, l.drift.map((d) => h('li', {}, `${d.reason}: ${d.object}`, d.fields && d.fields.length ? h('span', { class: 'muted' }, ` (${d.fields.join(', ')})`) : null))))
+            : '—')))))))));
   }
 
   function drawActions() {
@@ -60,6 +104,10 @@ export async function render(main, params, ctx) {
     }
     if (may.update && !vc.deleting) {
       buttons.push(h('button', { type: 'button', id: vc.paused ? 'resume' : 'pause', onclick: togglePause }, vc.paused ? 'Resume' : 'Pause'));
+      const others = versions.filter((v) => v !== vc.kubernetesVersion);
+      buttons.push(h('button', { type: 'button', id: 'upgrade', class: 'secondary', onclick: askUpgrade, disabled: !others.length,
+        title: others.length ? 'Upgrade to another Kubernetes version' : `${vc.kubernetesVersion} is the only version this hub allows` }, 'Upgrade'));
+      buttons.push(h('button', { type: 'button', id: 'resize', class: 'secondary', onclick: askResize }, 'Resize'));
     }
     if (may.delete && !vc.deleting) {
       buttons.push(h('button', { type: 'button', id: 'delete', class: 'danger', onclick: askDelete }, 'Delete'));
@@ -85,17 +133,90 @@ export async function render(main, params, ctx) {
     }
   }
 
+  // fresh runs send (a write from vc.resourceVersion). The reconciler's
+  // status writes also move the resourceVersion: on a conflict, when the
+  // spec is still what the page showed (the same generation), it reads
+  // again and retries; a spec someone else changed is a real conflict,
+  // shown to the user.
+  async function fresh(send) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send();
+      } catch (err) {
+        if (err.status !== 409 || err.code !== 'conflict' || attempt >= 4) throw err;
+        const now = await api(base);
+        const changed = now.generation !== vc.generation || now.deleting;
+        vc = now;
+        if (changed) {
+          drawFacts(); drawActions();
+          throw new Error('It was changed meanwhile by someone else: look again and retry. ' + err.message);
+        }
+      }
+    }
+  }
+
+  // put sends the spec with changes.
+  function put(changes) {
+    return fresh(() => {
+      const body = { kubernetesVersion: vc.kubernetesVersion, quota: vc.quota || {}, paused: vc.paused,
+        profiles: vc.profiles || [], resourceVersion: vc.resourceVersion, ...changes };
+      if (vc.config) body.config = vc.config;
+      return api(base, { method: 'PUT', body });
+    });
+  }
+
+  function askUpgrade() {
+    const others = versions.filter((v) => v !== vc.kubernetesVersion);
+    const sel = h('select', { id: 'upgrade-version' }, others.map((v) => h('option', { value: v }, v)));
+    const body = h('div', {}, field('Kubernetes version', sel, `Now ${vc.kubernetesVersion}; only versions this hub allows are offered.`));
+    dialog.open(`Upgrade ${vc.name}?`, 'Its control plane restarts on the new version; workloads keep running on the host.', async () => {
+      try {
+        vc = await put({ kubernetesVersion: sel.value });
+        drawFacts(); drawActions();
+        say(`${vc.name} will be upgraded to ${vc.kubernetesVersion}`);
+        return true;
+      } catch (err) {
+        return apiFieldError(body, err, { kubernetesVersion: 'upgrade-version' }) ? false : (replace(message, errorBox(err)), true);
+      }
+    }, { ok: 'Upgrade', danger: false, body });
+  }
+
+  function askResize() {
+    const inputs = Object.fromEntries(DIMS.map(([d]) => [d, h('input', { id: 'resize-' + d, value: (vc.quota && vc.quota[d]) || '', autocomplete: 'off', spellcheck: 'false' })]));
+    const limit = (d) => group && group.quota && group.quota[d];
+    const body = h('div', { class: 'grid' }, DIMS.map(([d, l]) => field(l, inputs[d], limit(d) ? `At most ${limit(d)} (the cluster group's).` : 'Empty takes the group\'s.')));
+    dialog.open(`Resize ${vc.name}?`, "The host's quota of its namespace changes; pods above a smaller quota keep running, new ones are refused.", async () => {
+      const errors = {};
+      for (const [d] of DIMS) {
+        const v = inputs[d].value.trim();
+        let msg = check.quantity(v);
+        if (!msg && v && limit(d) && quantity(v) > quantity(limit(d))) msg = `${v} is more than the cluster group allows (${limit(d)})`;
+        errors['resize-' + d] = msg;
+      }
+      if (!showErrors(body, errors)) return false;
+      const quota = {};
+      for (const [d] of DIMS) if (inputs[d].value.trim()) quota[d] = inputs[d].value.trim();
+      try {
+        vc = await put({ quota });
+        drawFacts(); drawActions();
+        say(`${vc.name} will be resized`);
+        return true;
+      } catch (err) {
+        if (apiFieldError(body, err, (f) => (f.startsWith('quota.') ? 'resize-' + f.slice(6) : ''))) return false;
+        replace(message, errorBox(err));
+        return true;
+      }
+    }, { ok: 'Resize', danger: false, body });
+  }
+
   async function togglePause() {
     replace(message);
-    const body = { kubernetesVersion: vc.kubernetesVersion, quota: vc.quota || {}, paused: !vc.paused,
-      profiles: vc.profiles || [], resourceVersion: vc.resourceVersion };
-    if (vc.config) body.config = vc.config;
     try {
-      vc = await api(base, { method: 'PUT', body });
+      vc = await put({ paused: !vc.paused });
       drawFacts(); drawActions();
       say(vc.paused ? `${vc.name} will be paused` : `${vc.name} will be resumed`);
     } catch (err) {
-      replace(message, errorBox(err.status === 409 ? new Error('It changed meanwhile: look again and retry. ' + err.message) : err));
+      replace(message, errorBox(err));
       await reload();
     }
   }
@@ -103,7 +224,7 @@ export async function render(main, params, ctx) {
   function askDelete() {
     dialog.open(`Delete ${vc.name}?`, 'Its control plane and its workloads on the host are removed. This cannot be undone.', async () => {
       try {
-        await api(base, { method: 'DELETE', query: { resourceVersion: vc.resourceVersion } });
+        await fresh(() => api(base, { method: 'DELETE', query: { resourceVersion: vc.resourceVersion } }));
         say(`${vc.name} is being deleted`);
         await reload();
       } catch (err) {
@@ -150,9 +271,13 @@ export async function render(main, params, ctx) {
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '‹ Fleet')),
     title, actions, message, facts,
+    h('h2', {}, 'Usage'), usage,
     h('h2', {}, 'Conditions'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'conditions' },
       h('thead', {}, h('tr', {}, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((c) => h('th', { scope: 'col' }, c)))), conditions)),
+    h('h2', {}, 'Profiles'), profiles,
+    h('h2', {}, 'Synced objects'),
+    h('p', { class: 'muted' }, 'The hub does not record synced-object counts yet; the virtual cluster\'s own API (with the kubeconfig) lists them.'),
     may.audit ? [h('h2', {}, 'Events'), events] : null,
     dialog.el);
   drawFacts(); drawActions(); loadEvents();
@@ -164,24 +289,11 @@ export async function render(main, params, ctx) {
   return () => clearInterval(timer);
 }
 
-// confirmDialog is a modal <dialog> (focus moves into it, Escape cancels).
-function confirmDialog() {
-  const heading = h('h2', { id: 'confirm-title' });
-  const text = h('p', { id: 'confirm-text' });
-  let onOK = null;
-  const el = h('dialog', { id: 'confirm', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
-    heading, text,
-    h('div', { class: 'actions' },
-      h('button', { type: 'button', id: 'confirm-cancel', onclick: () => el.close() }, 'Cancel'),
-      h('button', { type: 'button', id: 'confirm-ok', class: 'danger', onclick: () => { el.close(); if (onOK) onOK(); } }, 'Delete')));
-  return {
-    el,
-    open(title, body, ok) {
-      heading.textContent = title;
-      text.textContent = body;
-      onOK = ok;
-      el.showModal();
-      el.querySelector('#confirm-cancel').focus();
-    },
-  };
+// usageRow is one dimension: used against quota, as a meter and text.
+export function usageRow(label, used, quota) {
+  const u = quantity(used || '0'), q = quantity(quota);
+  const text = used === undefined || used === null || used === '' ? `? of ${quota}` : `${used} of ${quota}`;
+  return h('tr', { 'data-dim': label.toLowerCase() }, h('th', { scope: 'row' }, label),
+    h('td', {}, q > 0 && !isNaN(u) ? h('meter', { min: 0, max: q, high: q * 0.85, optimum: 0, value: Math.min(u, q), 'aria-label': `${label} used: ${text}` }) : null),
+    h('td', { class: 'num' }, text));
 }

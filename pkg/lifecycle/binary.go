@@ -1,0 +1,84 @@
+package lifecycle
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nestcluster/nest/pkg/config"
+	"github.com/nestcluster/nest/pkg/exec"
+	"github.com/nestcluster/nest/pkg/version"
+)
+
+// NestBuild is what a nest binary is: its own version and the one
+// Kubernetes version it embeds.
+type NestBuild struct {
+	Nest       string `json:"nest"`
+	Kubernetes string `json:"kubernetes"`
+}
+
+// binaryVersion asks a nest binary what it is (`nest version`); the
+// running binary answers without a process.
+func (p *Provider) binaryVersion(ctx context.Context, path string) (NestBuild, error) {
+	if self, err := os.Executable(); err == nil && samePath(self, path) {
+		return NestBuild{Nest: version.Version, Kubernetes: config.SupportedKubernetesVersion}, nil
+	}
+	if _, dry := p.runner.(exec.DryRun); dry {
+		return NestBuild{Nest: "unknown", Kubernetes: config.SupportedKubernetesVersion}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := osexec.CommandContext(ctx, path, "version")
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return NestBuild{}, fmt.Errorf("nest binary %s: `version` failed: %w: %s", path, err, strings.TrimSpace(errOut.String()))
+	}
+	return parseVersion(path, out.String())
+}
+
+// parseVersion reads the output of `nest version`: "nest V\nkubernetes K".
+func parseVersion(path, out string) (NestBuild, error) {
+	var b NestBuild
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		switch f := strings.Fields(sc.Text()); {
+		case len(f) == 2 && f[0] == "nest":
+			b.Nest = f[1]
+		case len(f) == 2 && f[0] == "kubernetes":
+			b.Kubernetes = f[1]
+		}
+	}
+	if b.Nest == "" || b.Kubernetes == "" {
+		return NestBuild{}, fmt.Errorf("nest binary %s: `version` printed %q, not a nest version", path, out)
+	}
+	return b, nil
+}
+
+// binaryOf is the nest binary that runs r's control plane: the one
+// recorded at create or upgrade, or the provider's for older records or
+// when the recorded one is gone.
+func (p *Provider) binaryOf(r *record) string {
+	if r.NestBinary != "" {
+		if _, err := os.Stat(r.NestBinary); err == nil {
+			return r.NestBinary
+		}
+		p.logger.Warn("The nest binary recorded for the cluster is gone, using this one", "name", r.Name, "recorded", r.NestBinary, "using", p.nestPath)
+	}
+	return p.nestPath
+}
+
+func samePath(a, b string) bool {
+	ra, errA := filepath.EvalSymlinks(a)
+	rb, errB := filepath.EvalSymlinks(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return ra == rb
+}

@@ -1,0 +1,218 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/nestcluster/nest/pkg/names"
+)
+
+// Storage classes and ingress classes of the host are copied into the
+// virtual cluster, read-only (sync.fromHost.<kind>.enabled, off by
+// default: the syncer then needs to read them on the host, a cluster-scoped
+// grant, see pkg/hostaccess). A tenant then sees the classes its claims and
+// ingresses may name (their names go down unchanged). The copy has the
+// host object's name, labels, annotations (so the default-class annotations
+// too) and spec, plus the label nest.dev/managed-by=nest. A virtual object
+// of the name of a host class is the host's: the tenant's edits and
+// deletes are reverted; a copy whose host class went is deleted; classes
+// the tenant made under other names are left alone.
+
+// Queue kinds of the copies up: "fromhost-" and the config kind.
+const (
+	kindStorageClassUp = "fromhost-storageclasses"
+	kindIngressClassUp = "fromhost-ingressclasses"
+)
+
+// fromHostKinds maps the queue kinds of the copies up to their config kinds.
+var fromHostQueueKinds = map[string]string{
+	kindStorageClassUp: "storageclasses",
+	kindIngressClassUp: "ingressclasses",
+}
+
+// fromHostInformers sets up the informers of the enabled kinds on both
+// sides. host must be a factory without the ownership label filter: the
+// host's classes are not Nest's.
+func (s *Syncer) fromHostInformers(virtual, host informers.SharedInformerFactory) []informerHandler {
+	var handlers []informerHandler
+	if s.enabled(kindStorageClassUp) {
+		v, h := virtual.Storage().V1().StorageClasses(), host.Storage().V1().StorageClasses()
+		s.virtualStorageClasses, s.hostStorageClasses = v.Lister(), h.Lister()
+		handlers = append(handlers,
+			informerHandler{v.Informer(), s.enqueueByName(kindStorageClassUp)},
+			informerHandler{h.Informer(), s.enqueueByName(kindStorageClassUp)})
+	}
+	if s.enabled(kindIngressClassUp) {
+		v, h := virtual.Networking().V1().IngressClasses(), host.Networking().V1().IngressClasses()
+		s.virtualIngressClasses, s.hostIngressClasses = v.Lister(), h.Lister()
+		handlers = append(handlers,
+			informerHandler{v.Informer(), s.enqueueByName(kindIngressClassUp)},
+			informerHandler{h.Informer(), s.enqueueByName(kindIngressClassUp)})
+	}
+	return handlers
+}
+
+// enqueueByName queues a cluster-scoped object by its name.
+func (s *Syncer) enqueueByName(kind string) func(any) {
+	return func(obj any) {
+		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			s.queue.Add(queueKey(kind, key))
+		}
+	}
+}
+
+// fromHostListers are the listers of the classes copied up; nil while off.
+type fromHostListers struct {
+	virtualStorageClasses, hostStorageClasses storagelisters.StorageClassLister
+	virtualIngressClasses, hostIngressClasses networkinglisters.IngressClassLister
+}
+
+// mirrorOf is what syncMirror needs of one kind.
+type mirrorOf[T metav1.Object] struct {
+	kind    string
+	host    T
+	hasHost bool
+	virtual T
+	hasVirt bool
+	client  interface {
+		Create(context.Context, T, metav1.CreateOptions) (T, error)
+		Update(context.Context, T, metav1.UpdateOptions) (T, error)
+		Delete(context.Context, string, metav1.DeleteOptions) error
+	}
+	want func() T // the virtual copy of the host object
+	// current reports whether the virtual object equals want.
+	current func(v, want T) bool
+	// update returns v changed to want, or false when it must be replaced.
+	update func(v, want T) (T, bool)
+}
+
+// mirrorMeta is the metadata of the virtual copy of a host object.
+func mirrorMeta(h metav1.Object) metav1.ObjectMeta {
+	labels := maps.Clone(h.GetLabels())
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[names.LabelManagedBy] = names.ManagedByValue
+	return metav1.ObjectMeta{Name: h.GetName(), Labels: labels, Annotations: maps.Clone(h.GetAnnotations())}
+}
+
+// sameMeta reports whether a virtual copy carries the labels and
+// annotations it should.
+func sameMeta(v, want metav1.Object) bool {
+	return maps.Equal(v.GetLabels(), want.GetLabels()) && maps.Equal(v.GetAnnotations(), want.GetAnnotations())
+}
+
+// syncMirror converges the virtual copy of one host object.
+func syncMirror[T metav1.Object](ctx context.Context, s *Syncer, m mirrorOf[T], name string) error {
+	if !m.hasHost {
+		if !m.hasVirt || m.virtual.GetLabels()[names.LabelManagedBy] != names.ManagedByValue {
+			return nil // a tenant's own
+		}
+		uid := m.virtual.GetUID()
+		err := m.client.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		return ignoreGone(err, fmt.Sprintf("delete the virtual %s %s (gone from the host)", m.kind, name))
+	}
+	want := m.want()
+	if !m.hasVirt {
+		_, err := m.client.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil // not in the cache yet: its event brings us back
+		}
+		return wrap(err, fmt.Sprintf("copy host %s %s into the virtual cluster", m.kind, name))
+	}
+	if m.current(m.virtual, want) {
+		return nil
+	}
+	updated, ok := m.update(m.virtual, want)
+	if ok {
+		_, err := m.client.Update(ctx, updated, metav1.UpdateOptions{})
+		if !apierrors.IsInvalid(err) {
+			return ignoreGone(err, fmt.Sprintf("put back virtual %s %s", m.kind, name))
+		}
+	}
+	// Immutable fields differ: replace it (its delete event brings it back).
+	uid := m.virtual.GetUID()
+	err := m.client.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	return ignoreGone(err, fmt.Sprintf("replace virtual %s %s", m.kind, name))
+}
+
+// storageClassCopy is the virtual copy of a host storage class.
+func storageClassCopy(h *storagev1.StorageClass) *storagev1.StorageClass {
+	return &storagev1.StorageClass{
+		ObjectMeta: mirrorMeta(h), Provisioner: h.Provisioner, Parameters: maps.Clone(h.Parameters),
+		ReclaimPolicy: h.ReclaimPolicy, MountOptions: append([]string(nil), h.MountOptions...),
+		AllowVolumeExpansion: h.AllowVolumeExpansion, VolumeBindingMode: h.VolumeBindingMode,
+		AllowedTopologies: append([]corev1.TopologySelectorTerm(nil), h.AllowedTopologies...),
+	}
+}
+
+func (s *Syncer) syncStorageClassUp(ctx context.Context, name string) error {
+	h, haveH, err := found(s.hostStorageClasses.Get(name))
+	if err != nil {
+		return err
+	}
+	v, haveV, err := found(s.virtualStorageClasses.Get(name))
+	if err != nil {
+		return err
+	}
+	return syncMirror(ctx, s, mirrorOf[*storagev1.StorageClass]{
+		kind: "storage class", host: h, hasHost: haveH, virtual: v, hasVirt: haveV,
+		client: s.virtual.StorageV1().StorageClasses(),
+		want:   func() *storagev1.StorageClass { return storageClassCopy(h) },
+		current: func(v, want *storagev1.StorageClass) bool {
+			return sameMeta(v, want) && v.Provisioner == want.Provisioner && maps.Equal(v.Parameters, want.Parameters) &&
+				equality.Semantic.DeepEqual(v.ReclaimPolicy, want.ReclaimPolicy) && equality.Semantic.DeepEqual(v.MountOptions, want.MountOptions) &&
+				equality.Semantic.DeepEqual(v.AllowVolumeExpansion, want.AllowVolumeExpansion) &&
+				equality.Semantic.DeepEqual(v.VolumeBindingMode, want.VolumeBindingMode) &&
+				equality.Semantic.DeepEqual(v.AllowedTopologies, want.AllowedTopologies)
+		},
+		update: func(v, want *storagev1.StorageClass) (*storagev1.StorageClass, bool) {
+			updated := want.DeepCopy()
+			updated.ObjectMeta = *v.ObjectMeta.DeepCopy()
+			updated.Labels, updated.Annotations = want.Labels, want.Annotations
+			// Everything but the metadata and allowVolumeExpansion is immutable.
+			return updated, true
+		},
+	}, name)
+}
+
+// ingressClassCopy is the virtual copy of a host ingress class.
+func ingressClassCopy(h *networkingv1.IngressClass) *networkingv1.IngressClass {
+	return &networkingv1.IngressClass{ObjectMeta: mirrorMeta(h), Spec: *h.Spec.DeepCopy()}
+}
+
+func (s *Syncer) syncIngressClassUp(ctx context.Context, name string) error {
+	h, haveH, err := found(s.hostIngressClasses.Get(name))
+	if err != nil {
+		return err
+	}
+	v, haveV, err := found(s.virtualIngressClasses.Get(name))
+	if err != nil {
+		return err
+	}
+	return syncMirror(ctx, s, mirrorOf[*networkingv1.IngressClass]{
+		kind: "ingress class", host: h, hasHost: haveH, virtual: v, hasVirt: haveV,
+		client: s.virtual.NetworkingV1().IngressClasses(),
+		want:   func() *networkingv1.IngressClass { return ingressClassCopy(h) },
+		current: func(v, want *networkingv1.IngressClass) bool {
+			return sameMeta(v, want) && equality.Semantic.DeepEqual(v.Spec, want.Spec)
+		},
+		update: func(v, want *networkingv1.IngressClass) (*networkingv1.IngressClass, bool) {
+			updated := v.DeepCopy()
+			updated.Labels, updated.Annotations, updated.Spec = want.Labels, want.Annotations, want.Spec
+			return updated, true
+		},
+	}, name)
+}
