@@ -72,3 +72,29 @@ func TestLeader(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentTransactions: more transactions at once than the SQLite
+// pool has connections, each running statements not prepared yet (a fresh
+// store), all commit: a transaction never waits for a second connection.
+func TestConcurrentTransactions(t *testing.T) {
+	storetest.RunBoth(t, []storetest.Case{{Name: "more transactions than connections", Run: func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 24
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				errs <- s.InTx(ctx, func(ctx context.Context) error {
+					if _, err := s.Tenants.Find(ctx, map[string]string{"name": "t0"}); err != nil && !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					return s.Tenants.Create(ctx, &store.Tenant{Meta: store.Meta{Name: "t" + string(rune('a'+i))}})
+				})
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}}})
+}

@@ -273,8 +273,19 @@ const (
 // it, else the database or transaction itself. The text is rebound for
 // PostgreSQL.
 func (s *Store) statement(ctx context.Context, query string) (querier, string) {
-	st := s.prepared(ctx, query)
 	ts, inTx := ctx.Value(txKey{}).(*txState)
+	var st *sql.Stmt
+	if inTx {
+		// Never prepare a new statement from inside a transaction: that
+		// takes a second connection from the pool while the transaction
+		// holds one, and with every connection held by transactions
+		// waiting for SQLite's write lock, the one holding it would wait
+		// for a connection forever. A cached statement is prepared on the
+		// transaction's own connection.
+		st = s.cached(query)
+	} else {
+		st = s.prepared(ctx, query)
+	}
 	switch {
 	case st != nil && inTx:
 		return stmtQuerier{ts.tx.StmtContext(ctx, st)}, ""
@@ -295,10 +306,7 @@ func (s *Store) statement(ctx context.Context, query string) (querier, string) {
 // keeps it while the connection lives; PostgreSQL's driver caches its own
 // statements by text as well, so there the gain is the rebinding.
 func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
-	s.stmtMu.RLock()
-	st, ok := s.stmts[query]
-	s.stmtMu.RUnlock()
-	if ok {
+	if st := s.cached(query); st != nil {
 		return st
 	}
 	verb, _, _ := strings.Cut(strings.TrimSpace(query), " ")
@@ -321,6 +329,13 @@ func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
 	}
 	s.stmts[query] = st
 	return st
+}
+
+// cached returns the prepared statement of query, if there is one.
+func (s *Store) cached(query string) *sql.Stmt {
+	s.stmtMu.RLock()
+	defer s.stmtMu.RUnlock()
+	return s.stmts[query]
 }
 
 // stmtQuerier runs a prepared statement; the query text is ignored.
