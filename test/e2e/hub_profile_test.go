@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -28,7 +29,7 @@ import (
 // a cluster group and creates a virtual cluster there: the profile is
 // applied layer by layer once the cluster is Ready, a hand-made change
 // shows as drift, and a new version of the profile is applied again and
-// takes the change back.
+// takes the change back. Detached, the profile is uninstalled.
 func TestHubProfile(t *testing.T) {
 	t.Parallel()
 	env := testenv.Get(t)
@@ -174,6 +175,45 @@ func TestHubProfile(t *testing.T) {
 		t.Fatalf("controller after pinning 1.0.0 with 2 replicas: %v %v", dep, err)
 	}
 
+	// Detached from the group and then from the virtual cluster: what it
+	// applied is uninstalled (objects pruned, the Helm release uninstalled;
+	// Namespaces and CRDs orphaned, not deleted), its inventory deleted,
+	// and the profile is gone from the status.
+	h.must(200, "GET", "/clustergroups/"+group, nil, &g)
+	h.must(200, "PUT", "/clustergroups/"+group, map[string]any{"resourceVersion": g.ResourceVersion,
+		"hostClusterIds": g.HostClusterIDs, "quota": g.Quota, "profiles": []store.ProfileRef{}}, &g)
+	h.must(200, "GET", path, nil, got)
+	h.must(200, "PUT", path, map[string]any{"resourceVersion": got.ResourceVersion, "profiles": []store.ProfileRef{}}, &vc)
+	deadline := time.Now().Add(5 * time.Minute)
+	got = h.waitVC(path, "detached profile removed", func(vc *store.VirtualCluster, code int) bool {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the detached profile to be removed: %+v", vc.Status)
+		}
+		return code == 200 && len(vc.Status.Profiles) == 0 && conditionReason(vc, reconciler.CondProfiles) == "NoProfiles"
+	})
+	if !conditionTrue(got, reconciler.CondProfiles) || got.Status.Phase != store.VCReady {
+		t.Fatalf("status after detaching: %+v", got.Status)
+	}
+	for _, d := range []struct{ ns, name string }{{"ci-system", "pipeline-controller"}, {"ci-dashboard", "dashboard"}} {
+		if _, err := client.AppsV1().Deployments(d.ns).Get(ctx, d.name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("deployment %s/%s after detaching: %v, want NotFound", d.ns, d.name, err)
+		}
+	}
+	if _, err := client.CoreV1().ConfigMaps("kube-system").Get(ctx, profile.InventoryName("cicd"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("inventory after detaching: %v, want NotFound", err)
+	}
+	if secrets, err := client.CoreV1().Secrets("ci-dashboard").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"}); err != nil || len(secrets.Items) != 0 {
+		t.Errorf("Helm release records after detaching: %v %v", secrets, err)
+	}
+	for _, name := range []string{"pipelines.ci.example.com", "pipelineruns.ci.example.com"} {
+		if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("CRD %s was deleted (it should be orphaned): %v", name, err)
+		}
+	}
+	if _, err := client.CoreV1().Namespaces().Get(ctx, "ci-system", metav1.GetOptions{}); err != nil {
+		t.Errorf("namespace ci-system was deleted (it should be orphaned): %v", err)
+	}
+
 	h.must(202, "DELETE", path, nil, &vc)
 	h.waitVC(path, "gone", func(_ *store.VirtualCluster, code int) bool { return code == 404 })
 	h.stop()
@@ -203,6 +243,15 @@ func waitProfile(t *testing.T, h *testHub, path, what string, cond func(*store.P
 		}
 		return cond(st)
 	})
+}
+
+func conditionReason(vc *store.VirtualCluster, typ string) string {
+	for _, c := range vc.Status.Conditions {
+		if c.Type == typ {
+			return c.Reason
+		}
+	}
+	return ""
 }
 
 func conditionTrue(vc *store.VirtualCluster, typ string) bool {

@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -54,7 +55,16 @@ type Config struct {
 	// Fleet is the reconciler: told of changes, asked for kubeconfigs.
 	// Nil runs the API alone (no kubeconfigs to hand out).
 	Fleet Fleet
+	// MaxInFlight bounds the API requests served at once (default
+	// DefaultMaxInFlight); the others wait in arrival order.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is how many API requests are served at once by
+// default. More would not run faster on a few CPUs and a store pool of a
+// few connections: they would wait for a connection, which database/sql
+// hands out in random order, so a few requests would wait very long.
+const DefaultMaxInFlight = 8
 
 func (c *Config) validate() error {
 	if c.Store == nil {
@@ -75,17 +85,25 @@ func (c *Config) validate() error {
 	if c.AuthBurst <= 0 {
 		c.AuthBurst = 10
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
 	return nil
 }
 
 // API serves the hub's HTTP API.
 type API struct {
-	cfg      Config
-	store    *store.Store
-	log      *slog.Logger
-	routes   []Route
-	openapi  []byte
-	limiter  *ipLimiter
+	cfg     Config
+	store   *store.Store
+	log     *slog.Logger
+	routes  []Route
+	openapi []byte
+	limiter *ipLimiter
+	authn   *auth.Authenticator
+	// slots holds a token per request being served: sending takes one,
+	// and senders blocked on the full channel are let in first come,
+	// first served.
+	slots    chan struct{}
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	now      func() time.Time
@@ -96,7 +114,8 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	a := &API{cfg: cfg, store: cfg.Store, log: cfg.Logger, routes: Routes(), now: time.Now,
+	a := &API{cfg: cfg, store: cfg.Store, log: cfg.Logger, routes: Routes(), now: time.Now, authn: auth.NewAuthenticator(cfg.Store),
+		slots:   make(chan struct{}, cfg.MaxInFlight),
 		limiter: &ipLimiter{limit: cfg.AuthFailures, burst: cfg.AuthBurst, m: map[string]*rate.Limiter{}}}
 	doc, err := OpenAPIJSON(a.routes)
 	if err != nil {
@@ -239,6 +258,13 @@ func newRequestID() string {
 // run the handler (in a transaction for changes, with idempotency for
 // creates) and write the response.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
+	select {
+	case a.slots <- struct{}{}:
+		defer func() { <-a.slots }()
+	case <-r.Context().Done():
+		writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the request ended while waiting to be served"})
+		return
+	}
 	info := r.Context().Value(requestInfoKey{}).(*requestInfo)
 	c := &call{api: a, route: rt, r: r, ctx: r.Context(), requestID: info.id}
 	if rt.Public {
@@ -439,7 +465,7 @@ func (a *API) authenticate(c *call) *Error {
 		a.limiter.fail(ip, a.now())
 		return toError(auth.ErrUnauthenticated, "")
 	}
-	p, err := auth.Authenticate(c.ctx, a.store, key, a.now())
+	p, err := a.authn.Authenticate(c.ctx, key, a.now())
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		a.limiter.fail(ip, a.now())
 		a.log.Info("Authentication failed", "requestId", c.requestID, "client", ip)
@@ -497,11 +523,31 @@ func (l *ipLimiter) fail(ip string, now time.Time) {
 	lim.AllowN(now, 1)
 }
 
+// jsonBuffers are the buffers responses are encoded into.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON encodes v in full first, so that the response has a
+// Content-Length and goes out in one write (over HTTP/2: the headers and
+// the data frames at once).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = json.NewEncoder(buf).Encode(&Error{Status: status, Code: CodeInternal, Message: "the response could not be encoded"})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func writeError(w http.ResponseWriter, e *Error) {

@@ -314,6 +314,7 @@ func TestRequests(t *testing.T) {
 		{"unknown permission", "POST", "/api/v1/roles", `{"name":"a","permissions":["tenant.fly"]}`, 400, "permissions", false},
 		{"missing resourceVersion", "PUT", "/api/v1/users/x", `{"email":"a@b.co"}`, 400, "resourceVersion", false},
 		{"body on a get", "GET", "/api/v1/tenants", `{}`, 400, "body", false},
+		{"unknown query parameter", "GET", "/api/v1/tenants?colour=red", nil, 400, "colour", false},
 		{"too large", "POST", "/api/v1/tenants", `{"name":"a","displayName":"` + strings.Repeat("x", 2000) + `"}`, 413, "body", false},
 		{"no key", "GET", "/api/v1/tenants", nil, 401, "", true},
 		{"no route", "GET", "/api/v1/nothing", nil, 404, "", false},

@@ -223,11 +223,21 @@ func (c *call) virtualCluster() (*store.VirtualCluster, error) {
 }
 
 func listVirtualClusters(c *call, _ *none) (store.Page[store.VirtualCluster], error) {
+	opts, e := c.listOptions(map[string]string{"name": "name", "phase": "phase", "clusterGroupId": "clusterGroupId"})
+	if e != nil {
+		return store.Page[store.VirtualCluster]{}, e
+	}
+	// One statement checks the project and reads the page; only an empty
+	// page needs the project looked up (404 or an empty list).
+	opts.InProject = &store.ProjectKey{TenantID: c.path("tenant"), ID: c.path("project")}
+	page, err := c.store().VirtualClusters.List(c.ctx, opts)
+	if err != nil || len(page.Items) > 0 {
+		return page, err
+	}
 	if _, err := c.project(); err != nil {
 		return store.Page[store.VirtualCluster]{}, err
 	}
-	return list(c, c.store().VirtualClusters, map[string]string{"name": "name", "phase": "phase", "clusterGroupId": "clusterGroupId"},
-		map[string]string{"projectId": c.path("project")})
+	return page, nil
 }
 
 // hostsOf returns the group's hosts with what is placed on them, and how

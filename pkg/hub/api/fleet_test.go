@@ -27,6 +27,7 @@ func TestFleetAPI(t *testing.T) {
 		{Name: "placement picks the freest ready host and refuses when full", Run: withHub(testPlacementThroughAPI)},
 		{Name: "virtual cluster lifecycle requests", Run: withHub(testVirtualClusterRequests)},
 		{Name: "a project with virtual clusters is deleted only with force", Run: withHub(testProjectDeleteForce)},
+		{Name: "a project's list only in its tenant", Run: withHub(testListInProject)},
 		{Name: "tenant quotas are checked first", Run: withHub(testTenantQuota)},
 		{Name: "concurrent creates and updates of virtual clusters", Run: withHub(testConcurrentVirtualClusters)},
 	})
@@ -276,6 +277,30 @@ func testProjectDeleteForce(t *testing.T, h *hub) {
 	mustDo(t, err)
 	if !got.Deleting {
 		t.Fatalf("the project's virtual cluster is not being deleted: %+v", got)
+	}
+	// Its virtual cluster waits for the reconciler, but the project is
+	// gone: its list is not found, not the leftover.
+	h.do("GET", f.vcs, h.admin, nil).must(t, 404)
+}
+
+// testListInProject: a project's list is found only in its own tenant,
+// empty when the project has no virtual clusters.
+func testListInProject(t *testing.T, h *hub) {
+	f := newFleet(t, h, map[string]any{"cpu": "1"}, "8")
+	h.do("POST", f.vcs, h.admin, map[string]any{"name": "dev", "clusterGroupId": f.group}).must(t, 201)
+	var other, empty struct{ ID string }
+	h.do("POST", "/api/v1/tenants", h.admin, map[string]any{"name": "other"}).must(t, 201).decode(t, &other)
+	h.do("POST", "/api/v1/tenants/"+f.tenant+"/projects", h.admin, map[string]any{"name": "empty"}).must(t, 201).decode(t, &empty)
+	var page store.Page[store.VirtualCluster]
+	h.do("GET", f.vcs, h.admin, nil).must(t, 200).decode(t, &page)
+	if len(page.Items) != 1 {
+		t.Fatalf("own project: %d items", len(page.Items))
+	}
+	h.do("GET", "/api/v1/tenants/"+other.ID+"/projects/"+f.project+"/virtualclusters", h.admin, nil).must(t, 404)
+	h.do("GET", "/api/v1/tenants/"+f.tenant+"/projects/"+store.NewID()+"/virtualclusters", h.admin, nil).must(t, 404)
+	h.do("GET", "/api/v1/tenants/"+f.tenant+"/projects/"+empty.ID+"/virtualclusters", h.admin, nil).must(t, 200).decode(t, &page)
+	if len(page.Items) != 0 || page.Items == nil {
+		t.Fatalf("empty project: %+v", page)
 	}
 }
 

@@ -290,3 +290,145 @@ func TestConcurrentStarts(t *testing.T) {
 		t.Fatalf("%d replicas made an admin key, want 1", made)
 	}
 }
+
+// TestAuthenticatorFollowsChanges: the Authenticator keeps principals
+// between requests, yet every change of what a principal is made of (a
+// revoked key, a disabled user, a new or removed binding, a team
+// membership, a role's permissions) shows on the very next request, made
+// through this store or another one on the same database (another hub
+// replica). Expiry and last use are checked while a principal is kept.
+func TestAuthenticatorFollowsChanges(t *testing.T) {
+	for _, b := range storetest.Both(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			url := b.URL(t)
+			s := storetest.OpenURL(t, url)
+			other := storetest.OpenURL(t, url) // a second replica's store
+			if err := auth.EnsureBuiltinRoles(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			tenant := &store.Tenant{Meta: store.Meta{Name: "acme"}}
+			if err := s.Tenants.Create(ctx, tenant); err != nil {
+				t.Fatal(err)
+			}
+			u := &store.User{Meta: store.Meta{Name: "ada"}}
+			if err := s.Users.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now()
+			secret := auth.NewKey()
+			prefix, hash, _ := auth.SplitKey(secret)
+			key := &store.APIKey{Meta: store.Meta{Name: "k"}, UserID: u.ID, Prefix: prefix, KeyHash: hash, ExpiresAt: now.Add(time.Hour)}
+			if err := s.APIKeys.Create(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			viewer, err := s.Roles.Find(ctx, map[string]string{"name": auth.RoleProjectViewer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := auth.NewAuthenticator(s)
+			allowed := func(at time.Time) (bool, error) {
+				t.Helper()
+				p, err := a.Authenticate(ctx, secret, at)
+				if err != nil {
+					return false, err
+				}
+				return auth.Authorize(ctx, p, "virtualcluster.list", auth.Scope{TenantID: tenant.ID, ProjectID: "p"}) == nil, nil
+			}
+			want := func(step string, wantOK bool, wantErr error) {
+				t.Helper()
+				ok, err := allowed(now)
+				if !errors.Is(err, wantErr) || ok != wantOK {
+					t.Fatalf("%s: allowed = %v, %v; want %v, %v", step, ok, err, wantOK, wantErr)
+				}
+			}
+			want("no binding", false, nil)
+			want("no binding, kept", false, nil)
+			epoch, _ := s.AuthEpoch(ctx)
+
+			// The key's use is recorded (bookkeeping: not a change of the
+			// principal, the epoch stays).
+			if k, err := s.APIKeys.Get(ctx, key.ID); err != nil || k.LastUsedAt.IsZero() {
+				t.Fatalf("last use not recorded: %+v, %v", k, err)
+			}
+			if _, err := a.Authenticate(ctx, secret, now.Add(2*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if k, _ := s.APIKeys.Get(ctx, key.ID); !k.LastUsedAt.After(now) {
+				t.Fatalf("last use of a kept principal not recorded: %v", k.LastUsedAt)
+			}
+			if e, _ := s.AuthEpoch(ctx); e != epoch {
+				t.Fatalf("recording a key's use bumped the auth epoch %d -> %d", epoch, e)
+			}
+			// Expiry is checked on a kept principal.
+			if _, err := allowed(now.Add(2 * time.Hour)); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("expired key: %v", err)
+			}
+
+			rb := &store.RoleBinding{Meta: store.Meta{Name: "ada"}, TenantID: tenant.ID, RoleID: viewer.ID, SubjectKind: store.SubjectUser, SubjectID: u.ID}
+			if err := other.RoleBindings.Create(ctx, rb); err != nil {
+				t.Fatal(err)
+			}
+			want("binding made by another replica", true, nil)
+			if err := other.RoleBindings.Delete(ctx, rb.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+			want("binding deleted", false, nil)
+
+			team := &store.Team{Meta: store.Meta{Name: "devs"}, TenantID: tenant.ID}
+			if err := s.Teams.Create(ctx, team); err != nil {
+				t.Fatal(err)
+			}
+			trb := &store.RoleBinding{Meta: store.Meta{Name: "devs"}, TenantID: tenant.ID, RoleID: viewer.ID, SubjectKind: store.SubjectTeam, SubjectID: team.ID}
+			if err := s.RoleBindings.Create(ctx, trb); err != nil {
+				t.Fatal(err)
+			}
+			want("team bound, not a member", false, nil)
+			if _, err := other.AddTeamMember(ctx, team.ID, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			want("team member", true, nil)
+			if err := other.RemoveTeamMember(ctx, team.ID, u.ID); err != nil {
+				t.Fatal(err)
+			}
+			want("out of the team", false, nil)
+
+			custom := &store.Role{Meta: store.Meta{Name: "lister"}, Permissions: []string{"virtualcluster.get"}}
+			if err := s.Roles.Create(ctx, custom); err != nil {
+				t.Fatal(err)
+			}
+			crb := &store.RoleBinding{Meta: store.Meta{Name: "lister"}, TenantID: tenant.ID, RoleID: custom.ID, SubjectKind: store.SubjectUser, SubjectID: u.ID}
+			if err := s.RoleBindings.Create(ctx, crb); err != nil {
+				t.Fatal(err)
+			}
+			want("role without the permission", false, nil)
+			custom.Permissions = []string{"virtualcluster.get", "virtualcluster.list"}
+			if err := other.Roles.Update(ctx, custom); err != nil {
+				t.Fatal(err)
+			}
+			want("role given the permission", true, nil)
+
+			u.Disabled = true
+			if err := other.Users.Update(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			want("user disabled", false, auth.ErrUnauthenticated)
+			u.Disabled = false
+			if err := other.Users.Update(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			want("user enabled again", true, nil)
+
+			k, err := other.APIKeys.Get(ctx, key.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.RevokedAt = now
+			if err := other.APIKeys.Update(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			want("key revoked", false, auth.ErrUnauthenticated)
+		})
+	}
+}

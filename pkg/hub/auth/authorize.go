@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nestcluster/nest/pkg/hub/store"
@@ -82,42 +83,134 @@ func Authorize(_ context.Context, p *Principal, perm Permission, scope Scope) er
 const touchEvery = time.Minute
 
 // Authenticate turns an API key into a Principal, recording the key's use.
-// Every failure is ErrUnauthenticated.
+// Every failure is ErrUnauthenticated. It reads the store every time; the
+// API server uses an Authenticator, which keeps principals between
+// changes.
 func Authenticate(ctx context.Context, s *store.Store, key string, now time.Time) (*Principal, error) {
+	p, _, err := load(ctx, s, key, now)
+	return p, err
+}
+
+// load reads the principal of key from the store, recording the key's use,
+// and returns it with what a cache must check before reusing it.
+func load(ctx context.Context, s *store.Store, key string, now time.Time) (*Principal, *cached, error) {
 	prefix, hash, err := SplitKey(key)
 	if err != nil {
-		return nil, ErrUnauthenticated
+		return nil, nil, ErrUnauthenticated
 	}
 	k, err := s.APIKeys.Find(ctx, map[string]string{"prefix": prefix})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthenticated
+		return nil, nil, ErrUnauthenticated
 	}
 	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
 	}
 	if !hashesEqual(k.KeyHash, hash) || !k.RevokedAt.IsZero() || (!k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)) {
-		return nil, ErrUnauthenticated
+		return nil, nil, ErrUnauthenticated
 	}
 	u, err := s.Users.Get(ctx, k.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthenticated
+		return nil, nil, ErrUnauthenticated
 	}
 	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
 	}
 	if u.Disabled {
-		return nil, ErrUnauthenticated
+		return nil, nil, ErrUnauthenticated
 	}
 	if now.Sub(k.LastUsedAt) >= touchEvery {
 		if err := s.TouchAPIKey(ctx, k.ID, now); err != nil {
-			return nil, fmt.Errorf("authenticate: %w", err)
+			return nil, nil, fmt.Errorf("authenticate: %w", err)
 		}
+		k.LastUsedAt = now
 	}
 	grants, err := s.Grants(ctx, u.ID)
 	if err != nil {
+		return nil, nil, fmt.Errorf("authenticate: %w", err)
+	}
+	p := &Principal{UserID: u.ID, UserName: u.Name, KeyID: k.ID, Grants: grants}
+	return p, &cached{principal: p, keyHash: k.KeyHash, expiresAt: k.ExpiresAt, lastUsed: k.LastUsedAt}, nil
+}
+
+// Authenticator authenticates API keys like Authenticate and keeps the
+// principals it loaded while the store's auth epoch stays the same: every
+// change of users, keys, teams, roles, bindings, tenants or projects
+// bumps it in its own transaction (on whichever replica made it), and the
+// next request sees the new epoch and loads again. A request costs one
+// read of the epoch instead of the key, the user and the grants; expiry is
+// checked on every request and a key's use is still recorded (at most
+// once a minute). Unknown keys are never kept.
+type Authenticator struct {
+	store *store.Store
+
+	mu    sync.Mutex
+	epoch int64
+	keys  map[string]*cached // by the key's hash
+}
+
+// cached is a principal and what its key's row said when it was loaded.
+type cached struct {
+	principal *Principal
+	keyHash   string
+	expiresAt time.Time
+	lastUsed  time.Time
+}
+
+// maxCachedKeys bounds the Authenticator's memory: past it, it starts over.
+const maxCachedKeys = 10000
+
+// NewAuthenticator returns an Authenticator on s.
+func NewAuthenticator(s *store.Store) *Authenticator {
+	return &Authenticator{store: s, epoch: -1, keys: map[string]*cached{}}
+}
+
+// Authenticate turns an API key into a Principal (shared: callers must
+// not change it). Every failure is ErrUnauthenticated.
+func (a *Authenticator) Authenticate(ctx context.Context, key string, now time.Time) (*Principal, error) {
+	_, hash, err := SplitKey(key)
+	if err != nil {
+		return nil, ErrUnauthenticated
+	}
+	// The epoch is read before the principal is loaded, so a principal is
+	// never kept under an epoch newer than what it was loaded from.
+	epoch, err := a.store.AuthEpoch(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	return &Principal{UserID: u.ID, UserName: u.Name, KeyID: k.ID, Grants: grants}, nil
+	a.mu.Lock()
+	if epoch != a.epoch {
+		a.epoch, a.keys = epoch, map[string]*cached{}
+	}
+	c := a.keys[hash]
+	touch := c != nil && now.Sub(c.lastUsed) >= touchEvery
+	if touch {
+		c.lastUsed = now // one request records the use
+	}
+	a.mu.Unlock()
+	if c == nil {
+		p, loaded, err := load(ctx, a.store, key, now)
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		if a.epoch == epoch {
+			if len(a.keys) >= maxCachedKeys {
+				a.keys = map[string]*cached{}
+			}
+			a.keys[hash] = loaded
+		}
+		a.mu.Unlock()
+		return p, nil
+	}
+	if !hashesEqual(c.keyHash, hash) || (!c.expiresAt.IsZero() && !now.Before(c.expiresAt)) {
+		return nil, ErrUnauthenticated
+	}
+	if touch {
+		if err := a.store.TouchAPIKey(ctx, c.principal.KeyID, now); err != nil {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
+	}
+	return c.principal, nil
 }
 
 // EnsureBuiltinRoles creates the built-in roles that are missing and

@@ -65,7 +65,7 @@ func (r *Reconciler) checkHost(ctx context.Context, id string) error {
 	if was != status.Phase {
 		r.log.Info("Host cluster health changed", "hostCluster", h.Name, "from", was, "to", status.Phase, "message", status.Message)
 		for _, vc := range vcs {
-			r.vcs.Add(vc.ID)
+			r.Changed("virtualcluster", vc.ID)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,13 +60,11 @@ func (r *Reconciler) reconcileProfiles(ctx context.Context, vc *store.VirtualClu
 		return err
 	}
 	refs := effectiveProfiles(groupRefs, vc.Profiles)
-	if len(refs) == 0 {
-		if len(vc.Status.Profiles) == 0 && !hasCondition(&vc.Status, CondProfiles) {
+	if len(refs) == 0 && len(vc.Status.Profiles) == 0 {
+		if hasCondition(&vc.Status, CondProfiles) {
 			return nil
 		}
-		// Detached: forgotten, not removed from the cluster.
 		return r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
-			s.Profiles = nil
 			setCondition(s, CondProfiles, "True", "NoProfiles", "no profiles attached")
 		})
 	}
@@ -95,23 +94,67 @@ func (r *Reconciler) reconcileProfiles(ctx context.Context, vc *store.VirtualClu
 		}
 		statuses = append(statuses, st)
 	}
+	// Profiles detached since they were applied (from the virtual cluster,
+	// its group, or by a forced delete of the profile) are uninstalled from
+	// the cluster, then forgotten. One that fails stays in the status,
+	// Failed, and is tried again with backoff.
+	var unremoved []string
+	for _, prev := range vc.Status.Profiles {
+		if slices.ContainsFunc(refs, func(r store.ProfileRef) bool { return r.ProfileID == prev.ProfileID }) {
+			continue
+		}
+		st, ok := r.removeProfile(ctx, cfg, prev, statuses, log)
+		if !ok {
+			unremoved = append(unremoved, st.Name)
+			statuses = append(statuses, st)
+		}
+	}
 	if err := r.setStatus(ctx, vc.ID, func(s *store.VirtualClusterStatus) {
 		s.Profiles = statuses
 		switch {
+		case len(unremoved) > 0:
+			setCondition(s, CondProfiles, "False", "RemoveFailed", "detached profiles not removed: "+strings.Join(unremoved, ", "))
 		case len(failed) > 0:
 			setCondition(s, CondProfiles, "False", "ApplyFailed", "profiles failed: "+strings.Join(failed, ", "))
 		case len(drifted) > 0:
 			setCondition(s, CondProfiles, "False", "Drifted", "profiles drifted from what was applied: "+strings.Join(drifted, ", "))
+		case len(refs) == 0:
+			setCondition(s, CondProfiles, "True", "NoProfiles", "no profiles attached")
 		default:
 			setCondition(s, CondProfiles, "True", "Applied", "")
 		}
 	}); err != nil {
 		return err
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("profiles of virtual cluster %s failed: %s", vc.ID, strings.Join(failed, ", "))
+	if len(failed) > 0 || len(unremoved) > 0 {
+		return fmt.Errorf("profiles of virtual cluster %s failed: %s", vc.ID, strings.Join(append(failed, unremoved...), ", "))
 	}
 	return nil
+}
+
+// removeProfile uninstalls a detached profile (what its in-cluster
+// inventory says it made) and reports whether it is gone; if not, the
+// status to keep showing. A profile never applied has nothing to remove,
+// nor one whose name an attached profile has now (the inventory is by
+// name: it is that profile's now).
+func (r *Reconciler) removeProfile(ctx context.Context, cfg *rest.Config, prev store.ProfileStatus, attached []store.ProfileStatus, log *slog.Logger) (store.ProfileStatus, bool) {
+	if prev.Name == "" || slices.ContainsFunc(attached, func(st store.ProfileStatus) bool { return st.Name == prev.Name }) {
+		return prev, true
+	}
+	log = log.With("profile", prev.Name)
+	start := time.Now()
+	res, err := profile.Remove(ctx, cfg, prev.Name, profile.WithLogger(log), profile.WithTimeout(profileTimeout))
+	if err == nil {
+		log.Info("Detached profile removed", "elapsed", time.Since(start).Round(time.Millisecond))
+		return prev, true
+	}
+	log.Warn("Detached profile not removed", "err", err)
+	st := prev
+	st.Phase, st.Message = store.ProfileFailed, "detached; removing it failed: "+err.Error()
+	if res != nil {
+		st.Layers = layerStatuses(res)
+	}
+	return st, false
 }
 
 // reconcileProfile applies or diffs one profile and returns its status.

@@ -61,6 +61,11 @@ type Config struct {
 	// ReadyTimeout bounds one wait for a control plane to become ready
 	// (default 3m); a slower one is retried.
 	ReadyTimeout time.Duration
+	// LeaderRetry is how often a replica that is not the leader tries to
+	// take the leader lock (default 5s); LeaderCheck how often the leader
+	// checks that it still holds it (default 2s).
+	LeaderRetry time.Duration
+	LeaderCheck time.Duration
 }
 
 func (c *Config) validate() error {
@@ -87,6 +92,12 @@ func (c *Config) validate() error {
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = 3 * time.Minute
 	}
+	if c.LeaderRetry <= 0 {
+		c.LeaderRetry = 5 * time.Second
+	}
+	if c.LeaderCheck <= 0 {
+		c.LeaderCheck = 2 * time.Second
+	}
 	return nil
 }
 
@@ -96,8 +107,11 @@ type Reconciler struct {
 	store    *store.Store
 	log      *slog.Logger
 	provider *lifecycle.Provider
-	vcs      workqueue.TypedRateLimitingInterface[string]
-	hosts    workqueue.TypedRateLimitingInterface[string]
+	// queues guards vcs and hosts: the work queues of the current term as
+	// leader, nil while this replica is not the leader.
+	queues sync.Mutex
+	vcs    workqueue.TypedRateLimitingInterface[string]
+	hosts  workqueue.TypedRateLimitingInterface[string]
 	// hostFiles serializes writes of one host's kubeconfig file.
 	hostFiles sync.Mutex
 }
@@ -119,23 +133,25 @@ func New(cfg Config) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
-	limiter := func() workqueue.TypedRateLimiter[string] {
-		return workqueue.NewTypedItemExponentialFailureRateLimiter[string](500*time.Millisecond, time.Minute)
-	}
-	return &Reconciler{
-		cfg: cfg, store: cfg.Store, log: cfg.Logger, provider: p,
-		vcs:   workqueue.NewTypedRateLimitingQueueWithConfig(limiter(), workqueue.TypedRateLimitingQueueConfig[string]{Name: "virtualclusters"}),
-		hosts: workqueue.NewTypedRateLimitingQueueWithConfig(limiter(), workqueue.TypedRateLimitingQueueConfig[string]{Name: "hostclusters"}),
-	}, nil
+	return &Reconciler{cfg: cfg, store: cfg.Store, log: cfg.Logger, provider: p}, nil
+}
+
+func newQueue(name string) workqueue.TypedRateLimitingInterface[string] {
+	limiter := workqueue.NewTypedItemExponentialFailureRateLimiter[string](500*time.Millisecond, time.Minute)
+	return workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[string]{Name: name})
 }
 
 // Changed tells the reconciler that an object changed ("hostcluster" or
-// "virtualcluster"); it implements api.Fleet.
+// "virtualcluster"); it implements api.Fleet. A replica that is not the
+// leader drops it: the leader sees the change at its next resync.
 func (r *Reconciler) Changed(resource, id string) {
-	switch resource {
-	case "hostcluster":
+	r.queues.Lock()
+	defer r.queues.Unlock()
+	switch {
+	case r.vcs == nil:
+	case resource == "hostcluster":
 		r.hosts.Add(id)
-	case "virtualcluster":
+	case resource == "virtualcluster":
 		r.vcs.Add(id)
 	}
 }
@@ -159,25 +175,107 @@ func LifecycleName(vc *store.VirtualCluster) string {
 
 // Run works until ctx is done. It returns once the workers stopped; the
 // virtual clusters' processes keep running.
+//
+// Hub replicas on one database reconcile one at a time: Run takes the
+// store's leader lock (store.TryLeader) and reconciles while it holds it,
+// checking every LeaderCheck that it still does (a leader that lost its
+// database connection, or whose check takes longer than that, stops); the
+// others try again every LeaderRetry and take over when the leader stops
+// or dies, waiting two LeaderChecks after taking the lock before they act,
+// so that a leader cut off from the database has stopped by then.
 func (r *Reconciler) Run(ctx context.Context) error {
+	waiting := false
+	for {
+		lead, err := r.store.TryLeader(ctx)
+		switch {
+		case err == nil:
+			// A leader that lost its connection (and so the lock) notices
+			// within one LeaderCheck: give it two before acting.
+			r.log.Info("This hub replica took the leader lock", "wait", 2*r.cfg.LeaderCheck)
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * r.cfg.LeaderCheck):
+				if err := lead.Check(ctx); err == nil {
+					r.log.Info("This hub replica is the leader: it runs the reconciler")
+					r.lead(ctx, lead)
+				}
+			}
+			lead.Release()
+			waiting = false
+		case errors.Is(err, store.ErrNotLeader):
+			if !waiting {
+				r.log.Info("Another hub replica runs the reconciler; this one serves the API and stands by", "retry", r.cfg.LeaderRetry)
+				waiting = true
+			}
+		case ctx.Err() == nil:
+			r.log.Warn("Could not take the leader lock", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(r.cfg.LeaderRetry):
+		}
+	}
+}
+
+// lead reconciles until ctx is done or the leader lock is lost.
+func (r *Reconciler) lead(ctx context.Context, l *store.Leader) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		t := time.NewTicker(r.cfg.LeaderCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			// A check that does not answer within the interval counts as
+			// lost: the other replicas may have the lock by now.
+			cctx, ccancel := context.WithTimeout(ctx, r.cfg.LeaderCheck)
+			err := l.Check(cctx)
+			ccancel()
+			if err != nil && ctx.Err() == nil {
+				r.log.Error("Lost the leader lock: stopping the reconciler", "err", err)
+				cancel()
+				return
+			}
+		}
+	}()
+	r.reconcileTerm(ctx)
+	cancel()
+	<-checked
+}
+
+// reconcileTerm runs the workers of one term as leader until ctx is done.
+func (r *Reconciler) reconcileTerm(ctx context.Context) {
 	r.log.Info("Reconciler is starting", "workers", r.cfg.Workers, "resync", r.cfg.Resync, "healthInterval", r.cfg.HealthInterval)
+	vcs, hosts := newQueue("virtualclusters"), newQueue("hostclusters")
+	r.queues.Lock()
+	r.vcs, r.hosts = vcs, hosts
+	r.queues.Unlock()
 	var wg sync.WaitGroup
 	for range r.cfg.Workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.work(ctx, "virtual cluster", r.vcs, r.reconcile) }()
+		go func() { defer wg.Done(); r.work(ctx, "virtual cluster", vcs, r.reconcile) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); r.work(ctx, "host cluster", r.hosts, r.checkHost) }()
+	go func() { defer wg.Done(); r.work(ctx, "host cluster", hosts, r.checkHost) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); r.every(ctx, r.cfg.HealthInterval, r.enqueueHosts) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); r.every(ctx, r.cfg.Resync, r.enqueueVCs) }()
 	<-ctx.Done()
-	r.vcs.ShutDown()
-	r.hosts.ShutDown()
+	r.queues.Lock()
+	r.vcs, r.hosts = nil, nil
+	r.queues.Unlock()
+	vcs.ShutDown()
+	hosts.ShutDown()
 	wg.Wait()
 	r.log.Info("Reconciler stopped")
-	return nil
 }
 
 // every runs fn now and then every interval until ctx is done.
@@ -202,7 +300,7 @@ func (r *Reconciler) enqueueVCs(ctx context.Context) error {
 		return err
 	}
 	for _, vc := range vcs {
-		r.vcs.Add(vc.ID)
+		r.Changed("virtualcluster", vc.ID)
 	}
 	return nil
 }
@@ -213,7 +311,7 @@ func (r *Reconciler) enqueueHosts(ctx context.Context) error {
 		return err
 	}
 	for _, h := range hosts {
-		r.hosts.Add(h.ID)
+		r.Changed("hostcluster", h.ID)
 	}
 	return nil
 }

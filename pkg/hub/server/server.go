@@ -71,6 +71,9 @@ type Config struct {
 	// Reconciler tunes the reconciler; its Store, Secrets, DataDir and
 	// Logger are the server's.
 	Reconciler reconciler.Config
+	// MaxInFlight bounds the API requests served at once (default
+	// api.DefaultMaxInFlight).
+	MaxInFlight int
 }
 
 func (c *Config) validate() error {
@@ -189,7 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	apiCfg := api.Config{Store: s, Logger: log, Secrets: box}
+	apiCfg := api.Config{Store: s, Logger: log, Secrets: box, MaxInFlight: cfg.MaxInFlight}
 	var rec *reconciler.Reconciler
 	if !cfg.NoReconciler {
 		rc := cfg.Reconciler

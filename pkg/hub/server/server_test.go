@@ -5,15 +5,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/server"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
 	nestlog "github.com/nestcluster/nest/pkg/log"
@@ -210,4 +214,122 @@ func TestEncryptionKey(t *testing.T) {
 	if err := server.Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Fatalf("a key given twice: %v", err)
 	}
+}
+
+// syncBuffer is a log both a hub's goroutines and the test use; shared
+// is the log of every replica, in order, each line after its replica's
+// name.
+type syncBuffer struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	name   string
+	shared *syncBuffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	if s.shared != nil {
+		_, _ = s.shared.Write(append([]byte(s.name+": "), p...))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitLog waits until the log holds text n times (a deadlock guard only
+// bounds it).
+func waitLog(t *testing.T, log *syncBuffer, text string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for strings.Count(log.String(), text) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never held %q %d times:\n%s", text, n, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplicasOneReconciler runs two hubs on one Postgres database (and
+// one data directory): one runs the reconciler, the other serves the API
+// and stands by. When the leader loses its database connection it stops
+// reconciling at once and the other takes over; when that one stops, the
+// first takes over again. At no time do both reconcile.
+func TestReplicasOneReconciler(t *testing.T) {
+	t.Parallel()
+	db := storetest.Postgres(t).URL(t)
+	dir := t.TempDir()
+	key := auth.NewKey()
+	const (
+		leads   = "This hub replica is the leader"
+		standby = "this one serves the API and stands by"
+		lost    = "Lost the leader lock"
+		stopped = "Reconciler stopped"
+	)
+	cfg := func(log *syncBuffer) server.Config {
+		return server.Config{DataDir: dir, Database: db, BootstrapKey: key, Logger: nestlog.New(log, 1),
+			Reconciler: reconciler.Config{LeaderRetry: 100 * time.Millisecond, LeaderCheck: 100 * time.Millisecond}}
+	}
+	var both syncBuffer
+	logA, logB := syncBuffer{name: "A", shared: &both}, syncBuffer{name: "B", shared: &both}
+	_, _, stopA := start(t, cfg(&logA))
+	waitLog(t, &logA, leads, 1)
+	urlB, clientB, stopB := start(t, cfg(&logB))
+	waitLog(t, &logB, standby, 1)
+	if code, _ := get(t, clientB, urlB+"/api/v1/whoami", key); code != 200 {
+		t.Fatalf("the standby replica does not serve the API: %d", code)
+	}
+	time.Sleep(time.Second) // a few of B's attempts
+	if strings.Contains(logB.String(), leads) {
+		t.Fatalf("both replicas lead:\nA:\n%s\nB:\n%s", logA.String(), logB.String())
+	}
+
+	// A loses its database connection (the leader lock's): it stops its
+	// reconciler, B takes over, and A stands by.
+	pg, err := sql.Open("pgx", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if _, err := pg.Exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1`); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, &logA, lost, 1)
+	waitLog(t, &logA, stopped, 1)
+	waitLog(t, &logB, leads, 1)
+	waitLog(t, &logA, standby, 1)
+	// B acted only after A stopped.
+	if all := both.String(); !before(all, "A:", stopped, "B:", "Reconciler is starting") {
+		t.Fatalf("B started reconciling before A stopped:\n%s", all)
+	}
+
+	// B stops: A takes over again, after B stopped.
+	stopB()
+	waitLog(t, &logA, leads, 2)
+	if all := both.String(); !before(all, "B:", stopped, "A:", "Reconciler is starting") {
+		t.Fatalf("A started reconciling again before B stopped:\n%s", all)
+	}
+	if strings.Count(logB.String(), leads) != 1 || !strings.Contains(logB.String(), stopped) {
+		t.Fatalf("B's log:\n%s", logB.String())
+	}
+	stopA()
+}
+
+// before reports whether the first line of replica a holding textA comes
+// before the last line of replica b holding textB.
+func before(log, a, textA, b, textB string) bool {
+	first, last := -1, -1
+	for i, line := range strings.Split(log, "\n") {
+		if first < 0 && strings.HasPrefix(line, a) && strings.Contains(line, textA) {
+			first = i
+		}
+		if strings.HasPrefix(line, b) && strings.Contains(line, textB) {
+			last = i
+		}
+	}
+	return first >= 0 && last > first
 }

@@ -29,6 +29,17 @@ type ListOptions struct {
 	Limit   int
 	Cursor  string
 	Filters map[string]string
+	// InProject, on a collection with a projectId filter, lists the
+	// project's objects only if the project exists in that tenant, in the
+	// same statement: a page with items proves that it does (an empty one
+	// does not say). It saves API lists a lookup of the project.
+	InProject *ProjectKey
+}
+
+// ProjectKey names a project in its tenant.
+type ProjectKey struct {
+	TenantID string
+	ID       string
 }
 
 // Page is one page of a list; NextCursor is empty on the last page.
@@ -112,11 +123,22 @@ func list[T any](ctx context.Context, s *Store, t *table[T], opts ListOptions, s
 		where = append(where, col+" = ?")
 		args = append(args, opts.Filters[k])
 	}
+	if p := opts.InProject; p != nil {
+		col, ok := t.filters["projectId"]
+		if !ok {
+			return Page[T]{}, fmt.Errorf("%w: %s have no project", ErrInvalidFilter, t.name)
+		}
+		where = append(where, col+" = ?", "EXISTS (SELECT 1 FROM projects WHERE id = ? AND tenant_id = ?)")
+		args = append(args, p.ID, p.ID, p.TenantID)
+	}
 	q := t.selectSQL()
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += fmt.Sprintf(" ORDER BY id LIMIT %d", limit+1)
+	// The limit is a parameter, so that every page size shares one
+	// prepared statement.
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limit+1)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return Page[T]{}, fmt.Errorf("list %s: %w", t.name, err)
@@ -154,6 +176,23 @@ type Collection[T any] struct {
 	// in the deleting transaction, for rows that refer to the object
 	// without a foreign key.
 	beforeDelete []string
+	// authData: principals are made of these objects, so every write
+	// bumps the auth epoch (see Store.AuthEpoch).
+	authData bool
+}
+
+func (c *Collection[T]) markAuthData() { c.authData = true }
+
+// write runs fn, a write of the collection, in a transaction that bumps
+// the auth epoch when the collection is auth data; else as it comes.
+func (c *Collection[T]) write(ctx context.Context, fn func(ctx context.Context) error) error {
+	if !c.authData {
+		return fn(ctx)
+	}
+	return c.s.InTx(ctx, func(ctx context.Context) error {
+		authChanged(ctx)
+		return fn(ctx)
+	})
 }
 
 // metaCols are the columns of Meta besides id, in the order metaFields
@@ -193,10 +232,12 @@ func (c *Collection[T]) Create(ctx context.Context, obj *T) error {
 	m.CreatedAt = c.s.now().UTC().Truncate(1000)
 	m.UpdatedAt = m.CreatedAt
 	m.ResourceVersion = 1
-	if _, err := c.s.exec(ctx, insertSQL(c.t.name, c.t.cols), append([]any{m.ID}, c.t.fields(obj)...)...); err != nil {
-		return fmt.Errorf("create %s %q: %w", c.t.name, m.Name, err)
-	}
-	return nil
+	return c.write(ctx, func(ctx context.Context) error {
+		if _, err := c.s.exec(ctx, insertSQL(c.t.name, c.t.cols), append([]any{m.ID}, c.t.fields(obj)...)...); err != nil {
+			return fmt.Errorf("create %s %q: %w", c.t.name, m.Name, err)
+		}
+		return nil
+	})
 }
 
 // Get returns the object with id, or ErrNotFound.
@@ -250,11 +291,14 @@ func (c *Collection[T]) Update(ctx context.Context, obj *T) error {
 	q := "UPDATE " + c.t.name + " SET " + strings.Join(append(sets, "updated_at = ?", "resource_version = resource_version + 1"), ", ") +
 		" WHERE id = ? AND resource_version = ?"
 	args = append(args, micros(now), m.ID, m.ResourceVersion)
-	res, err := c.s.exec(ctx, q, args...)
+	err := c.write(ctx, func(ctx context.Context) error {
+		res, err := c.s.exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("update %s %s: %w", c.t.name, m.ID, err)
+		}
+		return c.checkAffected(ctx, res, m.ID)
+	})
 	if err != nil {
-		return fmt.Errorf("update %s %s: %w", c.t.name, m.ID, err)
-	}
-	if err := c.checkAffected(ctx, res, m.ID); err != nil {
 		return err
 	}
 	m.UpdatedAt = now
@@ -266,6 +310,9 @@ func (c *Collection[T]) Update(ctx context.Context, obj *T) error {
 // version is stored; another value must match it (else ErrConflict).
 func (c *Collection[T]) Delete(ctx context.Context, id string, resourceVersion int64) error {
 	return c.s.InTx(ctx, func(ctx context.Context) error {
+		if c.authData {
+			authChanged(ctx)
+		}
 		for _, stmt := range c.beforeDelete {
 			if _, err := c.s.exec(ctx, stmt, id); err != nil {
 				return fmt.Errorf("delete %s %s: %w", c.t.name, id, err)

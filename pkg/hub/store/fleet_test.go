@@ -17,7 +17,87 @@ func TestFleet(t *testing.T) {
 		{Name: "host clusters keep status and filter by phase", Run: testHostClusters},
 		{Name: "cluster groups round trip", Run: testClusterGroups},
 		{Name: "virtual clusters round trip and filter", Run: testVirtualClusters},
+		{Name: "lists in a project only while it exists in its tenant", Run: testInProject},
+		{Name: "the auth epoch follows changes of principals only", Run: testAuthEpoch},
 	})
+}
+
+func testInProject(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	acme, other := &store.Tenant{Meta: store.Meta{Name: "acme"}}, &store.Tenant{Meta: store.Meta{Name: "other"}}
+	must(t, s.Tenants.Create(ctx, acme))
+	must(t, s.Tenants.Create(ctx, other))
+	p := &store.Project{Meta: store.Meta{Name: "web"}, TenantID: acme.ID}
+	must(t, s.Projects.Create(ctx, p))
+	must(t, s.VirtualClusters.Create(ctx, &store.VirtualCluster{Meta: store.Meta{Name: "dev"}, TenantID: acme.ID, ProjectID: p.ID}))
+	tests := []struct {
+		name string
+		key  store.ProjectKey
+		want int
+	}{
+		{"its tenant", store.ProjectKey{TenantID: acme.ID, ID: p.ID}, 1},
+		{"another tenant", store.ProjectKey{TenantID: other.ID, ID: p.ID}, 0},
+		{"no such project", store.ProjectKey{TenantID: acme.ID, ID: store.NewID()}, 0},
+	}
+	for _, tc := range tests {
+		page, err := s.VirtualClusters.List(ctx, store.ListOptions{InProject: &tc.key})
+		must(t, err)
+		if len(page.Items) != tc.want {
+			t.Errorf("%s: %d items, want %d", tc.name, len(page.Items), tc.want)
+		}
+	}
+	must(t, s.Projects.Delete(ctx, p.ID, 0))
+	page, err := s.VirtualClusters.List(ctx, store.ListOptions{InProject: &store.ProjectKey{TenantID: acme.ID, ID: p.ID}})
+	must(t, err)
+	if len(page.Items) != 0 {
+		t.Errorf("deleted project: %d items", len(page.Items))
+	}
+	_, err = s.HostClusters.List(ctx, store.ListOptions{InProject: &store.ProjectKey{TenantID: acme.ID, ID: p.ID}})
+	wantErr(t, err, store.ErrInvalidFilter)
+}
+
+func testAuthEpoch(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	u := &store.User{Meta: store.Meta{Name: "ada"}}
+	tenant := &store.Tenant{Meta: store.Meta{Name: "acme"}}
+	team := &store.Team{Meta: store.Meta{Name: "devs"}}
+	key := &store.APIKey{Meta: store.Meta{Name: "k"}, Prefix: "abcdefghijkl", KeyHash: "x"}
+	vc := &store.VirtualCluster{Meta: store.Meta{Name: "dev"}, ProjectID: "p"}
+	tests := []struct {
+		name  string
+		write func() error
+		bumps bool
+	}{
+		{"create a user", func() error { return s.Users.Create(ctx, u) }, true},
+		{"update a user", func() error { u.Disabled = true; return s.Users.Update(ctx, u) }, true},
+		{"create a tenant", func() error { return s.Tenants.Create(ctx, tenant) }, true},
+		{"create a team", func() error { team.TenantID = tenant.ID; return s.Teams.Create(ctx, team) }, true},
+		{"add a team member", func() error { _, err := s.AddTeamMember(ctx, team.ID, u.ID); return err }, true},
+		{"remove a team member", func() error { return s.RemoveTeamMember(ctx, team.ID, u.ID) }, true},
+		{"create a key", func() error { key.UserID = u.ID; return s.APIKeys.Create(ctx, key) }, true},
+		{"record a key's use", func() error { return s.TouchAPIKey(ctx, key.ID, time.Now()) }, false},
+		{"revoke a key", func() error { key.RevokedAt = time.Now(); return s.APIKeys.Update(ctx, key) }, true},
+		{"delete a user", func() error { return s.Users.Delete(ctx, u.ID, 0) }, true},
+		{"create a virtual cluster", func() error { return s.VirtualClusters.Create(ctx, vc) }, false},
+		{"update a virtual cluster", func() error { vc.Paused = true; return s.VirtualClusters.Update(ctx, vc) }, false},
+		{"create another user", func() error { return s.Users.Create(ctx, &store.User{Meta: store.Meta{Name: "bob"}}) }, true},
+		{"a rolled-back write", func() error {
+			return s.InTx(ctx, func(ctx context.Context) error {
+				must(t, s.Users.Create(ctx, &store.User{Meta: store.Meta{Name: "gone"}}))
+				return store.ErrConflict
+			})
+		}, false},
+	}
+	for _, tc := range tests {
+		before, err := s.AuthEpoch(ctx)
+		must(t, err)
+		_ = tc.write()
+		after, err := s.AuthEpoch(ctx)
+		must(t, err)
+		if (after > before) != tc.bumps || after < before {
+			t.Errorf("%s: epoch %d -> %d, want a bump: %v", tc.name, before, after, tc.bumps)
+		}
+	}
 }
 
 func testHostClusters(t *testing.T, s *store.Store) {

@@ -129,12 +129,17 @@ func (s *Store) initCollections() {
 			return []any{&o.UserID, &o.Prefix, &o.KeyHash, timeCol{&o.ExpiresAt}, timeCol{&o.RevokedAt}, timeCol{&o.LastUsedAt}}
 		},
 		map[string]string{"userId": "user_id", "prefix": "prefix"})
+
+	for _, c := range []interface{ markAuthData() }{s.Tenants, s.Projects, s.Users, s.Teams, s.Roles, s.RoleBindings, s.APIKeys} {
+		c.markAuthData()
+	}
 }
 
 // AddTeamMember puts a user in a team; adding a member twice is a no-op.
 func (s *Store) AddTeamMember(ctx context.Context, teamID, userID string) (*TeamMember, error) {
 	m := &TeamMember{TeamID: teamID, UserID: userID, CreatedAt: s.now().UTC().Truncate(1000)}
 	err := s.InTx(ctx, func(ctx context.Context) error {
+		authChanged(ctx)
 		var n int
 		if err := s.queryRow(ctx, `SELECT COUNT(*) FROM team_members WHERE team_id = ? AND user_id = ?`, teamID, userID).Scan(&n); err != nil {
 			return err
@@ -153,14 +158,17 @@ func (s *Store) AddTeamMember(ctx context.Context, teamID, userID string) (*Team
 
 // RemoveTeamMember takes a user out of a team, or fails with ErrNotFound.
 func (s *Store) RemoveTeamMember(ctx context.Context, teamID, userID string) error {
-	res, err := s.exec(ctx, `DELETE FROM team_members WHERE team_id = ? AND user_id = ?`, teamID, userID)
-	if err != nil {
-		return fmt.Errorf("remove user %s from team %s: %w", userID, teamID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("user %s in team %s: %w", userID, teamID, ErrNotFound)
-	}
-	return nil
+	return s.InTx(ctx, func(ctx context.Context) error {
+		authChanged(ctx)
+		res, err := s.exec(ctx, `DELETE FROM team_members WHERE team_id = ? AND user_id = ?`, teamID, userID)
+		if err != nil {
+			return fmt.Errorf("remove user %s from team %s: %w", userID, teamID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("user %s in team %s: %w", userID, teamID, ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // TeamMembers lists a team's members in the order they joined.

@@ -55,6 +55,13 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	// path is the SQLite database's file.
+	path string
+
+	// stmts are the prepared statements of the queries run so far, by
+	// their text (as written, with ? placeholders).
+	stmtMu sync.RWMutex
+	stmts  map[string]*sql.Stmt
 
 	Tenants      *Collection[Tenant]
 	Projects     *Collection[Project]
@@ -94,7 +101,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 		}
-		s = &Store{db: db, dialect: SQLite}
+		// A few connections, all kept open: a new one costs its pragmas
+		// and a parse of the schema at its first statement, and readers
+		// beyond the CPUs only queue inside SQLite.
+		db.SetMaxOpenConns(sqliteConns)
+		db.SetMaxIdleConns(sqliteConns)
+		s = &Store{db: db, dialect: SQLite, path: path}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		db, err := sql.Open("pgx", url)
 		if err != nil {
@@ -107,6 +119,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://...", RedactURL(url))
 	}
 	s.now = time.Now
+	s.stmts = map[string]*sql.Stmt{}
 	s.initCollections()
 	s.initFleet()
 	s.initProfiles()
@@ -137,12 +150,29 @@ func RedactURL(url string) string {
 func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		_ = st.Close()
+	}
+	s.stmts = map[string]*sql.Stmt{}
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 type txKey struct{}
+
+// txState is the transaction of a context, and what its commit must
+// also do.
+type txState struct {
+	tx *sql.Tx
+	// authChanged: the transaction wrote data that principals are made
+	// of, so the commit bumps the auth epoch.
+	authChanged bool
+}
 
 // querier is what *sql.DB and *sql.Tx share.
 type querier interface {
@@ -155,16 +185,25 @@ type querier interface {
 // receives join it. It commits when fn returns nil and rolls back
 // otherwise. Nested calls join the outer transaction.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return fn(ctx)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(context.WithValue(ctx, txKey{}, tx)); err != nil {
+	st := &txState{tx: tx}
+	if err := fn(context.WithValue(ctx, txKey{}, st)); err != nil {
 		_ = tx.Rollback()
 		return err
+	}
+	if st.authChanged {
+		// Last, so that the epoch's row lock is the last lock taken
+		// (PostgreSQL): it adds no lock cycle between transactions.
+		if _, err := s.exec(context.WithValue(ctx, txKey{}, st), `UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1`); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("bump the auth epoch: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", s.mapError(err))
@@ -172,9 +211,32 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 	return nil
 }
 
+// authChanged marks the transaction of ctx as one that changes what
+// principals are made of (users, keys, teams, roles, bindings, tenants,
+// projects): its commit bumps the auth epoch.
+func authChanged(ctx context.Context) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		st.authChanged = true
+	}
+}
+
+// AuthEpoch returns the auth epoch: a number that every committed change
+// of users, API keys, teams and their members, roles, role bindings,
+// tenants and projects increases, in the same transaction as the change.
+// A principal loaded at an epoch stays true while the epoch does, which
+// lets the hub keep principals between requests on any number of
+// replicas.
+func (s *Store) AuthEpoch(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.queryRow(ctx, `SELECT epoch FROM auth_epoch WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read the auth epoch: %w", err)
+	}
+	return n, nil
+}
+
 func (s *Store) q(ctx context.Context) querier {
-	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
-		return tx
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		return st.tx
 	}
 	return s.db
 }
@@ -198,18 +260,129 @@ func (s *Store) rebind(query string) string {
 	return b.String()
 }
 
+// sqliteConns is the size of SQLite's connection pool; maxStatements
+// bounds the prepared statements kept (the hub's queries are a fixed
+// set: past the bound, queries run unprepared).
+const (
+	sqliteConns   = 8
+	maxStatements = 512
+)
+
+// statement returns the querier to run query on: a prepared statement
+// (in ctx's transaction, if any) when the statement cache has or takes
+// it, else the database or transaction itself. The text is rebound for
+// PostgreSQL.
+func (s *Store) statement(ctx context.Context, query string) (querier, string) {
+	ts, inTx := ctx.Value(txKey{}).(*txState)
+	var st *sql.Stmt
+	if inTx {
+		// Never prepare a new statement from inside a transaction: that
+		// takes a second connection from the pool while the transaction
+		// holds one, and with every connection held by transactions
+		// waiting for SQLite's write lock, the one holding it would wait
+		// for a connection forever. A cached statement is prepared on the
+		// transaction's own connection.
+		st = s.cached(query)
+	} else {
+		st = s.prepared(ctx, query)
+	}
+	switch {
+	case st != nil && inTx:
+		return stmtQuerier{ts.tx.StmtContext(ctx, st)}, ""
+	case st != nil:
+		return stmtQuerier{st}, ""
+	case inTx:
+		return ts.tx, s.rebind(query)
+	default:
+		return s.db, s.rebind(query)
+	}
+}
+
+// prepared returns the cached prepared statement of a data statement
+// (SELECT, INSERT, UPDATE, DELETE), preparing it on first use; nil for
+// other statements (schema changes), when the cache is full or when
+// preparing fails (running it unprepared then reports the error).
+// database/sql prepares a statement once per pooled connection and
+// keeps it while the connection lives; PostgreSQL's driver caches its own
+// statements by text as well, so there the gain is the rebinding.
+func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st := s.cached(query); st != nil {
+		return st
+	}
+	verb, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	switch strings.ToUpper(verb) {
+	case "SELECT", "INSERT", "UPDATE", "DELETE":
+	default:
+		return nil
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st
+	}
+	if len(s.stmts) >= maxStatements {
+		return nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.rebind(query))
+	if err != nil {
+		return nil
+	}
+	s.stmts[query] = st
+	return st
+}
+
+// cached returns the prepared statement of query, if there is one.
+func (s *Store) cached(query string) *sql.Stmt {
+	s.stmtMu.RLock()
+	defer s.stmtMu.RUnlock()
+	return s.stmts[query]
+}
+
+// stmtQuerier runs a prepared statement; the query text is ignored.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (q stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return q.st.ExecContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return q.st.QueryContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return q.st.QueryRowContext(ctx, args...)
+}
+
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
+	ctx = s.statementContext(ctx)
+	q, text := s.statement(ctx, query)
+	res, err := q.ExecContext(ctx, text, args...)
 	return res, s.mapError(err)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := s.q(ctx).QueryContext(ctx, s.rebind(query), args...)
+	ctx = s.statementContext(ctx)
+	q, text := s.statement(ctx, query)
+	rows, err := q.QueryContext(ctx, text, args...)
 	return rows, s.mapError(err)
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+	ctx = s.statementContext(ctx)
+	q, text := s.statement(ctx, query)
+	return q.QueryRowContext(ctx, text, args...)
+}
+
+// statementContext is the context one statement runs with. SQLite's
+// statements are not cancelled: they are local and short (busy_timeout
+// bounds the wait for the write lock), and a cancellable context costs a
+// goroutine per statement in database/sql and one per row in the driver.
+// A transaction still ends with its own context.
+func (s *Store) statementContext(ctx context.Context) context.Context {
+	if s.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // mapError turns constraint violations of either database into the

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nestcluster/nest/pkg/cmd"
+	"github.com/nestcluster/nest/pkg/hub/api"
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/server"
@@ -22,6 +23,7 @@ type flags struct {
 	noReconciler            bool
 	workers                 int
 	resync, healthInterval  time.Duration
+	maxInFlight             int
 }
 
 // NewCommand returns `nest hub serve`.
@@ -80,6 +82,7 @@ its host cluster; stopping the hub leaves them running.`,
 				EncryptionKeyFile: f.encryptionKeyFile,
 				EncryptionKey:     os.Getenv(secrets.KeyEnv),
 				NoReconciler:      f.noReconciler,
+				MaxInFlight:       f.maxInFlight,
 				Reconciler:        reconciler.Config{Workers: f.workers, Resync: f.resync, HealthInterval: f.healthInterval},
 			})
 		},
@@ -94,6 +97,7 @@ its host cluster; stopping the hub leaves them running.`,
 	c.Flags().BoolVar(&f.noReconciler, "no-reconciler", false, "serve the API only: do not drive virtual clusters nor check host clusters")
 	c.Flags().IntVar(&f.workers, "reconcile-workers", 4, "virtual clusters reconciled at once")
 	c.Flags().DurationVar(&f.resync, "resync-interval", 30*time.Second, "how often every virtual cluster is reconciled again")
+	c.Flags().IntVar(&f.maxInFlight, "max-inflight", api.DefaultMaxInFlight, "API requests served at once; the others wait in arrival order")
 	c.Flags().DurationVar(&f.healthInterval, "health-interval", 30*time.Second, "how often every host cluster's health and capacity is checked")
 	return c
 }
