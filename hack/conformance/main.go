@@ -57,8 +57,8 @@ func focus(args []string, stdout io.Writer) error {
 func report(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	var (
-		hostPath    = fs.String("host", "", "ginkgo JSON report of the run on the local host")
-		virtualPath = fs.String("virtual", "", "ginkgo JSON report of the run on the virtual cluster")
+		hostPath    = fs.String("host", "", "ginkgo JSON report of the run on the local host (several: comma-separated)")
+		virtualPath = fs.String("virtual", "", "ginkgo JSON report of the run on the virtual cluster (several: comma-separated)")
 		out         = fs.String("out", "", "Markdown file whose generated part to replace (created if missing); empty: totals and problems only")
 		slice       = fs.String("slice", "", "checked-in list of tests that must pass on the host too")
 		m           conformance.Meta
@@ -77,11 +77,11 @@ func report(args []string, stdout io.Writer) error {
 	if *hostPath == "" || *virtualPath == "" {
 		return errors.New("--host and --virtual are required")
 	}
-	host, err := conformance.ReadFile(*hostPath)
+	host, err := conformance.ReadFiles(strings.Split(*hostPath, ","))
 	if err != nil {
 		return err
 	}
-	virtual, err := conformance.ReadFile(*virtualPath)
+	virtual, err := conformance.ReadFiles(strings.Split(*virtualPath, ","))
 	if err != nil {
 		return err
 	}

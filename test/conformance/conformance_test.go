@@ -188,3 +188,27 @@ func TestRenderAndReplace(t *testing.T) {
 		})
 	}
 }
+
+func TestReadFilesMerges(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, leaf, state string) string {
+		p := filepath.Join(dir, name)
+		doc := `[{"SpecReports":[{"ContainerHierarchyTexts":["[sig-x] X"],"LeafNodeType":"It","LeafNodeText":"` + leaf + `","State":"` + state + `"}]}]`
+		if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	run, err := ReadFiles([]string{write("a.json", "a", "passed"), write("b.json", "b", "failed"), write("c.json", "a", "failed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]State{}
+	for n, r := range run.Results {
+		got[n] = r.State
+	}
+	want := map[string]State{"[sig-x] X a": Failed, "[sig-x] X b": Failed}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("merged = %v, want %v", got, want)
+	}
+}

@@ -82,6 +82,25 @@ func ReadFile(path string) (Run, error) {
 	return run, nil
 }
 
+// ReadFiles parses several reports of one cluster (runs of different
+// focuses) into one run; a test in more than one takes its last result.
+func ReadFiles(paths []string) (Run, error) {
+	merged := Run{Results: map[string]Result{}}
+	for _, p := range paths {
+		run, err := ReadFile(p)
+		if err != nil {
+			return Run{}, err
+		}
+		for n, r := range run.Results {
+			merged.Results[n] = r
+		}
+		if merged.SetupFailure == "" {
+			merged.SetupFailure = run.SetupFailure
+		}
+	}
+	return merged, nil
+}
+
 // Parse reads a ginkgo JSON report (--ginkgo.json-report, or the ginkgo
 // CLI's --json-report). Tests that the focus filtered out are left out;
 // tests skipped while running (e2eskipper) are kept as Skipped.
