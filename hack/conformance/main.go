@@ -26,15 +26,17 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: conformance focus|report [flags]")
+		return errors.New("usage: conformance focus|report|slice [flags]")
 	}
 	switch args[0] {
 	case "focus":
 		return focus(args[1:], stdout)
 	case "report":
 		return report(args[1:], stdout)
+	case "slice":
+		return slice(args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q: want focus or report", args[0])
+	return fmt.Errorf("unknown command %q: want focus, report or slice", args[0])
 }
 
 func focus(args []string, stdout io.Writer) error {
@@ -52,6 +54,35 @@ func focus(args []string, stdout io.Writer) error {
 	}
 	_, err = fmt.Fprintln(stdout, conformance.Focus(names))
 	return err
+}
+
+// slice prints a CI slice picked from a run's reports: the quickest tests
+// that passed on both sides.
+func slice(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("slice", flag.ContinueOnError)
+	hostPath := fs.String("host", "", "ginkgo JSON report(s) of the host, comma-separated")
+	virtualPath := fs.String("virtual", "", "ginkgo JSON report(s) of the virtual cluster, comma-separated")
+	budget := fs.Duration("budget", 10*time.Minute, "summed run time of the picked tests")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *hostPath == "" || *virtualPath == "" {
+		return errors.New("--host and --virtual are required")
+	}
+	host, err := conformance.ReadFiles(strings.Split(*hostPath, ","))
+	if err != nil {
+		return err
+	}
+	virtual, err := conformance.ReadFiles(strings.Split(*virtualPath, ","))
+	if err != nil {
+		return err
+	}
+	for _, n := range conformance.PickSlice(conformance.Compare(host, virtual), *budget) {
+		if _, err := fmt.Fprintln(stdout, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func report(args []string, stdout io.Writer) error {

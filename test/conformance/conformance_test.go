@@ -212,3 +212,23 @@ func TestReadFilesMerges(t *testing.T) {
 		t.Errorf("merged = %v, want %v", got, want)
 	}
 }
+
+func TestPickSlice(t *testing.T) {
+	row := func(name string, host, virtual State, d time.Duration) Row {
+		return Row{Name: name, Host: Result{State: host, RunTime: d}, Virtual: Result{State: virtual, RunTime: d}}
+	}
+	c := Comparison{Rows: []Row{
+		row("slow", Passed, Passed, 50*time.Second),
+		row("b quick", Passed, Passed, time.Second),
+		row("a quick", Passed, Passed, 2*time.Second),
+		row("regression", Passed, Failed, time.Second),
+		row("host failure", Failed, Failed, time.Second),
+		row("x [Serial]", Passed, Passed, time.Second),
+		row("medium", Passed, Passed, 10*time.Second),
+	}}
+	got := PickSlice(c, 20*time.Second)
+	want := []string{"a quick", "b quick", "medium"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PickSlice = %v, want %v", got, want)
+	}
+}

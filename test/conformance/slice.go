@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
+	"time"
 )
 
 // ReadSlice reads a list of test names, one a line; blank lines and lines
@@ -44,4 +46,34 @@ func Focus(names []string) string {
 		quoted[i] = regexp.QuoteMeta(n)
 	}
 	return " (?:" + strings.Join(quoted, "|") + ")$"
+}
+
+// PickSlice returns the tests that passed on both sides, quickest first
+// (by the slower side's run time), as many as fit in budget of summed run
+// time; sorted by name. Tests marked [Serial] or [Slow] are left out: a CI
+// slice runs in parallel and quickly.
+func PickSlice(c Comparison, budget time.Duration) []string {
+	type cand struct {
+		name string
+		d    time.Duration
+	}
+	var cands []cand
+	for _, r := range c.Rows {
+		if r.Host.State != Passed || r.Virtual.State != Passed || strings.Contains(r.Name, "[Serial]") || strings.Contains(r.Name, "[Slow]") {
+			continue
+		}
+		cands = append(cands, cand{r.Name, max(r.Host.RunTime, r.Virtual.RunTime)})
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].d < cands[j].d })
+	var names []string
+	var total time.Duration
+	for _, c := range cands {
+		if total+c.d > budget {
+			break
+		}
+		total += c.d
+		names = append(names, c.name)
+	}
+	sort.Strings(names)
+	return names
 }
