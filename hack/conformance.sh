@@ -12,14 +12,16 @@
 #   SLICE     a file of test names, one a line, to run instead of FOCUS;
 #             each must pass on the host too (test/conformance/ci-slice.txt
 #             is the slice hack/test.sh runs)
-#   PARALLEL  ginkgo processes per cluster (default 1; above 1 builds
-#             bin/ginkgo, the ginkgo CLI of the version in the module graph)
-#   TOGETHER  1: run the host and the virtual cluster at the same time
-#             (default: one after the other)
+#   PARALLEL  ginkgo processes per cluster (default 8: most tests wait on
+#             something, many for minutes; above 1 builds bin/ginkgo, the
+#             ginkgo CLI of the version in the module graph)
+#   TOGETHER  1 (default): run the host and the virtual cluster at the same
+#             time; 0: one after the other
 #   OUT       Markdown file to write the table into (default
 #             docs/conformance.md; with SLICE, none: the table is printed
 #             only when a test fails)
-#   WORK      directory for reports and logs (default: a new /tmp dir, kept)
+#   WORK      directory for reports and logs (default: a new /tmp dir,
+#             removed after a run without problems)
 #   NODES     simulated nodes of the host (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,10 +29,14 @@ export PATH="$PWD/bin:$PATH"
 
 FOCUS="${FOCUS:-\[Conformance\]}"
 SKIP="${SKIP:-\[Disruptive\]}"
-PARALLEL="${PARALLEL:-1}"
-TOGETHER="${TOGETHER:-0}"
+PARALLEL="${PARALLEL:-8}"
+TOGETHER="${TOGETHER:-1}"
 NODES="${NODES:-3}"
-WORK="${WORK:-$(mktemp -d /tmp/nest-conformance-XXXXXX)}"
+KEEP_WORK=1
+if [[ -z "${WORK:-}" ]]; then
+  WORK="$(mktemp -d /tmp/nest-conformance-XXXXXX)"
+  KEEP_WORK=0
+fi
 mkdir -p "$WORK"
 if [[ -n "${SLICE:-}" ]]; then
   FOCUS="$(go run ./hack/conformance focus --slice "$SLICE")"
@@ -114,5 +120,10 @@ go run ./hack/conformance report --host "$WORK/host.json" --virtual "$WORK/virtu
   --kubernetes "$(go list -m -f '{{.Version}}' k8s.io/kubernetes)" \
   --focus "${SLICE:-$FOCUS}" --skip "$SKIP" --parallel "$PARALLEL" \
   --build "${build_secs}s (go test -c, cache as it was)" \
-  --host-seconds "$(cat "$WORK/host.seconds")" --virtual-seconds "$(cat "$WORK/virtual-cluster.seconds")"
-echo "Reports and logs: $WORK"
+  --host-seconds "$(cat "$WORK/host.seconds")" --virtual-seconds "$(cat "$WORK/virtual-cluster.seconds")" ||
+  { echo "Reports and logs: $WORK"; exit 1; }
+if [[ "$KEEP_WORK" == 0 ]]; then
+  rm -rf "$WORK"
+else
+  echo "Reports and logs: $WORK"
+fi
