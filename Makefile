@@ -14,7 +14,7 @@ LDFLAGS := $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build nest nest-static image kwok kubectl terraform-provider up down test bench clean
+.PHONY: all build nest nest-static image kwok kubectl terraform-provider up down test bench conformance clean
 
 all: build
 
@@ -71,6 +71,12 @@ test: build ## Run every test (starts and stops its own local hosts)
 
 bench: build ## Run the benchmarks and write docs/benchmarks.md
 	./hack/bench.sh
+
+# Upstream conformance (docs/conformance.md): the [Conformance] tests of the
+# pinned Kubernetes e2e suite on the local host and on a virtual cluster;
+# FOCUS, SKIP, SLICE and PARALLEL narrow or speed up a run.
+conformance: build ## Run the upstream conformance tests on the host and a virtual cluster, write docs/conformance.md
+	./hack/conformance.sh
 
 clean:
 	rm -rf $(BIN)

@@ -33,6 +33,13 @@ echo "== go test"
 # Tests start their own local hosts in temporary NEST_HOMEs; -p 2 matches
 # the two cores and keeps concurrent apiservers to a sane number.
 go test -count=1 -p 2 -timeout 40m ./...
+echo "== conformance slice"
+# Upstream [Conformance] tests of the pinned Kubernetes (docs/conformance.md):
+# the checked-in slice, on a local host and a virtual cluster at once; fails
+# on a regression. Not part of `go test ./...`: the e2e suite is a binary of
+# its own (bin/e2e.test), built here.
+SLICE=test/conformance/ci-slice.txt OUT= PARALLEL="${CONFORMANCE_PARALLEL:-4}" TOGETHER=1 \
+  ./hack/conformance.sh
 echo "== fuzz (short)"
 # Each fuzz target for a few seconds beyond its seed corpus (which `go test`
 # above already ran); `go test -fuzz` takes one package at a time.

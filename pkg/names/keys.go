@@ -24,6 +24,10 @@ const (
 	AnnotationVirtualKind = Domain + "/virtual-kind"
 	// AnnotationVirtualUID holds the object's UID inside the virtual cluster.
 	AnnotationVirtualUID = Domain + "/virtual-uid"
+	// AnnotationVirtualOwnerKind holds the kind of the object's controller
+	// inside the virtual cluster (a pod's Job, ReplicaSet, ...), which the
+	// host copy cannot reference.
+	AnnotationVirtualOwnerKind = Domain + "/virtual-owner-kind"
 )
 
 // OwnershipLabels returns the labels that mark a host object as belonging to

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/nestcluster/nest/pkg/names"
 )
 
 func serviceLister(t *testing.T, services ...*corev1.Service) corelisters.ServiceLister {
@@ -108,6 +110,33 @@ func TestTranslatePodEnv(t *testing.T) {
 	app := h.Spec.Containers[0].Env
 	if n := len(app); app[n-2].Value != "mine" || app[n-1].Name != "URL" {
 		t.Errorf("the container's own variables must come last (and so win): %v", app)
+	}
+}
+
+func TestTranslatePodOwnerKind(t *testing.T) {
+	t.Parallel()
+	s := &Syncer{vc: "dev", hostNamespace: "nest-dev", virtualServices: serviceLister(t)}
+	controller := true
+	tests := []struct {
+		name   string
+		owners []metav1.OwnerReference
+		want   string
+	}{
+		{name: "bare pod", want: ""},
+		{name: "job pod", owners: []metav1.OwnerReference{{Kind: "Job", Name: "j", Controller: &controller}}, want: "Job"},
+		{name: "owner that is no controller", owners: []metav1.OwnerReference{{Kind: "ConfigMap", Name: "c"}}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", OwnerReferences: tt.owners}}
+			h := s.translatePod(v)
+			if got := h.Annotations[names.AnnotationVirtualOwnerKind]; got != tt.want {
+				t.Errorf("owner kind annotation = %q, want %q", got, tt.want)
+			}
+			if len(h.OwnerReferences) != 0 {
+				t.Errorf("host copy has owner references %v", h.OwnerReferences)
+			}
+		})
 	}
 }
 

@@ -46,6 +46,11 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 		},
 		Spec: *v.Spec.DeepCopy(),
 	}
+	if owner := metav1.GetControllerOf(v); owner != nil {
+		// Host tooling keyed on a pod's controller (the local host's KWOK
+		// completes Job pods) sees the virtual one.
+		h.Annotations[names.AnnotationVirtualOwnerKind] = owner.Kind
+	}
 	spec := &h.Spec
 	// The host schedules it; the virtual pod is bound to the node it lands on.
 	spec.NodeName = ""

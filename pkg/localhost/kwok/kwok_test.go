@@ -12,7 +12,7 @@ func TestConfig(t *testing.T) {
 		simulateExec bool
 		want, absent []string
 	}{
-		{name: "default: stages and the port-forward echo, no local exec", want: []string{"kind: Stage", "kind: ClusterPortForward"}, absent: []string{"kind: ClusterExec"}},
+		{name: "default: stages and the port-forward echo, no local exec", want: []string{"kind: Stage", "kind: ClusterPortForward", "name: nest-virtual-job-pod-complete"}, absent: []string{"kind: ClusterExec"}},
 		{name: "simulated exec", simulateExec: true, want: []string{"kind: Stage", "kind: ClusterPortForward", "kind: ClusterExec"}},
 	}
 	for _, tt := range tests {
