@@ -137,13 +137,19 @@ type benchHub struct {
 }
 
 func startBenchHub(ctx context.Context, dir, database string, reconcile bool, nestBin string) (*benchHub, error) {
+	return startHub(ctx, "hub", server.Config{DataDir: dir, Database: database, NoReconciler: !reconcile,
+		Reconciler: reconciler.Config{NestBinary: nestBin, Resync: 2 * time.Second, HealthInterval: 2 * time.Second}}, nil)
+}
+
+// startHub serves a hub in this process with cfg (its address, bootstrap
+// key and readiness filled in here) until stop, which also calls after.
+func startHub(ctx context.Context, section string, cfg server.Config, after func()) (*benchHub, error) {
 	key := auth.NewKey()
 	hctx, cancel := context.WithCancel(ctx)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, Database: database, BootstrapKey: key, NoReconciler: !reconcile,
-		Ready: func(addr string) { ready <- addr }, ShutdownTimeout: 10 * time.Second,
-		Reconciler: reconciler.Config{NestBinary: nestBin, Resync: 2 * time.Second, HealthInterval: 2 * time.Second}}
+	cfg.Addr, cfg.BootstrapKey, cfg.ShutdownTimeout = "127.0.0.1:0", key, 10*time.Second
+	cfg.Ready = func(addr string) { ready <- addr }
 	go func() { done <- server.Run(hctx, cfg) }()
 	var addr string
 	select {
@@ -152,7 +158,7 @@ func startBenchHub(ctx context.Context, dir, database string, reconcile bool, ne
 		cancel()
 		return nil, fmt.Errorf("start the hub: %w", err)
 	}
-	pem, err := os.ReadFile(filepath.Join(dir, "tls", "hub.crt"))
+	pem, err := os.ReadFile(filepath.Join(cfg.DataDir, "tls", "hub.crt"))
 	if err != nil {
 		cancel()
 		<-done
@@ -163,7 +169,10 @@ func startBenchHub(ctx context.Context, dir, database string, reconcile bool, ne
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
-				logf("hub: the hub stopped with: %v", err)
+				logf("%s: the hub stopped with: %v", section, err)
+			}
+			if after != nil {
+				after()
 			}
 		})
 	}}, nil

@@ -18,7 +18,6 @@ import (
 	"github.com/nestcluster/nest/bench/stats"
 	"github.com/nestcluster/nest/internal/testenv"
 	"github.com/nestcluster/nest/pkg/hub/api"
-	"github.com/nestcluster/nest/pkg/hub/auth"
 	"github.com/nestcluster/nest/pkg/hub/client"
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/server"
@@ -253,43 +252,16 @@ func listPipelines(ctx context.Context, kubeconfig string) error {
 // startDefaultHub starts a hub in this process with the reconciler's
 // default intervals (what `nest hub serve` runs with).
 func startDefaultHub(ctx context.Context, dir, nestBin string) (*benchHub, error) {
-	key := auth.NewKey()
-	hctx, cancel := context.WithCancel(ctx)
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
 	// The hub's log, to see where the time goes: its lines with an
 	// elapsed time are shown at the end.
 	logFile, err := os.Create(filepath.Join(dir, "hub.log"))
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	cfg := server.Config{Addr: "127.0.0.1:0", DataDir: dir, BootstrapKey: key, Logger: nestlog.New(logFile, 0),
-		Ready: func(addr string) { ready <- addr }, ShutdownTimeout: 10 * time.Second,
-		Reconciler: reconciler.Config{NestBinary: nestBin}}
-	go func() { done <- server.Run(hctx, cfg) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
-		return nil, fmt.Errorf("start the hub: %w", err)
-	}
-	pem, err := os.ReadFile(filepath.Join(dir, "tls", "hub.crt"))
+	h, err := startHub(ctx, "terraform", server.Config{DataDir: dir, Logger: nestlog.New(logFile, 0),
+		Reconciler: reconciler.Config{NestBinary: nestBin}}, func() { logFile.Close() })
 	if err != nil {
-		cancel()
-		<-done
-		return nil, err
+		logFile.Close()
 	}
-	stopped := false
-	return &benchHub{url: "https://" + addr, ca: pem, key: key, stop: func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				logf("terraform: the hub stopped with: %v", err)
-			}
-			logFile.Close()
-		}
-	}}, nil
+	return h, err
 }

@@ -25,26 +25,6 @@ const CondProfiles = "ProfilesApplied"
 // profileTimeout bounds one Apply or Diff of one profile.
 const profileTimeout = 3 * time.Minute
 
-// effectiveProfiles are the group's profiles, then the virtual cluster's
-// own; a virtual cluster's reference to one of the group's profiles
-// replaces the group's (its version and variables win, in the group's
-// place).
-func effectiveProfiles(group, own []store.ProfileRef) []store.ProfileRef {
-	out := append([]store.ProfileRef{}, group...)
-	for _, r := range own {
-		replaced := false
-		for i := range out {
-			if out[i].ProfileID == r.ProfileID {
-				out[i], replaced = r, true
-			}
-		}
-		if !replaced {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // reconcileProfiles applies to a Ready virtual cluster the profiles it
 // has not got yet (a new reference, version or variables, or a failed
 // apply), and diffs the others: drift is shown, not repaired. Applies of
@@ -59,7 +39,7 @@ func (r *Reconciler) reconcileProfiles(ctx context.Context, vc *store.VirtualClu
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	refs := effectiveProfiles(groupRefs, vc.Profiles)
+	refs := store.EffectiveProfiles(groupRefs, vc.Profiles)
 	if len(refs) == 0 && len(vc.Status.Profiles) == 0 {
 		if hasCondition(&vc.Status, CondProfiles) {
 			return nil

@@ -19,6 +19,26 @@ type ProfileRef struct {
 
 // UnmarshalJSON also reads the earlier form of a reference, a bare
 // profile id.
+// EffectiveProfiles are the profiles a virtual cluster gets: its group's,
+// then its own; its own reference to one of the group's profiles replaces
+// the group's in its place (its version and variables win). The hub's
+// reconciler applies them; the Terraform provider waits for them.
+func EffectiveProfiles(group, own []ProfileRef) []ProfileRef {
+	out := append([]ProfileRef{}, group...)
+	for _, r := range own {
+		replaced := false
+		for i := range out {
+			if out[i].ProfileID == r.ProfileID {
+				out[i], replaced = r, true
+			}
+		}
+		if !replaced {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func (r *ProfileRef) UnmarshalJSON(data []byte) error {
 	var id string
 	if json.Unmarshal(data, &id) == nil {

@@ -15,25 +15,6 @@ import (
 // profiles (the cluster group's, then its own) at the version and with
 // the variables asked for.
 
-// effectiveProfiles mirrors the hub's rule: the group's references, then
-// the virtual cluster's own; an own reference to a profile of the group
-// replaces the group's in its place.
-func effectiveProfiles(group, own []store.ProfileRef) []store.ProfileRef {
-	out := append([]store.ProfileRef{}, group...)
-	for _, r := range own {
-		replaced := false
-		for i := range out {
-			if out[i].ProfileID == r.ProfileID {
-				out[i], replaced = r, true
-			}
-		}
-		if !replaced {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // waitProfiles waits (at most d) until every effective profile of a Ready
 // virtual cluster is applied; a profile whose apply failed ends the wait
 // with the hub's message. The group's profiles count when the API key may
@@ -48,7 +29,7 @@ func waitProfiles(ctx context.Context, hub *client.Client, vc *store.VirtualClus
 	} else if !client.IsForbidden(err) && !client.IsNotFound(err) {
 		return vc, fmt.Errorf("read the cluster group's profiles: %w", err)
 	}
-	refs := effectiveProfiles(groupRefs, vc.Profiles)
+	refs := store.EffectiveProfiles(groupRefs, vc.Profiles)
 	if len(refs) == 0 {
 		return vc, nil
 	}

@@ -1,4 +1,4 @@
-package reconciler
+package store_test
 
 import (
 	"reflect"
@@ -24,7 +24,7 @@ func TestEffectiveProfiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := effectiveProfiles(tc.group, tc.own); !reflect.DeepEqual(got, tc.want) {
+			if got := store.EffectiveProfiles(tc.group, tc.own); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
