@@ -122,6 +122,9 @@ go run ./hack/conformance report --host "$WORK/host.json" --virtual "$WORK/virtu
   --build "${build_secs}s (go test -c, cache as it was)" \
   --host-seconds "$(cat "$WORK/host.seconds")" --virtual-seconds "$(cat "$WORK/virtual-cluster.seconds")" ||
   { echo "Reports and logs: $WORK"; exit 1; }
+# Stop the clusters while their state is still there (it is under $WORK).
+cleanup
+trap - EXIT
 if [[ "$KEEP_WORK" == 0 ]]; then
   rm -rf "$WORK"
 else
