@@ -27,7 +27,6 @@ import (
 	"github.com/nestcluster/nest/pkg/hub/server"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	"github.com/nestcluster/nest/pkg/kube"
-	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/names"
 	"github.com/nestcluster/nest/pkg/nesthome"
 	"github.com/nestcluster/nest/pkg/ports"
@@ -148,25 +147,8 @@ func TestHubKilledMidCreate(t *testing.T) {
 		return readyVC(vc, code)
 	})
 
-	// One record.
-	var page store.Page[store.VirtualCluster]
-	h.must(200, "GET", vcs, nil, &page)
-	if len(page.Items) != 1 {
-		t.Fatalf("%d virtual clusters after the restart", len(page.Items))
-	}
-	// One lifecycle cluster, running, under the name the hub gives it.
-	home, err := nesthome.Open(filepath.Join(dataDir, "nest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	provider, err := lifecycle.NewProvider(home, lifecycle.WithNestBinary(env.NestBinary))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clusters, err := provider.List(ctx)
-	if err != nil || len(clusters) != 1 || clusters[0].State != lifecycle.StateRunning || clusters[0].Name != reconciler.LifecycleName(got) {
-		t.Fatalf("lifecycle clusters after the restart: %+v, %v", clusters, err)
-	}
+	// One record, one running lifecycle cluster under the name the hub gives it.
+	h.mustHaveOneRunningCluster(ctx, env, vcs, dataDir, got)
 	// One host namespace: the one the status names.
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.Kubeconfig)
 	if err != nil {

@@ -322,27 +322,32 @@ func TestHubRestartMidCreate(t *testing.T) {
 
 	h = startHub(t, dataDir, key)
 	got := h.waitVC(path, "Ready after the restart", readyVC)
-	var page store.Page[store.VirtualCluster]
-	h.must(200, "GET", vcs, nil, &page)
-	if len(page.Items) != 1 {
-		t.Fatalf("%d virtual clusters after the restart", len(page.Items))
-	}
-	home, err := nesthome.Open(filepath.Join(dataDir, "nest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	provider, err := lifecycle.NewProvider(home, lifecycle.WithNestBinary(env.NestBinary))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clusters, err := provider.List(ctx)
-	if err != nil || len(clusters) != 1 || clusters[0].State != lifecycle.StateRunning {
-		t.Fatalf("lifecycle clusters after the restart: %+v, %v", clusters, err)
-	}
-	if clusters[0].Name != reconciler.LifecycleName(got) {
-		t.Fatalf("lifecycle has %s, want %s", clusters[0].Name, reconciler.LifecycleName(got))
-	}
+	h.mustHaveOneRunningCluster(ctx, env, vcs, dataDir, got)
 	h.must(202, "DELETE", path, nil, nil)
 	h.waitVC(path, "gone", func(_ *store.VirtualCluster, code int) bool { return code == 404 })
 
+}
+
+// mustHaveOneRunningCluster: after a hub restart, the hub lists exactly one
+// virtual cluster under vcs, and the lifecycle of its data directory runs
+// exactly one cluster, under the name the hub gives vc.
+func (h *testHub) mustHaveOneRunningCluster(ctx context.Context, env *testenv.Env, vcs, dataDir string, vc *store.VirtualCluster) {
+	h.t.Helper()
+	var page store.Page[store.VirtualCluster]
+	h.must(200, "GET", vcs, nil, &page)
+	if len(page.Items) != 1 {
+		h.t.Fatalf("%d virtual clusters after the restart", len(page.Items))
+	}
+	home, err := nesthome.Open(filepath.Join(dataDir, "nest"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	provider, err := lifecycle.NewProvider(home, lifecycle.WithNestBinary(env.NestBinary))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	clusters, err := provider.List(ctx)
+	if err != nil || len(clusters) != 1 || clusters[0].State != lifecycle.StateRunning || clusters[0].Name != reconciler.LifecycleName(vc) {
+		h.t.Fatalf("lifecycle clusters after the restart: %+v, %v; want one running, %s", clusters, err, reconciler.LifecycleName(vc))
+	}
 }
