@@ -54,7 +54,13 @@ func TestLeader(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if _, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid <> pg_backend_pid()`); err != nil {
+			// Only this test's database and lock, and wait (up to 10 s) for
+			// the backend to be gone: pg_terminate_backend alone returns
+			// before the dying backend has released its locks.
+			if _, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(l.pid, 10000) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+				WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+				AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.pid <> pg_backend_pid()`,
+				int64(store.LeaderLockKey>>32), int64(store.LeaderLockKey&0xffffffff)); err != nil {
 				t.Fatal(err)
 			}
 			if err := l2.Check(ctx); err == nil {
