@@ -26,7 +26,8 @@ import (
 // there is no grant and no node until a pod runs. A daemon set then runs
 // one pod on each node, and each pod's host copy runs on the host node its
 // virtual node stands for (the daemon set controller's node affinity,
-// translated).
+// translated). With a selector, only the matching host nodes are shown,
+// and the daemon set runs on those only.
 func TestSyncerAllNodes(t *testing.T) {
 	t.Parallel()
 	env := testenv.Get(t)
@@ -47,10 +48,12 @@ func TestSyncerAllNodes(t *testing.T) {
 		name      string
 		nodes     *config.FromHostSync // nil: the default
 		wantGrant bool
+		selectOne bool // select the first host node by its label
 	}{
 		{name: "default", nodes: nil},
 		{name: "all-real", nodes: &config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeReal, All: true}, wantGrant: true},
 		{name: "all-fake", nodes: &config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeFake, All: true}, wantGrant: true},
+		{name: "selected", nodes: &config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeFake, All: true}, wantGrant: true, selectOne: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,8 +65,14 @@ func TestSyncerAllNodes(t *testing.T) {
 				}
 			})
 			cfg := config.Default()
+			wantHost := hostNames
 			if tt.nodes != nil {
-				cfg.Sync.FromHost["nodes"] = *tt.nodes
+				nodes := *tt.nodes
+				if tt.selectOne {
+					nodes.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/hostname": hostNames[0]}}
+					wantHost = hostNames[:1]
+				}
+				cfg.Sync.FromHost["nodes"] = nodes
 			}
 			vc, client := env.VirtualCluster(t, vcName, lifecycle.CreateOptions{Config: cfg})
 			_, err := env.Client.RbacV1().ClusterRoles().Get(ctx, grant, metav1.GetOptions{})
@@ -88,7 +97,7 @@ func TestSyncerAllNodes(t *testing.T) {
 					virtualNames = append(virtualNames, n.Name)
 				}
 				slices.Sort(virtualNames)
-				return len(virtualNames) == len(hostNames), fmt.Errorf("virtual nodes %v, host nodes %v", virtualNames, hostNames)
+				return len(virtualNames) == len(wantHost), fmt.Errorf("virtual nodes %v, want one for each of the host nodes %v", virtualNames, wantHost)
 			})
 			for _, n := range virtualNames {
 				if tt.nodes.Mode == config.NodeModeReal && !slices.Contains(hostNames, n) ||
@@ -146,8 +155,8 @@ func TestSyncerAllNodes(t *testing.T) {
 				hostOn = append(hostOn, hp.Spec.NodeName)
 			}
 			slices.Sort(hostOn)
-			if !slices.Equal(hostOn, hostNames) {
-				t.Errorf("host copies of the daemon pods on %v, want one on each of %v", hostOn, hostNames)
+			if !slices.Equal(hostOn, wantHost) {
+				t.Errorf("host copies of the daemon pods on %v, want one on each of %v", hostOn, wantHost)
 			}
 		})
 	}
