@@ -118,6 +118,7 @@ func TestMetricsTop(t *testing.T) {
 			got := fields(out)
 			return err == nil && sortedLines(got) == sortedLines(want), fmt.Errorf("%v: got %q, want %q", err, got, want)
 		})
+		t.Logf("kubectl top pods -n shop:\n%s", out)
 		out, err := kubectl(t, vc.Kubeconfig, "", "top", "pods", "-n", "shop", "--containers", "--no-headers", "-l", "app=web")
 		if err != nil {
 			t.Fatalf("kubectl top pods --containers: %v: %s", err, out)
@@ -154,8 +155,10 @@ func TestMetricsTop(t *testing.T) {
 			}
 			want = append(want, fmt.Sprintf("%s %dm %dMi", node, s[0], s[1]/(1024*1024)))
 		}
+		var out string
 		testenv.Eventually(t, 2*time.Minute, "kubectl top nodes to show the virtual nodes", func() (bool, error) {
-			out, err := kubectl(t, vc.Kubeconfig, "", "top", "nodes", "--no-headers")
+			var err error
+			out, err = kubectl(t, vc.Kubeconfig, "", "top", "nodes", "--no-headers")
 			var got []string
 			for _, l := range strings.Split(fields(out), "\n") {
 				if f := strings.Fields(l); len(f) == 5 {
@@ -165,6 +168,7 @@ func TestMetricsTop(t *testing.T) {
 			return err == nil && sortedLines(strings.Join(got, "\n")) == sortedLines(strings.Join(want, "\n")),
 				fmt.Errorf("%v: got %q, want %q", err, out, want)
 		})
+		t.Logf("kubectl top nodes:\n%s", out)
 	})
 
 	t.Run("a tenant of one namespace reads only its own", func(t *testing.T) {
