@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -64,6 +65,7 @@ func Register(ctx context.Context, client kubernetes.Interface, apis aggregator.
 		return fmt.Errorf("read service %s/%s of the metrics API: %w", reg.Namespace, reg.Service, err)
 	case current.Labels[names.LabelManagedBy] != names.ManagedByValue:
 		return fmt.Errorf("service %s/%s %w", reg.Namespace, reg.Service, ErrNotOwned)
+	case sameService(current, svc):
 	default:
 		current.Spec = svc.Spec
 		if _, err := services.Update(ctx, current, metav1.UpdateOptions{}); err != nil {
@@ -94,6 +96,7 @@ func Register(ctx context.Context, client kubernetes.Interface, apis aggregator.
 		return fmt.Errorf("read APIService %s: %w", APIServiceName, err)
 	case as.Labels[names.LabelManagedBy] != names.ManagedByValue:
 		return fmt.Errorf("APIService %s %w", APIServiceName, ErrNotOwned)
+	case equality.Semantic.DeepEqual(as.Spec, spec):
 	default:
 		as.Spec = spec
 		if _, err := apiServices.Update(ctx, as, metav1.UpdateOptions{}); err != nil {
@@ -101,4 +104,12 @@ func Register(ctx context.Context, client kubernetes.Interface, apis aggregator.
 		}
 	}
 	return nil
+}
+
+// sameService reports whether current already is the wanted ExternalName
+// (the fields Nest sets; the apiserver defaults others).
+func sameService(current, want *corev1.Service) bool {
+	return current.Spec.Type == want.Spec.Type && current.Spec.ExternalName == want.Spec.ExternalName &&
+		len(current.Spec.Ports) == 1 && current.Spec.Ports[0].Port == want.Spec.Ports[0].Port &&
+		current.Spec.Ports[0].TargetPort == want.Spec.Ports[0].TargetPort
 }

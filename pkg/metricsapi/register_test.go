@@ -72,3 +72,35 @@ func TestRegister(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterTwiceWritesOnce: registering what is already registered
+// writes nothing (the watch of keepRegistered sees every write).
+func TestRegisterTwiceWritesOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client, apis := fake.NewClientset(), aggregatorfake.NewSimpleClientset()
+	reg := Registration{Namespace: "kube-system", Service: "nest-metrics", Host: "localhost", Port: 4443, CABundle: []byte("ca")}
+	for range 2 {
+		if err := Register(ctx, client, apis, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := 0
+	for _, a := range append(client.Actions(), apis.Actions()...) {
+		if a.GetVerb() != "get" {
+			writes++
+		}
+	}
+	if writes != 2 {
+		t.Errorf("%d writes, want 2 (one create each)", writes)
+	}
+	reg.Port = 5443
+	if err := Register(ctx, client, apis, reg); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := apis.ApiregistrationV1().APIServices().Get(ctx, APIServiceName, metav1.GetOptions{})
+	svc, _ := client.CoreV1().Services("kube-system").Get(ctx, "nest-metrics", metav1.GetOptions{})
+	if *as.Spec.Service.Port != 5443 || svc.Spec.Ports[0].Port != 5443 {
+		t.Errorf("after a restart on port 5443: APIService port %d, service port %d", *as.Spec.Service.Port, svc.Spec.Ports[0].Port)
+	}
+}
