@@ -18,6 +18,7 @@ import (
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/nestcluster/nest/internal/testenv"
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/names"
@@ -28,10 +29,21 @@ import (
 // host's (on the local host, simulated) figures of their host copies; a
 // tenant limited to one namespace cannot read another's, and the cluster's
 // host credentials read the host's metrics of its own namespace only.
+//
+// Both node modes: fake nodes (the default) show under their vnode- names,
+// real ones under the host nodes' names.
 func TestMetricsTop(t *testing.T) {
 	t.Parallel()
 	env := testenv.Get(t)
-	vc, client := env.VirtualCluster(t, "top", lifecycle.CreateOptions{})
+	for _, mode := range []config.NodeMode{config.NodeModeFake, config.NodeModeReal} {
+		t.Run(string(mode)+" nodes", func(t *testing.T) { testTop(t, env, mode) })
+	}
+}
+
+func testTop(t *testing.T, env *testenv.Env, mode config.NodeMode) {
+	cfg := config.Default()
+	cfg.Sync.FromHost["nodes"] = config.FromHostSync{Enabled: ptrTo(true), Mode: mode}
+	vc, client := env.VirtualCluster(t, "top-"+string(mode), lifecycle.CreateOptions{Config: cfg})
 	ctx := context.Background()
 
 	type ctr struct {
@@ -164,10 +176,22 @@ func TestMetricsTop(t *testing.T) {
 			}
 			sums[p.Spec.NodeName] = s
 		}
+		hostNodes := map[string]bool{}
+		for key := range virtualPods {
+			ns, name, _ := strings.Cut(key, "/")
+			hp, err := env.Client.CoreV1().Pods(vc.HostNamespace).Get(ctx, names.HostName(vc.Name, ns, name), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hostNodes[hp.Spec.NodeName] = true
+		}
 		var want []string
 		for node, s := range sums {
-			if !strings.HasPrefix(node, "vnode-") {
+			if mode == config.NodeModeFake && !strings.HasPrefix(node, "vnode-") {
 				t.Errorf("virtual pods are bound to %q, want a fake node (vnode-...)", node)
+			}
+			if mode == config.NodeModeReal && !hostNodes[node] {
+				t.Errorf("virtual pods are bound to %q, want one of the host nodes %v", node, slices.Sorted(maps.Keys(hostNodes)))
 			}
 			want = append(want, fmt.Sprintf("%s %dm %dMi", node, s[0], s[1]/(1024*1024)))
 		}
