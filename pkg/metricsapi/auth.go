@@ -146,3 +146,8 @@ func (c *Config) review(ctx context.Context, u user, attrs *authorizationv1.Reso
 	}
 	return sar.Status.Allowed, nil
 }
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case (HTTP header names).
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
