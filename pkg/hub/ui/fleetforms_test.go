@@ -263,3 +263,78 @@ func TestUIProfileUpload(t *testing.T) {
 		t.Fatalf("netpol after the new version: %+v, %v", p, err)
 	}
 }
+
+// TestUIEditAccess edits a project's display name, a user's e-mail and
+// password, a team's description after someone else changed it, and a
+// custom role's permissions (an unknown one refused by the hub at the
+// field), each in the edit dialog with the resourceVersion read.
+func TestUIEditAccess(t *testing.T) {
+	h, s, f := startHub(t, 1)
+	bctx := browserOrSkip(t)
+	tab, cancel := chromedp.NewContext(bctx)
+	defer cancel()
+	ctx := context.Background()
+	team := &store.Team{Meta: store.Meta{Name: "sre"}, TenantID: f.Tenant, Description: "on call"}
+	if err := s.Teams.Create(ctx, team); err != nil {
+		t.Fatal(err)
+	}
+	role := &store.Role{Meta: store.Meta{Name: "reader"}, Permissions: []string{"virtualcluster.get"}}
+	if err := s.Roles.Create(ctx, role); err != nil {
+		t.Fatal(err)
+	}
+	save := chromedp.Click(chromedp.ID("edit-ok"))
+	closed := `!document.getElementById('edit').open`
+
+	do(t, tab, uitest.SignIn(h.URL, h.AdminKey, "#/projects"))
+	waitFor(t, tab, "the projects page", loadedJS)
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[data-edit="web"]`)))
+	waitFor(t, tab, "the edit dialog", `document.activeElement.id === 'projecte-display'`)
+	do(t, tab, chromedp.SendKeys(chromedp.ID("projecte-display"), "Web shop"), save)
+	waitFor(t, tab, "the new display name", cellJS("projects", "web", "Display name")+` === 'Web shop'`)
+
+	do(t, tab, chromedp.Navigate(h.URL+"/#/users"))
+	waitFor(t, tab, "the users page", loadedJS)
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[data-edit="viewer"]`)))
+	waitFor(t, tab, "the edit dialog", `document.activeElement.id === 'usere-email'`)
+	do(t, tab, setValue("usere-password", "short"), save)
+	expectFieldError(t, tab, "usere-password", "12 to 256")
+	do(t, tab, setValue("usere-password", "a long enough password"), setValue("usere-email", "viewer@example.com"), save)
+	waitFor(t, tab, "the new e-mail", cellJS("users", "viewer", "Email")+` === 'viewer@example.com'`)
+	if u, err := s.Users.Find(ctx, map[string]string{"name": "viewer"}); err != nil || u.PasswordHash == "" {
+		t.Fatalf("viewer after the edit: %+v, %v", u, err)
+	}
+
+	do(t, tab, chromedp.Navigate(h.URL+"/#/teams"))
+	waitFor(t, tab, "the teams page", loadedJS)
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[data-edit="sre"]`)))
+	waitFor(t, tab, "the edit dialog", `document.activeElement.id === 'teame-description'`)
+	do(t, tab, setValue("teame-description", "platform on call"))
+	other := *team
+	other.Description = "changed elsewhere"
+	if err := s.Teams.Update(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	do(t, tab, save)
+	waitFor(t, tab, "the conflict", `(document.querySelector('#edit .stale') || {}).textContent?.includes('changed by someone else')`)
+	// Reload shows their change in the table behind, and keeps the input.
+	do(t, tab, chromedp.Click(chromedp.CSS(`#edit [data-reload]`)))
+	waitFor(t, tab, "their change in the table", cellJS("teams", "sre", "Description")+` === 'changed elsewhere'`)
+	if got := eval[string](t, tab, `document.getElementById('teame-description').value`); got != "platform on call" {
+		t.Fatalf("after Reload the field holds %q", got)
+	}
+	do(t, tab, save)
+	waitFor(t, tab, "the dialog to close", closed)
+	waitFor(t, tab, "the saved description", cellJS("teams", "sre", "Description")+` === 'platform on call'`)
+
+	do(t, tab, chromedp.Navigate(h.URL+"/#/roles"))
+	waitFor(t, tab, "the roles page", loadedJS)
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[data-edit="reader"]`)))
+	waitFor(t, tab, "the edit dialog", `document.activeElement.id === 'rolee-description'`)
+	do(t, tab, setValue("rolee-permissions", "virtualcluster.get\nvirtualcluster.fly"), save)
+	expectFieldError(t, tab, "rolee-permissions", "virtualcluster.fly")
+	do(t, tab, setValue("rolee-permissions", "virtualcluster.get\nvirtualcluster.list"), save)
+	waitFor(t, tab, "the dialog to close", closed)
+	if r, err := s.Roles.Get(ctx, role.ID); err != nil || len(r.Permissions) != 2 {
+		t.Fatalf("reader after the edit: %+v, %v", r, err)
+	}
+}

@@ -3,8 +3,9 @@
 // writes with the resourceVersion read (a lost race says so and keeps
 // the input). The checks mirror pkg/hub/api/fleet_types.go.
 import { api } from '../api.js';
-import { h, replace, errorBox, announce, confirmDialog } from '../dom.js';
-import { field, showErrors, apiFieldError, check, isStale, staleNotice, textarea, fileInto } from '../forms.js';
+import { h, replace, errorBox, announce } from '../dom.js';
+import { field, showErrors, apiFieldError, check, textarea, fileInto } from '../forms.js';
+import { editWith, dialogEl } from '../edit.js';
 
 const MAX_KUBECONFIG = 256 << 10;
 const DIMS = [['cpu', 'CPU'], ['memory', 'Memory'], ['storage', 'Storage'], ['pods', 'Pods']];
@@ -12,8 +13,7 @@ export const ENDPOINTS = ['Local', 'NodePort', 'LoadBalancer', 'Ingress'];
 
 const input = (id, attrs = {}) => h('input', { id, autocomplete: 'off', spellcheck: 'false', ...attrs });
 
-const editDialog = confirmDialog('edit');
-export const dialogs = [editDialog.el];
+export const dialogs = [dialogEl];
 
 function kubeconfigCheck(v, required) {
   if (!v.trim()) return required ? "is required: the host cluster's kubeconfig (YAML)" : '';
@@ -50,10 +50,10 @@ export function editHostButton(x, done) {
     const body = h('div', { class: 'grid' }, field('Description', desc), field('New kubeconfig', kc, 'Empty keeps the stored one.'),
       fileInto('hoste-kubeconfig-file', 'Upload a kubeconfig file', { target: kc }));
     const path = `/hostclusters/${x.id}`;
-    editWith(`Edit host cluster ${x.name}`, body, x, path, 'Host cluster ' + x.name, {
+    editWith(`Edit host cluster ${x.name}`, x, path, 'Host cluster ' + x.name, { body,
       checks: () => ({ 'hoste-description': check.text(desc.value, 1024), 'hoste-kubeconfig': kubeconfigCheck(kc.value, false) }),
       ids: { description: 'hoste-description', kubeconfig: 'hoste-kubeconfig' },
-      body: (rv) => ({ description: desc.value, kubeconfig: kc.value || undefined, resourceVersion: rv }),
+      payload: (rv) => ({ description: desc.value, kubeconfig: kc.value || undefined, resourceVersion: rv }),
     }, done);
   } }, 'Edit');
 }
@@ -136,36 +136,10 @@ export function groupForm(hosts, profiles, done) {
 export function editGroupButton(g, hosts, profiles, done) {
   return h('button', { type: 'button', class: 'secondary small', 'data-edit': g.name, 'aria-label': `Edit cluster group ${g.name}`, onclick: () => {
     const f = groupFields('groupe', g, hosts, profiles);
-    editWith(`Edit cluster group ${g.name}`, h('div', { class: 'stack' }, f.nodes), g, `/clustergroups/${g.id}`, 'Cluster group ' + g.name, {
-      checks: f.checks, ids: f.ids, body: (rv) => ({ ...f.spec(), resourceVersion: rv }),
+    editWith(`Edit cluster group ${g.name}`, g, `/clustergroups/${g.id}`, 'Cluster group ' + g.name, {
+      body: h('div', { class: 'stack' }, f.nodes), checks: f.checks, ids: f.ids, payload: (rv) => ({ ...f.spec(), resourceVersion: rv }),
     }, done);
   } }, 'Edit');
-}
-
-// editWith shows fields in the edit dialog and PUTs path with the
-// resourceVersion read; a field error stays at its field, a lost race
-// shows the stale notice, and both keep the dialog and its input.
-function editWith(title, fields, obj, path, what, { checks, ids, body }, done) {
-  let rv = obj.resourceVersion;
-  const status = h('div', { id: 'edit-status', 'aria-live': 'polite' });
-  const root = h('div', {}, fields, status);
-  editDialog.open(title, 'Changes apply when you save.', async () => {
-    replace(status);
-    if (!showErrors(editDialog.el, checks())) return false;
-    try {
-      await api(path, { method: 'PUT', body: body(rv) });
-    } catch (err) {
-      if (isStale(err)) {
-        replace(status, staleNotice(what, () => api(path), (fresh) => { rv = fresh.resourceVersion; done(); }));
-        return false;
-      }
-      if (!apiFieldError(editDialog.el, err, ids)) replace(status, errorBox(err));
-      return false;
-    }
-    announce(`Saved ${what}`);
-    done();
-    return true;
-  }, { ok: 'Save', danger: false, body: root });
 }
 
 // simpleForm is a card form: checks, then send; errors at their fields.
