@@ -155,6 +155,7 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 	}); err != nil {
 		return err
 	}
+	r.observeInto(ctx, vc.ID, name, hostKubeconfig, c.HostNamespace, log)
 	// Profiles once Ready; their failures stay in their status and
 	// condition (the phase stays Ready) and are retried with backoff.
 	return r.reconcileProfiles(ctx, vc, name, log)
