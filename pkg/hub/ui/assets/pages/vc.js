@@ -6,6 +6,7 @@ import { h, replace, when, age, errorBox, phaseBadge, announce, confirmDialog } 
 import { can } from '../perms.js';
 import { quantity } from '../directory.js';
 import { field, showErrors, apiFieldError, check } from '../forms.js';
+import { liveStream } from '../live.js';
 
 const DIMS = [['cpu', 'CPU'], ['memory', 'Memory'], ['storage', 'Storage'], ['pods', 'Pods']];
 
@@ -28,6 +29,7 @@ export async function render(main, params, ctx) {
     await api('/hostclusters/' + vc.status.hostClusterId).then((x) => hostNames.set(x.id, x.name)).catch(() => {});
   }
   const title = h('h1', {}, vc.name);
+  const liveState = h('span', { id: 'live-state', class: 'live-state', 'data-state': 'down' }, `Updating every ${POLL_MS / 1000} s`);
   const facts = h('dl', { class: 'facts' });
   const conditions = h('tbody');
   const actions = h('div', { id: 'vc-actions', class: 'actions', role: 'group', 'aria-label': 'Actions' });
@@ -301,7 +303,7 @@ export async function render(main, params, ctx) {
 
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '‹ Fleet')),
-    title, actions, message, facts,
+    h('div', { class: 'title-row' }, title, liveState), actions, message, facts,
     h('h2', {}, 'Usage'), usage,
     h('h2', {}, 'Conditions'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'conditions' },
@@ -313,11 +315,30 @@ export async function render(main, params, ctx) {
     dialog.el);
   drawFacts(); drawActions(); loadEvents();
   main.dataset.loaded = 'true';
+  // Live: the hub streams this cluster's changes; polling takes over
+  // while the stream is down. An open dialog is left alone (it holds the
+  // resourceVersion it read); the next change after it closes redraws.
+  let gone = false;
+  const stream = liveStream({
+    virtualcluster(x) {
+      if (x.id !== vc.id || gone) return;
+      vc = x;
+      if (!dialog.el.open) { drawFacts(); drawActions(); loadEvents(); }
+    },
+    deleted(x) {
+      if (x.id !== vc.id) return;
+      gone = true;
+      replace(facts, h('p', {}, 'This virtual cluster is gone.'));
+      replace(actions);
+    },
+    resync: () => { if (!gone && !dialog.el.open) reload(); },
+    state(st) { liveState.textContent = st === 'live' ? 'Live' : `Updating every ${POLL_MS / 1000} s`; liveState.dataset.state = st; },
+  });
   const timer = setInterval(async () => {
-    if (document.hidden || dialog.el.open) return;
+    if (document.hidden || dialog.el.open || stream.state() === 'live') return;
     if ((await reload()) === 'gone') clearInterval(timer);
   }, POLL_MS);
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); stream.stop(); };
 }
 
 // usageRow is one dimension: used against quota, as a meter and text.
