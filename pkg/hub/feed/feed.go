@@ -95,10 +95,9 @@ func (f *Feed) Subscribe() *Subscription {
 		ready := make(chan struct{})
 		go f.poll(ctx, ready)
 		// The first snapshot is the baseline: changes after Subscribe
-		// returns are reported, never the fleet as it was.
-		f.mu.Unlock()
+		// returns are reported, never the fleet as it was. (The poller
+		// takes f.mu only to publish, after ready.)
 		<-ready
-		f.mu.Lock()
 	}
 	return s
 }

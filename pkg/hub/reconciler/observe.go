@@ -67,10 +67,20 @@ type observation struct {
 }
 
 // observeInto records in a Ready virtual cluster's status its object
-// counts and recent events; it writes only when they changed (then
-// ObservedAt says when). Failing to read them is logged, never fatal: the
+// counts and recent events, at most every ObserveInterval; it writes only
+// when they changed (then ObservedAt says when). Failing to read them is logged, never fatal: the
 // cluster stays Ready, and the next resync reads again.
 func (r *Reconciler) observeInto(ctx context.Context, id, name, hostKubeconfig, hostNamespace string, log *slog.Logger) {
+	r.observedMu.Lock()
+	if r.observed == nil {
+		r.observed = map[string]time.Time{}
+	}
+	if last, ok := r.observed[id]; ok && time.Since(last) < r.cfg.ObserveInterval {
+		r.observedMu.Unlock()
+		return
+	}
+	r.observed[id] = time.Now()
+	r.observedMu.Unlock()
 	kubeconfig, err := r.provider.KubeconfigBytes(ctx, name)
 	if err == nil {
 		var o *observation

@@ -163,6 +163,9 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 
 // forget deletes the record of a virtual cluster that is gone.
 func (r *Reconciler) forget(ctx context.Context, vc *store.VirtualCluster) error {
+	r.observedMu.Lock()
+	delete(r.observed, vc.ID)
+	r.observedMu.Unlock()
 	if err := r.store.VirtualClusters.Delete(ctx, vc.ID, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("forget virtual cluster %s: %w", vc.ID, err)
 	}
