@@ -20,6 +20,17 @@ import (
 
 const loadedJS = `document.querySelector('main').dataset.loaded === 'true'`
 
+// shot saves a screenshot of the tab when NEST_UI_SCREENSHOTS names a
+// directory.
+func shot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	if dir := os.Getenv("NEST_UI_SCREENSHOTS"); dir != "" {
+		if err := uitest.Screenshot(tab, dir, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // rowJS is true once the table with the id has a row headed name.
 func rowJS(table, name string) string {
 	return `[...document.querySelectorAll('#` + table + ` tbody th')].some(th => th.textContent === '` + name + `')`
@@ -80,6 +91,7 @@ func TestUIHostsAndGroups(t *testing.T) {
 	}
 	do(t, tab, setValue("host-kubeconfig", ""), chromedp.SetUploadFiles(chromedp.ID("host-kubeconfig-file"), []string{file}))
 	waitFor(t, tab, "the uploaded kubeconfig", `document.getElementById('host-kubeconfig').value.includes('current-context: c')`)
+	shot(t, tab, "host-register")
 	do(t, tab, chromedp.Click(chromedp.ID("host-form-submit")))
 	waitFor(t, tab, "the new host", rowJS("hosts", "host-c"))
 	host, err := s.HostClusters.Find(ctx, map[string]string{"name": "host-c"})
@@ -135,6 +147,7 @@ func TestUIHostsAndGroups(t *testing.T) {
 	}
 	do(t, tab, chromedp.Click(chromedp.ID("edit-ok")))
 	waitFor(t, tab, "the conflict", `(document.querySelector('#edit .stale') || {}).textContent?.includes('changed by someone else')`)
+	shot(t, tab, "group-edit-conflict")
 	if got := eval[string](t, tab, `document.getElementById('edit').open + ' ' + document.getElementById('groupe-max').value`); got != "true 7" {
 		t.Fatalf("after the conflict the dialog (open, max) is %q", got)
 	}
@@ -219,6 +232,7 @@ func TestUIProfileUpload(t *testing.T) {
 	waitFor(t, tab, "the chosen chart", `document.getElementById('pf-layer-1-chart-state').textContent.includes('bytes')`)
 	do(t, tab, chromedp.Click(chromedp.ID("pf-submit")))
 	expectFieldError(t, tab, "pf-layer-0-manifests", "MISSING")
+	shot(t, tab, "profile-upload-error")
 	do(t, tab, setValue("pf-layer-0-manifests", strings.ReplaceAll(manifests, "-${MISSING}", "")), chromedp.Click(chromedp.ID("pf-submit")))
 	waitFor(t, tab, "the new profile's page", `location.hash.startsWith('#/profiles/') && document.querySelector('main h1').textContent === 'netpol'`)
 	p, err := s.ClusterProfiles.Find(ctx, map[string]string{"name": "netpol"})

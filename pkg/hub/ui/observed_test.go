@@ -28,6 +28,8 @@ func TestUIClusterObjectsAndEvents(t *testing.T) {
 	if got := eval[string](t, tab, `document.querySelector('#kube-events-table tbody tr').innerText`); !contains(got, "BackOff", "Pod tools/echo-0", "⚠ Warning") {
 		t.Fatalf("the newest event: %q", got)
 	}
+	do(t, tab, chromedp.ScrollIntoView(chromedp.ID("objects")))
+	shot(t, tab, "virtualcluster-objects-events")
 	do(t, tab, chromedp.Focus(chromedp.ID("kube-events-type")), setValue("kube-events-type", "Warning"))
 	waitFor(t, tab, "the warnings only", `document.querySelectorAll('#kube-events-table tbody tr').length === 1 && document.activeElement.id === 'kube-events-type'`)
 	// The other cluster has none recorded yet.
