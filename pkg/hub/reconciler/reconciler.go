@@ -66,6 +66,10 @@ type Config struct {
 	// checks that it still holds it (default 2s).
 	LeaderRetry time.Duration
 	LeaderCheck time.Duration
+	// ObserveInterval is how often, at most, a Ready virtual cluster's
+	// synced-object counts and events are read (default 1m; at its next
+	// reconcile after that).
+	ObserveInterval time.Duration
 }
 
 func (c *Config) validate() error {
@@ -98,6 +102,9 @@ func (c *Config) validate() error {
 	if c.LeaderCheck <= 0 {
 		c.LeaderCheck = 2 * time.Second
 	}
+	if c.ObserveInterval <= 0 {
+		c.ObserveInterval = time.Minute
+	}
 	return nil
 }
 
@@ -114,6 +121,10 @@ type Reconciler struct {
 	hosts  workqueue.TypedRateLimitingInterface[string]
 	// hostFiles serializes writes of one host's kubeconfig file.
 	hostFiles sync.Mutex
+	// observed is when each virtual cluster's objects and events were
+	// last read (observeInto).
+	observedMu sync.Mutex
+	observed   map[string]time.Time
 }
 
 // New returns a reconciler; Run starts it.
