@@ -139,8 +139,10 @@ func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 		// finalizing) send it back to the queue for at least 5 s more.
 		// Deleting the cluster's own objects now, pods first, lets them go
 		// during that grace, so the first pass finds the namespace empty.
+		// Only a head start: the namespace controller deletes whatever
+		// this could not.
 		if err := deleteOwned(ctx, cfg, r.HostNamespace, r.Name, inv); err != nil {
-			return err
+			p.logger.Warn("Could not delete the cluster's host objects ahead of the host's namespace controller; it will, more slowly", "namespace", r.HostNamespace, "error", err)
 		}
 		p.logger.Debug("Deleted the cluster's host objects; waiting for the host namespace to go", "namespace", r.HostNamespace, "elapsed", time.Since(start).Round(time.Millisecond))
 		if err := waitNamespaceGone(ctx, host, r.HostNamespace); err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -138,25 +139,18 @@ func deleteOwned(ctx context.Context, cfg *rest.Config, namespace, vc string, in
 	for _, o := range inv.owned {
 		byResource[o.resource] = append(byResource[o.resource], o)
 	}
-	resources := slices.SortedFunc(maps.Keys(byResource), func(a, b schema.GroupVersionResource) int {
-		if (a == podsResource) != (b == podsResource) {
-			if a == podsResource {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.String(), b.String())
-	})
 	background := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &background}
-	for _, gvr := range resources {
+	for _, gvr := range deletionOrder(maps.Keys(byResource)) {
 		client := meta.Resource(gvr).Namespace(namespace)
 		if inv.collections.Has(gvr) {
 			err := client.DeleteCollection(ctx, opts, metav1.ListOptions{LabelSelector: ownedSelector(vc)})
 			if err == nil || apierrors.IsNotFound(err) {
 				continue
 			}
-			if !apierrors.IsMethodNotSupported(err) {
+			// Host credentials that may delete objects but not collections
+			// of them: one by one, as below.
+			if !apierrors.IsMethodNotSupported(err) && !apierrors.IsForbidden(err) {
 				return fmt.Errorf("delete the %s of virtual cluster %s in host namespace %s: %w", gvr.GroupResource(), vc, namespace, err)
 			}
 		}
@@ -167,6 +161,20 @@ func deleteOwned(ctx context.Context, cfg *rest.Config, namespace, vc string, in
 		}
 	}
 	return nil
+}
+
+// deletionOrder sorts resources for deleteOwned: pods first, then by group,
+// version and name, so that every delete goes the same way.
+func deletionOrder(resources iter.Seq[schema.GroupVersionResource]) []schema.GroupVersionResource {
+	return slices.SortedFunc(resources, func(a, b schema.GroupVersionResource) int {
+		if (a == podsResource) != (b == podsResource) {
+			if a == podsResource {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.String(), b.String())
+	})
 }
 
 // describeObjects names up to a few objects, for a log line.
