@@ -70,11 +70,12 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 		}); err != nil {
 			return err
 		}
+		start := time.Now()
 		if err := r.provider.Delete(ctx, name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
 			r.failed(ctx, vc.ID, store.VCDeleting, "Deleting", err)
 			return err
 		}
-		log.Info("Virtual cluster deleted from its host", "hostCluster", host.Name)
+		log.Info("Virtual cluster deleted from its host", "hostCluster", host.Name, "elapsed", time.Since(start).Round(time.Millisecond))
 		return r.forget(ctx, vc)
 	}
 
