@@ -229,7 +229,11 @@ func (s *Syncer) reject(ctx context.Context, vpod *corev1.Pod, reason string) er
 // virtual object that wanted its name.
 func (s *Syncer) refuseForeign(ctx context.Context, virtual corev1.ObjectReference, kind, hname string) error {
 	s.log.Warn("Host object not managed by Nest has the translated name; left alone", "kind", kind, "virtual", virtual.Namespace+"/"+virtual.Name, "host", hname)
-	return s.warn(ctx, virtual, "HostNameTaken", fmt.Sprintf("host %s %s/%s exists and is not managed by Nest; it is left alone", kind, s.hostNamespace, hname))
+	where := s.hostNamespace + "/" + hname
+	if virtual.Namespace == "" { // a cluster-scoped copy
+		where = hname
+	}
+	return s.warn(ctx, virtual, "HostNameTaken", fmt.Sprintf("host %s %s exists and is not managed by Nest; it is left alone", kind, where))
 }
 
 // objectRef refers to a core virtual object in events; an empty reference

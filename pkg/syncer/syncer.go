@@ -98,6 +98,7 @@ type Syncer struct {
 	serviceAccountListers
 	priorityClassListers
 	fromHostListers
+	storageListers
 	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
 }
 
@@ -306,8 +307,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if s.enabled(kindPriorityClass) {
 		handlers = append(handlers, s.priorityClassInformers(virtualInformers, hostInformers)...)
 	}
+	if s.enabled(kindStorageClass) || s.enabled(kindPV) {
+		storageHandlers, err := s.storageInformers(virtualInformers, hostInformers)
+		if err != nil {
+			return fmt.Errorf("syncer: %w", err)
+		}
+		handlers = append(handlers, storageHandlers...)
+	}
 	var hostClassInformers informers.SharedInformerFactory // the host's own classes: no label filter
-	if s.enabled(kindStorageClassUp) || s.enabled(kindIngressClassUp) {
+	if s.enabled(kindStorageClassUp) || s.enabled(kindIngressClassUp) || s.enabled(kindPriorityClassUp) {
 		hostClassInformers = informers.NewSharedInformerFactory(host, 0)
 		handlers = append(handlers, s.fromHostInformers(virtualInformers, hostClassInformers)...)
 	}
@@ -611,6 +619,12 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 		return s.syncStorageClassUp(ctx, name)
 	case kindIngressClassUp:
 		return s.syncIngressClassUp(ctx, name)
+	case kindPriorityClassUp:
+		return s.syncPriorityClassUp(ctx, name)
+	case kindStorageClass:
+		return s.syncStorageClass(ctx, name)
+	case kindPV:
+		return s.syncPV(ctx, name)
 	}
 	return s.syncRef(ctx, refKind(kind), ns, name)
 }
