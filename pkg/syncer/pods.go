@@ -181,6 +181,7 @@ func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
 		return nil
 	}
 	status := virtualPodStatus(vpod, hpod)
+	s.hideHostIP(&status)
 	if equality.Semantic.DeepEqual(status, vpod.Status) {
 		return nil
 	}

@@ -63,6 +63,7 @@ type Syncer struct {
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
 	hostPods          corelisters.PodNamespaceLister
+	hostPodIndex      cache.Indexer // host pods by node (indexPodNodeName)
 	virtualConfigMaps corelisters.ConfigMapLister
 	hostConfigMaps    corelisters.ConfigMapNamespaceLister
 	virtualSecrets    corelisters.SecretLister
@@ -248,7 +249,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := vpods.Informer().AddIndexers(podIndexers); err != nil {
 			return fmt.Errorf("syncer: index virtual pods: %w", err)
 		}
+		if err := hpods.Informer().AddIndexers(cache.Indexers{indexPodNodeName: podIndexers[indexPodNodeName]}); err != nil {
+			return fmt.Errorf("syncer: index host pods: %w", err)
+		}
 		s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
+		s.hostPodIndex = hpods.Informer().GetIndexer()
 		s.virtualPodIndex = vpods.Informer().GetIndexer()
 		s.virtualNodes = vnodes.Lister()
 		handlers = append(handlers,
