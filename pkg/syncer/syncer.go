@@ -86,7 +86,8 @@ type Syncer struct {
 	virtualPDBs            policylisters.PodDisruptionBudgetLister
 	hostPDBs               policylisters.PodDisruptionBudgetNamespaceLister
 	queue                  workqueue.TypedRateLimitingInterface[string]
-	resume                 *resumeTracker // non-nil while coming back from a pause
+	tokenQueue             workqueue.TypedRateLimitingInterface[string] // pods' tokens no sync waits for (tokens.go)
+	resume                 *resumeTracker                               // non-nil while coming back from a pause
 	customMu               sync.Mutex
 	custom                 map[string]*customSync // by queue kind, once served on both sides
 	serviceMaps            serviceMappings        // sync.serviceMappings
@@ -374,6 +375,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return ctx.Err()
 	}
 	if s.enabled(kindPod) {
+		s.tokenQueue = workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer-tokens"})
+		defer s.tokenQueue.ShutDown()
+		for range tokenWorkers {
+			go s.runTokenQueue(ctx)
+		}
 		s.watchTokensReady(ctx)
 		if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
 			return err
@@ -402,7 +409,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		s.startCustomResources(ctx, cfg.VirtualDynamic, hostDynamic)
 	}
-	const workers = 4
+	// Most of a sync is waiting on one apiserver or the other, and a new
+	// pod's create (its token, then the host pod) waits behind whatever
+	// the workers are doing: status copies, binds, events. Four workers
+	// gave new pods hundreds of milliseconds of queue wait under load
+	// (the sync benchmark's tail); the clients' rate limits (pkg/kube)
+	// still bound what they send.
+	const workers = 16
 	for range workers {
 		go func() {
 			for s.processNext(ctx) {
