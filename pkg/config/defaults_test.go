@@ -108,6 +108,8 @@ func TestSyncEnabledFallsBackToDefaults(t *testing.T) {
 		{name: "fromHost storageclasses (a cluster-scoped grant)", got: empty.FromHostEnabled("storageclasses"), want: false},
 		{name: "fromHost ingressclasses (a cluster-scoped grant)", got: empty.FromHostEnabled("ingressclasses"), want: false},
 		{name: "toHost endpointslices", got: empty.ToHostEnabled("endpointslices"), want: true},
+		{name: "toHost storageclasses (a cluster-scoped grant)", got: empty.ToHostEnabled("storageclasses"), want: false},
+		{name: "toHost persistentvolumes (a cluster-scoped grant)", got: empty.ToHostEnabled("persistentvolumes"), want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,9 +25,11 @@ var toHostKinds = []syncKind{
 	{"networkpolicies", false},
 	{"poddisruptionbudgets", false},
 	{"priorityclasses", false},
-	// Not yet: storage classes and persistent volumes down (the host's own
-	// provision claims), priority classes up. Unknown kinds are refused,
-	// so a config cannot ask for what the syncer does not do.
+	// Cluster-scoped on the host, like priority classes: a cluster-scoped
+	// grant when on. Unknown kinds are refused, so a config cannot ask for
+	// what the syncer does not do.
+	{"storageclasses", false},
+	{"persistentvolumes", false},
 }
 
 // fromHostKinds are the kinds the syncer can copy from the host into the virtual cluster.
@@ -38,6 +40,7 @@ var fromHostKinds = []syncKind{
 	// grant, and the default grant is the host namespace only.
 	{"storageclasses", false},
 	{"ingressclasses", false},
+	{"priorityclasses", false},
 }
 
 // nodesKind is the only fromHost kind that accepts a mode.

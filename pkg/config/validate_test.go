@@ -48,13 +48,13 @@ func TestValidate(t *testing.T) {
 			name:  "bad toHost kind",
 			input: "sync: {toHost: {foo: {enabled: true}}}",
 			wantErrs: []string{
-				`sync.toHost.foo: Unsupported value: "foo": supported values: "configmaps", "endpoints", "endpointslices", "ingresses", "networkpolicies", "persistentvolumeclaims", "poddisruptionbudgets", "pods", "priorityclasses", "secrets", "serviceaccounts", "services"`,
+				`sync.toHost.foo: Unsupported value: "foo": supported values: "configmaps", "endpoints", "endpointslices", "ingresses", "networkpolicies", "persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets", "pods", "priorityclasses", "secrets", "serviceaccounts", "services", "storageclasses"`,
 			},
 		},
 		{
 			name:     "bad fromHost kind",
 			input:    "sync: {fromHost: {pods: {}}}",
-			wantErrs: []string{`sync.fromHost.pods: Unsupported value: "pods": supported values: "events", "ingressclasses", "nodes", "storageclasses"`},
+			wantErrs: []string{`sync.fromHost.pods: Unsupported value: "pods": supported values: "events", "ingressclasses", "nodes", "priorityclasses", "storageclasses"`},
 		},
 		{
 			name:     "mode on a kind other than nodes",
@@ -89,10 +89,11 @@ func TestValidate(t *testing.T) {
 			input:    "sync: {fromHost: {nodes: {all: true, selector: {matchLabels: {'bad key!': x}}}}}",
 			wantErrs: []string{"sync.fromHost.nodes.selector.matchLabels"},
 		},
+		{name: "storage classes and volumes down, priority classes up", input: "sync: {toHost: {storageclasses: {enabled: true}, persistentvolumes: {enabled: true}}, fromHost: {priorityclasses: {enabled: true}}}"},
 		{
-			name:     "a kind not synced in that direction yet",
-			input:    "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {priorityclasses: {enabled: true}}}",
-			wantErrs: []string{`sync.toHost.storageclasses: Unsupported value: "storageclasses"`, `sync.fromHost.priorityclasses: Unsupported value: "priorityclasses"`},
+			name:     "a class both ways",
+			input:    "sync: {toHost: {storageclasses: {enabled: true}, priorityclasses: {enabled: true}}, fromHost: {storageclasses: {enabled: true}, priorityclasses: {enabled: true}}}",
+			wantErrs: []string{"sync.toHost.priorityclasses.enabled: Invalid value: true: cannot sync to the host while sync.fromHost.priorityclasses is enabled", "sync.toHost.storageclasses.enabled: Invalid value: true: cannot sync to the host while sync.fromHost.storageclasses is enabled"},
 		},
 		{name: "a class read from the host", input: "sync: {fromHost: {storageclasses: {enabled: true}, ingressclasses: {enabled: true}}}"},
 		{

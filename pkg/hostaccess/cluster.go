@@ -2,25 +2,29 @@ package hostaccess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/names"
 )
 
-// Some opt-in kinds are cluster-scoped on the host: priority classes
-// copied down, storage and ingress classes read to be copied up. Only
+// Some opt-in kinds are cluster-scoped on the host: priority classes,
+// storage classes and persistent volumes copied down, storage, ingress and
+// priority classes read to be copied up. Only
 // when one of them is on does the virtual cluster get a ClusterRole (and
 // its binding) beyond its namespace, with exactly the rules those kinds
 // need. A ClusterRole cannot be narrowed to the objects Nest makes: with
-// priority classes on, the credentials could change any priority class of
-// the host (the syncer itself only touches its own copies, by their
+// a kind copied down, the credentials could change any object of that kind
+// on the host (the syncer itself only touches its own copies, by their
 // ownership labels). The default config needs none.
 
 // clusterSettings are the sync settings that need cluster-scoped rules,
@@ -31,7 +35,13 @@ var clusterSettings = []struct {
 }{
 	{"toHost", "priorityclasses", rbacv1.PolicyRule{APIGroups: []string{"scheduling.k8s.io"}, Resources: []string{"priorityclasses"},
 		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}},
+	{"toHost", "storageclasses", rbacv1.PolicyRule{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}},
+	{"toHost", "persistentvolumes", rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"persistentvolumes"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}},
 	{"fromHost", "storageclasses", rbacv1.PolicyRule{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"},
+		Verbs: []string{"get", "list", "watch"}}},
+	{"fromHost", "priorityclasses", rbacv1.PolicyRule{APIGroups: []string{"scheduling.k8s.io"}, Resources: []string{"priorityclasses"},
 		Verbs: []string{"get", "list", "watch"}}},
 	{"fromHost", "ingressclasses", rbacv1.PolicyRule{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingressclasses"},
 		Verbs: []string{"get", "list", "watch"}}},
@@ -101,7 +111,8 @@ func EnsureCluster(ctx context.Context, host kubernetes.Interface, namespace, vc
 
 // DeleteCluster deletes what the virtual cluster has outside its namespace
 // on the host: its ClusterRole and ClusterRoleBinding, and the priority
-// classes the syncer copied down (a namespace delete does not take them).
+// classes, storage classes and persistent volumes the syncer copied down
+// (a namespace delete does not take them).
 // Objects Nest did not make are left alone.
 func DeleteCluster(ctx context.Context, host kubernetes.Interface, namespace, vc string) error {
 	name := ClusterName(namespace)
@@ -120,20 +131,47 @@ func DeleteCluster(ctx context.Context, host kubernetes.Interface, namespace, vc
 		return fmt.Errorf("read host cluster role %s: %w", name, err)
 	}
 	selector := labels.SelectorFromSet(names.OwnershipLabels(vc, "")).String()
-	classes, err := host.SchedulingV1().PriorityClasses().List(ctx, metav1.ListOptions{LabelSelector: selector})
+	return errors.Join(
+		deleteCopies(ctx, "priority class", selector, host.SchedulingV1().PriorityClasses()),
+		deleteCopies(ctx, "storage class", selector, host.StorageV1().StorageClasses()),
+		deleteCopies(ctx, "persistent volume", selector, host.CoreV1().PersistentVolumes()),
+	)
+}
+
+// lister is a typed client of a cluster-scoped kind, as deleteCopies uses it.
+type lister[L any] interface {
+	List(context.Context, metav1.ListOptions) (L, error)
+	Delete(context.Context, string, metav1.DeleteOptions) error
+}
+
+// deleteCopies deletes the cluster-scoped objects of one kind that carry
+// the virtual cluster's ownership labels (selector). Credentials that may
+// not list the kind never could make any.
+func deleteCopies[L any](ctx context.Context, kind, selector string, client lister[L]) error {
+	list, err := client.List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if apierrors.IsForbidden(err) {
-		return nil // credentials that never could make any
+		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("list the host priority classes of %s: %w", vc, err)
+		return fmt.Errorf("list the host's %s copies (%s): %w", kind, selector, err)
 	}
-	for _, pc := range classes.Items {
-		err := host.SchedulingV1().PriorityClasses().Delete(ctx, pc.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pc.UID}})
+	items, err := meta.ExtractList(any(list).(runtime.Object))
+	if err != nil {
+		return fmt.Errorf("host %s list: %w", kind, err)
+	}
+	var errs []error
+	for _, item := range items {
+		m, err := meta.Accessor(item)
+		if err != nil {
+			return err
+		}
+		uid := m.GetUID()
+		err = client.Delete(ctx, m.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("delete host priority class %s: %w", pc.Name, err)
+			errs = append(errs, fmt.Errorf("delete host %s %s: %w", kind, m.GetName(), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func owned(l map[string]string, vc string) bool {

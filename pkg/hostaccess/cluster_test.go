@@ -19,6 +19,10 @@ func TestClusterRules(t *testing.T) {
 			[]string{"scheduling.k8s.io/priorityclasses:7"}},
 		{"classes up: read only", config.Sync{FromHost: map[string]config.FromHostSync{"storageclasses": {Enabled: on()}, "ingressclasses": {Enabled: on()}}},
 			[]string{"storage.k8s.io/storageclasses:3", "networking.k8s.io/ingressclasses:3"}},
+		{"storage classes and volumes down", config.Sync{ToHost: map[string]config.ToHostSync{"storageclasses": {Enabled: on()}, "persistentvolumes": {Enabled: on()}}},
+			[]string{"storage.k8s.io/storageclasses:7", "/persistentvolumes:7"}},
+		{"priority classes up: read only", config.Sync{FromHost: map[string]config.FromHostSync{"priorityclasses": {Enabled: on()}}},
+			[]string{"scheduling.k8s.io/priorityclasses:3"}},
 		{"namespaced opt-in kinds need nothing more", config.Sync{ToHost: map[string]config.ToHostSync{"serviceaccounts": {Enabled: on()}, "ingresses": {Enabled: on()}}}, nil},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,9 @@ var clusterScopedAccess = []struct {
 	{kindPriorityClass, "scheduling.k8s.io", "priorityclasses", []string{"list", "watch", "create", "update", "delete"}},
 	{kindStorageClassUp, "storage.k8s.io", "storageclasses", []string{"list", "watch"}},
 	{kindIngressClassUp, "networking.k8s.io", "ingressclasses", []string{"list", "watch"}},
+	{kindPriorityClassUp, "scheduling.k8s.io", "priorityclasses", []string{"list", "watch"}},
+	{kindStorageClass, "storage.k8s.io", "storageclasses", []string{"list", "watch", "create", "update", "delete"}},
+	{kindPV, "", "persistentvolumes", []string{"list", "watch", "create", "update", "delete"}},
 }
 
 // dropUngranted turns off the enabled cluster-scoped kinds that the host

@@ -29,10 +29,11 @@ func (s *Syncer) syncEvent(ctx context.Context, hostName string) error {
 	if err != nil || !ok {
 		return err
 	}
-	ref, hostObjName, ok := s.virtualOrigin(hev.InvolvedObject)
+	ref, hostObj, ok := s.virtualOrigin(ctx, hev.InvolvedObject)
 	if !ok {
 		return nil
 	}
+	hostObjName := hostObj.GetName()
 	vev := &corev1.Event{
 		ObjectMeta:          metav1.ObjectMeta{Name: virtualEventName(ref.Name, hev.Name), Namespace: ref.Namespace},
 		InvolvedObject:      ref,
@@ -49,6 +50,15 @@ func (s *Syncer) syncEvent(ctx context.Context, hostName string) error {
 		ReportingInstance:   hev.ReportingInstance,
 	}
 	vev.InvolvedObject.FieldPath = hev.InvolvedObject.FieldPath
+	hpod, _ := hostObj.(*corev1.Pod)
+	if hpod != nil && hpod.Spec.NodeName == "" && s.hidesHostNodes() {
+		// The scheduler records its event once the bind is done, which the
+		// pod cache may not show yet: ask, so that the node is hidden.
+		if fresh, err := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, hpod.Name, metav1.GetOptions{}); err == nil && fresh.UID == hpod.UID {
+			hpod = fresh
+		}
+	}
+	hideHostNodes(vev, s.hostNodeRenames(hpod, vev.Source.Host))
 	events := s.virtual.CoreV1().Events(ref.Namespace)
 	_, err = events.Create(ctx, vev, metav1.CreateOptions{})
 	if !apierrors.IsAlreadyExists(err) {
@@ -68,17 +78,21 @@ func (s *Syncer) syncEvent(ctx context.Context, hostName string) error {
 
 // virtualOrigin maps the object a host event is about to the virtual object
 // Nest copied it from, if it is one of this syncer's copies.
-func (s *Syncer) virtualOrigin(involved corev1.ObjectReference) (ref corev1.ObjectReference, hostName string, ok bool) {
+func (s *Syncer) virtualOrigin(ctx context.Context, involved corev1.ObjectReference) (ref corev1.ObjectReference, host metav1.Object, ok bool) {
 	if involved.Namespace != s.hostNamespace {
-		return ref, "", false
+		return ref, nil, false
 	}
-	var host metav1.Object
 	switch involved.Kind {
 	case "Pod":
 		if s.hostPods == nil {
 			break
 		}
 		if p, have, _ := found(s.hostPods.Get(involved.Name)); have {
+			host = p
+		} else if p, err := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, involved.Name, metav1.GetOptions{}); err == nil &&
+			s.ownsObject(p, p.Annotations[annotationVirtualNS], p.Annotations[names.AnnotationVirtualName]) {
+			// The scheduler's event can come before the pod cache shows
+			// the pod it was just created for.
 			host = p
 		}
 	case "Service":
@@ -97,17 +111,17 @@ func (s *Syncer) virtualOrigin(involved corev1.ObjectReference) (ref corev1.Obje
 		}
 	}
 	if host == nil {
-		return ref, "", false
+		return ref, nil, false
 	}
 	a := host.GetAnnotations()
 	ns, name := a[annotationVirtualNS], a[names.AnnotationVirtualName]
 	if ns == "" || name == "" || (involved.UID != "" && involved.UID != host.GetUID()) {
-		return ref, "", false // about an earlier object of that name
+		return ref, nil, false // about an earlier object of that name
 	}
 	return corev1.ObjectReference{
 		Kind: involved.Kind, APIVersion: involved.APIVersion, Namespace: ns, Name: name,
 		UID: types.UID(a[names.AnnotationVirtualUID]),
-	}, host.GetName(), true
+	}, host, true
 }
 
 // virtualEventName keeps the host event's unique suffix ("<object>.<hex>").

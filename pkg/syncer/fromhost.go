@@ -7,12 +7,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -28,18 +30,22 @@ import (
 // too) and spec, plus the label nest.dev/managed-by=nest. A virtual object
 // of the name of a host class is the host's: the tenant's edits and
 // deletes are reverted; a copy whose host class went is deleted; classes
-// the tenant made under other names are left alone.
+// the tenant made under other names are left alone. Host classes that are
+// Nest's copies of virtual clusters' classes (labelled
+// nest.dev/managed-by=nest) are other tenants' and never copied up.
 
 // Queue kinds of the copies up: "fromhost-" and the config kind.
 const (
-	kindStorageClassUp = "fromhost-storageclasses"
-	kindIngressClassUp = "fromhost-ingressclasses"
+	kindStorageClassUp  = "fromhost-storageclasses"
+	kindIngressClassUp  = "fromhost-ingressclasses"
+	kindPriorityClassUp = "fromhost-priorityclasses"
 )
 
 // fromHostKinds maps the queue kinds of the copies up to their config kinds.
 var fromHostQueueKinds = map[string]string{
-	kindStorageClassUp: "storageclasses",
-	kindIngressClassUp: "ingressclasses",
+	kindStorageClassUp:  "storageclasses",
+	kindIngressClassUp:  "ingressclasses",
+	kindPriorityClassUp: "priorityclasses",
 }
 
 // fromHostInformers sets up the informers of the enabled kinds on both
@@ -61,6 +67,13 @@ func (s *Syncer) fromHostInformers(virtual, host informers.SharedInformerFactory
 			informerHandler{v.Informer(), s.enqueueByName(kindIngressClassUp)},
 			informerHandler{h.Informer(), s.enqueueByName(kindIngressClassUp)})
 	}
+	if s.enabled(kindPriorityClassUp) {
+		v, h := virtual.Scheduling().V1().PriorityClasses(), host.Scheduling().V1().PriorityClasses()
+		s.virtualPriorityClassesUp, s.hostPriorityClassesUp = v.Lister(), h.Lister()
+		handlers = append(handlers,
+			informerHandler{v.Informer(), s.enqueueByName(kindPriorityClassUp)},
+			informerHandler{h.Informer(), s.enqueueByName(kindPriorityClassUp)})
+	}
 	return handlers
 }
 
@@ -75,8 +88,9 @@ func (s *Syncer) enqueueByName(kind string) func(any) {
 
 // fromHostListers are the listers of the classes copied up; nil while off.
 type fromHostListers struct {
-	virtualStorageClasses, hostStorageClasses storagelisters.StorageClassLister
-	virtualIngressClasses, hostIngressClasses networkinglisters.IngressClassLister
+	virtualStorageClasses, hostStorageClasses       storagelisters.StorageClassLister
+	virtualIngressClasses, hostIngressClasses       networkinglisters.IngressClassLister
+	virtualPriorityClassesUp, hostPriorityClassesUp schedulinglisters.PriorityClassLister
 }
 
 // mirrorOf is what syncMirror needs of one kind.
@@ -98,6 +112,12 @@ type mirrorOf[T metav1.Object] struct {
 	update func(v, want T) (T, bool)
 }
 
+// isNestCopy reports whether a host object is one that Nest copied down from
+// a virtual cluster (this one or another): never copied up.
+func isNestCopy(h metav1.Object) bool {
+	return h.GetLabels()[names.LabelManagedBy] == names.ManagedByValue
+}
+
 // mirrorMeta is the metadata of the virtual copy of a host object.
 func mirrorMeta(h metav1.Object) metav1.ObjectMeta {
 	labels := maps.Clone(h.GetLabels())
@@ -116,6 +136,9 @@ func sameMeta(v, want metav1.Object) bool {
 
 // syncMirror converges the virtual copy of one host object.
 func syncMirror[T metav1.Object](ctx context.Context, s *Syncer, m mirrorOf[T], name string) error {
+	if m.hasHost && isNestCopy(m.host) {
+		m.hasHost = false // a virtual cluster's copy down: another tenant's, not the host's
+	}
 	if !m.hasHost {
 		if !m.hasVirt || m.virtual.GetLabels()[names.LabelManagedBy] != names.ManagedByValue {
 			return nil // a tenant's own
@@ -215,4 +238,59 @@ func (s *Syncer) syncIngressClassUp(ctx context.Context, name string) error {
 			return updated, true
 		},
 	}, name)
+}
+
+// priorityClassCopy is the virtual copy of a host priority class: its value,
+// preemption policy and description, never the virtual cluster's global
+// default (the tenant's own default stays the tenant's, and two defaults
+// would be refused).
+func priorityClassCopy(h *schedulingv1.PriorityClass) *schedulingv1.PriorityClass {
+	return &schedulingv1.PriorityClass{
+		ObjectMeta: mirrorMeta(h), Value: h.Value, Description: h.Description, PreemptionPolicy: h.PreemptionPolicy,
+	}
+}
+
+// syncPriorityClassUp keeps the copy of a host priority class, so that the
+// virtual apiserver admits pods naming it (their host copies then name the
+// host class). The system-* classes are every cluster's own and are left
+// alone on both sides.
+func (s *Syncer) syncPriorityClassUp(ctx context.Context, name string) error {
+	if isSystemPriorityClass(name) {
+		return nil
+	}
+	h, haveH, err := found(s.hostPriorityClassesUp.Get(name))
+	if err != nil {
+		return err
+	}
+	v, haveV, err := found(s.virtualPriorityClassesUp.Get(name))
+	if err != nil {
+		return err
+	}
+	return syncMirror(ctx, s, mirrorOf[*schedulingv1.PriorityClass]{
+		kind: "priority class", host: h, hasHost: haveH, virtual: v, hasVirt: haveV,
+		client: s.virtual.SchedulingV1().PriorityClasses(),
+		want:   func() *schedulingv1.PriorityClass { return priorityClassCopy(h) },
+		current: func(v, want *schedulingv1.PriorityClass) bool {
+			return sameMeta(v, want) && v.Value == want.Value && !v.GlobalDefault && v.Description == want.Description &&
+				ptrEqual(v.PreemptionPolicy, want.PreemptionPolicy)
+		},
+		update: func(v, want *schedulingv1.PriorityClass) (*schedulingv1.PriorityClass, bool) {
+			if v.Value != want.Value || !ptrEqual(v.PreemptionPolicy, want.PreemptionPolicy) {
+				return nil, false // immutable: replace it
+			}
+			updated := v.DeepCopy()
+			updated.Labels, updated.Annotations, updated.Description, updated.GlobalDefault = want.Labels, want.Annotations, want.Description, false
+			return updated, true
+		},
+	}, name)
+}
+
+// isHostPriorityClass reports whether a pod's class is a host class copied
+// up: its host copy names it unchanged.
+func (s *Syncer) isHostPriorityClass(name string) bool {
+	if !s.enabled(kindPriorityClassUp) || isSystemPriorityClass(name) {
+		return false
+	}
+	h, ok, _ := found(s.hostPriorityClassesUp.Get(name))
+	return ok && !isNestCopy(h)
 }

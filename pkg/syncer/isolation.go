@@ -25,6 +25,14 @@ const (
 type isolationPolicy struct {
 	level     psaapi.LevelVersion
 	evaluator psapolicy.Evaluator
+	hostPath  bool // isolation.allowHostPath
+}
+
+// allowsHostPath reports whether the policy lets pods use host paths:
+// always at privileged, with isolation.allowHostPath at baseline (never at
+// restricted, whose volume-type check forbids them as well).
+func (p *isolationPolicy) allowsHostPath() bool {
+	return p.level.Level == psaapi.LevelPrivileged || p.hostPath && p.level.Level == psaapi.LevelBaseline
 }
 
 func newIsolationPolicy(cfg config.Isolation) (*isolationPolicy, error) {
@@ -50,7 +58,7 @@ func newIsolationPolicy(cfg config.Isolation) (*isolationPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pod security checks: %w", err)
 	}
-	return &isolationPolicy{level: psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}, evaluator: evaluator}, nil
+	return &isolationPolicy{level: psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}, evaluator: evaluator, hostPath: cfg.AllowHostPath}, nil
 }
 
 // violation says why a pod may not run on the host, or "".

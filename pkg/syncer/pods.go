@@ -114,10 +114,10 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 			// A host copy of an earlier pod of the same name: replace it.
 			return s.deleteHostPod(ctx, hpod, nil)
 		}
-		if vpod.Status.Phase != corev1.PodSucceeded && vpod.Status.Phase != corev1.PodFailed {
-			if err := s.keepToken(ctx, vpod, key); err != nil {
-				return err
-			}
+		if vpod.Status.Phase != corev1.PodSucceeded && vpod.Status.Phase != corev1.PodFailed &&
+			needsToken(vpod) && s.tokensAllowed() && !s.tokenFresh(vpod) {
+			// On the host already: its token is the token queue's work.
+			s.queueToken(key, 0)
 		}
 		if want := s.hostLabels(vpod.Labels, ns); !maps.Equal(hpod.Labels, want) {
 			// Labels are what host services select on: keep them equal.
@@ -132,17 +132,17 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 }
 
 // keepToken keeps the token Secret of a pod that mounts one fresh, and
-// brings the pod back when it must be renewed. Before the token gate opens
-// it does nothing: the gate queues the pod again (see watchTokensReady).
+// queues its renewal. Before the token gate opens it does nothing: the
+// gate queues the pod's token then (see watchTokensReady).
 func (s *Syncer) keepToken(ctx context.Context, vpod *corev1.Pod, key string) error {
 	if !needsToken(vpod) || !s.tokensAllowed() {
 		return nil
 	}
 	renewIn, err := s.syncToken(ctx, vpod)
-	if err != nil {
+	if err != nil || renewIn <= 0 { // none: a foreign Secret has the name (told)
 		return err
 	}
-	s.queue.AddAfter(queueKey(kindPod, key), renewIn)
+	s.queueToken(key, renewIn)
 	return nil
 }
 
@@ -181,6 +181,7 @@ func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
 		return nil
 	}
 	status := virtualPodStatus(vpod, hpod)
+	s.hideHostIP(&status)
 	if equality.Semantic.DeepEqual(status, vpod.Status) {
 		return nil
 	}
@@ -229,7 +230,11 @@ func (s *Syncer) reject(ctx context.Context, vpod *corev1.Pod, reason string) er
 // virtual object that wanted its name.
 func (s *Syncer) refuseForeign(ctx context.Context, virtual corev1.ObjectReference, kind, hname string) error {
 	s.log.Warn("Host object not managed by Nest has the translated name; left alone", "kind", kind, "virtual", virtual.Namespace+"/"+virtual.Name, "host", hname)
-	return s.warn(ctx, virtual, "HostNameTaken", fmt.Sprintf("host %s %s/%s exists and is not managed by Nest; it is left alone", kind, s.hostNamespace, hname))
+	where := s.hostNamespace + "/" + hname
+	if virtual.Namespace == "" { // a cluster-scoped copy
+		where = hname
+	}
+	return s.warn(ctx, virtual, "HostNameTaken", fmt.Sprintf("host %s %s exists and is not managed by Nest; it is left alone", kind, where))
 }
 
 // objectRef refers to a core virtual object in events; an empty reference

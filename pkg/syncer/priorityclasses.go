@@ -64,12 +64,18 @@ func (s *Syncer) hostPriorityClassName(name string) string {
 }
 
 // translatePriority sets a host pod's priority class: the host copy of
-// the tenant's class, or none (the host's default).
+// the tenant's class, the host's own class when it is one copied up, or
+// none (the host's default).
 func (s *Syncer) translatePriority(v *corev1.Pod, spec *corev1.PodSpec) {
 	spec.Priority, spec.PreemptionPolicy = nil, nil // the host's admission sets them from the class
 	spec.PriorityClassName = ""
-	if name := v.Spec.PriorityClassName; name != "" && s.enabled(kindPriorityClass) && !isSystemPriorityClass(name) {
+	name := v.Spec.PriorityClassName
+	switch {
+	case name == "" || isSystemPriorityClass(name):
+	case s.enabled(kindPriorityClass):
 		spec.PriorityClassName = s.hostPriorityClassName(name)
+	case s.isHostPriorityClass(name):
+		spec.PriorityClassName = name
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nestcluster/nest/pkg/names"
 )
 
 // Claims are copied down as they are made: storage is provisioned and bound
@@ -30,10 +32,33 @@ func (s *Syncer) syncPVC(ctx context.Context, ns, name string) error {
 		return err
 	}
 	wanted := haveV && v.DeletionTimestamp == nil
+	var class *string
+	var volume string
+	if wanted && !haveH {
+		// A tenant's class or volume (when those go down) is named by its
+		// host copy, which must be Nest's before the claim may use it; its
+		// sync brings the claim back.
+		var classReady, volumeReady bool
+		if class, classReady, err = s.hostClass(ctx, v.Spec.StorageClassName); err != nil {
+			return err
+		}
+		if volume, volumeReady, err = s.hostVolumeName(ctx, v.Spec.VolumeName); err != nil {
+			return err
+		}
+		if !classReady || !volumeReady {
+			return nil
+		}
+	}
 	err = syncCopy(ctx, s, copyOf[*corev1.PersistentVolumeClaim]{
 		kind: "persistentvolumeclaim", hostName: hname, client: s.host.CoreV1().PersistentVolumeClaims(s.hostNamespace),
 		host: h, exists: haveH, wanted: wanted, virtual: objectRef(v, "PersistentVolumeClaim"),
-		want: func() *corev1.PersistentVolumeClaim { return s.translatePVC(v, hname) },
+		want: func() *corev1.PersistentVolumeClaim {
+			want := s.translatePVC(v, hname)
+			if !haveH { // else immutable: the current copy's are kept
+				want.Spec.StorageClassName, want.Spec.VolumeName = class, volume
+			}
+			return want
+		},
 		current: func(h, want *corev1.PersistentVolumeClaim) bool {
 			return sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) &&
 				equality.Semantic.DeepEqual(h.Spec.Resources, want.Spec.Resources) &&
@@ -50,6 +75,9 @@ func (s *Syncer) syncPVC(ctx context.Context, ns, name string) error {
 		},
 	}, ns, name)
 	if err != nil || !wanted || !haveH || !s.ownsObject(h, ns, name) {
+		return err
+	}
+	if v, err = s.claimVolumeUp(ctx, v, h); err != nil {
 		return err
 	}
 	if equality.Semantic.DeepEqual(v.Status, h.Status) {
@@ -89,4 +117,38 @@ func (s *Syncer) translatePVC(v *corev1.PersistentVolumeClaim, hname string) *co
 		}
 	}
 	return &corev1.PersistentVolumeClaim{ObjectMeta: meta, Spec: *spec}
+}
+
+// hostClass is the class a host claim names: see hostClassName; nil stays
+// nil (the host's default class).
+func (s *Syncer) hostClass(ctx context.Context, class *string) (*string, bool, error) {
+	if class == nil {
+		return nil, true, nil
+	}
+	hname, ready, err := s.hostClassName(ctx, *class)
+	return &hname, ready, err
+}
+
+// claimVolumeUp names the tenant's volume in a virtual claim that the host
+// bound to its host copy (the volume's claimRef named the claim), as a
+// cluster's volume controller would. Volumes of the host stay unnamed.
+func (s *Syncer) claimVolumeUp(ctx context.Context, v, h *corev1.PersistentVolumeClaim) (*corev1.PersistentVolumeClaim, error) {
+	if v.Spec.VolumeName != "" || h.Spec.VolumeName == "" || !s.enabled(kindPV) {
+		return v, nil
+	}
+	pv, ok, err := found(s.hostPVs.Get(h.Spec.VolumeName))
+	if err != nil || !ok {
+		return v, err
+	}
+	virtualName := pv.Annotations[names.AnnotationVirtualName]
+	if virtualName == "" || !s.ownsObject(pv, "", virtualName) {
+		return v, nil
+	}
+	updated := v.DeepCopy()
+	updated.Spec.VolumeName = virtualName
+	stored, err := s.virtual.CoreV1().PersistentVolumeClaims(v.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	if err != nil {
+		return v, ignoreGone(err, fmt.Sprintf("name the volume of virtual claim %s/%s", v.Namespace, v.Name))
+	}
+	return stored, nil
 }

@@ -63,6 +63,7 @@ type Syncer struct {
 	virtualPodIndex   cache.Indexer
 	virtualNodes      corelisters.NodeLister
 	hostPods          corelisters.PodNamespaceLister
+	hostPodIndex      cache.Indexer // host pods by node (indexPodNodeName)
 	virtualConfigMaps corelisters.ConfigMapLister
 	hostConfigMaps    corelisters.ConfigMapNamespaceLister
 	virtualSecrets    corelisters.SecretLister
@@ -85,7 +86,8 @@ type Syncer struct {
 	virtualPDBs            policylisters.PodDisruptionBudgetLister
 	hostPDBs               policylisters.PodDisruptionBudgetNamespaceLister
 	queue                  workqueue.TypedRateLimitingInterface[string]
-	resume                 *resumeTracker // non-nil while coming back from a pause
+	tokenQueue             workqueue.TypedRateLimitingInterface[string] // pods' tokens no sync waits for (tokens.go)
+	resume                 *resumeTracker                               // non-nil while coming back from a pause
 	customMu               sync.Mutex
 	custom                 map[string]*customSync // by queue kind, once served on both sides
 	serviceMaps            serviceMappings        // sync.serviceMappings
@@ -99,6 +101,7 @@ type Syncer struct {
 	serviceAccountListers
 	priorityClassListers
 	fromHostListers
+	storageListers
 	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
 }
 
@@ -248,7 +251,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := vpods.Informer().AddIndexers(podIndexers); err != nil {
 			return fmt.Errorf("syncer: index virtual pods: %w", err)
 		}
+		if err := hpods.Informer().AddIndexers(cache.Indexers{indexPodNodeName: podIndexers[indexPodNodeName]}); err != nil {
+			return fmt.Errorf("syncer: index host pods: %w", err)
+		}
 		s.virtualPods, s.hostPods = vpods.Lister(), hpods.Lister().Pods(hostNamespace)
+		s.hostPodIndex = hpods.Informer().GetIndexer()
 		s.virtualPodIndex = vpods.Informer().GetIndexer()
 		s.virtualNodes = vnodes.Lister()
 		handlers = append(handlers,
@@ -307,8 +314,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if s.enabled(kindPriorityClass) {
 		handlers = append(handlers, s.priorityClassInformers(virtualInformers, hostInformers)...)
 	}
+	if s.enabled(kindStorageClass) || s.enabled(kindPV) {
+		storageHandlers, err := s.storageInformers(virtualInformers, hostInformers)
+		if err != nil {
+			return fmt.Errorf("syncer: %w", err)
+		}
+		handlers = append(handlers, storageHandlers...)
+	}
 	var hostClassInformers informers.SharedInformerFactory // the host's own classes: no label filter
-	if s.enabled(kindStorageClassUp) || s.enabled(kindIngressClassUp) {
+	if s.enabled(kindStorageClassUp) || s.enabled(kindIngressClassUp) || s.enabled(kindPriorityClassUp) {
 		hostClassInformers = informers.NewSharedInformerFactory(host, 0)
 		handlers = append(handlers, s.fromHostInformers(virtualInformers, hostClassInformers)...)
 	}
@@ -362,6 +376,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return ctx.Err()
 	}
 	if s.enabled(kindPod) {
+		s.tokenQueue = workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer-tokens"})
+		defer s.tokenQueue.ShutDown()
+		for range tokenWorkers {
+			go s.runTokenQueue(ctx)
+		}
 		s.watchTokensReady(ctx)
 		if err := s.ensureWorkloadServiceAccount(ctx); err != nil {
 			return err
@@ -390,7 +410,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		s.startCustomResources(ctx, cfg.VirtualDynamic, hostDynamic)
 	}
-	const workers = 4
+	// Most of a sync is waiting on one apiserver or the other, and a new
+	// pod's create (its token, then the host pod) waits behind whatever
+	// the workers are doing: status copies, binds, events. Four workers
+	// gave new pods hundreds of milliseconds of queue wait under load
+	// (the sync benchmark's tail); the clients' rate limits (pkg/kube)
+	// still bound what they send.
+	const workers = 16
 	for range workers {
 		go func() {
 			for s.processNext(ctx) {
@@ -612,6 +638,12 @@ func (s *Syncer) sync(ctx context.Context, key string) error {
 		return s.syncStorageClassUp(ctx, name)
 	case kindIngressClassUp:
 		return s.syncIngressClassUp(ctx, name)
+	case kindPriorityClassUp:
+		return s.syncPriorityClassUp(ctx, name)
+	case kindStorageClass:
+		return s.syncStorageClass(ctx, name)
+	case kindPV:
+		return s.syncPV(ctx, name)
 	}
 	return s.syncRef(ctx, refKind(kind), ns, name)
 }

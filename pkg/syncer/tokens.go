@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/names"
@@ -46,8 +47,19 @@ const (
 // volumes exist), and the Secrets follow once the apiserver is ready: the
 // gate queues every pod again when it opens.
 
+// Token work that no pod waits for (the Secrets of the pods that went to
+// the host while the gate was shut, and renewals) has its own queue and
+// workers: under load the apiserver is ready only seconds after the first
+// pods, and queuing all of them again in the syncer's queue held every new
+// pod behind as many TokenRequests and Secret writes (seconds of queue wait
+// in the sync benchmark's tail). A pod that is not on the host yet still
+// gets its Secret first, in its own sync (keepToken).
+
+// tokenWorkers run the token queue.
+const tokenWorkers = 2
+
 // watchTokensReady opens the token gate once the virtual apiserver answers
-// /readyz with every check, and queues the pods again.
+// /readyz with every check, and queues the pods' tokens.
 func (s *Syncer) watchTokensReady(ctx context.Context) {
 	s.tokensReady = make(chan struct{})
 	go func() {
@@ -61,10 +73,52 @@ func (s *Syncer) watchTokensReady(ctx context.Context) {
 		}
 		for _, pod := range pods {
 			if needsToken(pod) {
-				s.queue.Add(queueKey(kindPod, pod.Namespace+"/"+pod.Name))
+				s.queueToken(pod.Namespace+"/"+pod.Name, 0)
 			}
 		}
 	}()
+}
+
+// queueToken queues a pod's token (key "namespace/name") after delay, in
+// the token queue.
+func (s *Syncer) queueToken(key string, delay time.Duration) {
+	if s.tokenQueue == nil { // no token workers: the pod's own sync does it
+		s.queue.AddAfter(queueKey(kindPod, key), delay)
+		return
+	}
+	s.tokenQueue.AddAfter(key, delay)
+}
+
+// runTokenQueue works the token queue until it shuts down.
+func (s *Syncer) runTokenQueue(ctx context.Context) {
+	for {
+		key, quit := s.tokenQueue.Get()
+		if quit {
+			return
+		}
+		if err := s.syncTokenOf(ctx, key); err != nil {
+			s.log.Warn("Token sync failed, retrying", "pod", key, "error", err)
+			s.tokenQueue.AddRateLimited(key)
+		} else {
+			s.tokenQueue.Forget(key)
+		}
+		s.tokenQueue.Done(key)
+	}
+}
+
+// syncTokenOf keeps the token Secret of a live virtual pod fresh. A Secret
+// left behind by a pod deleted meanwhile goes with the pod's own sync (its
+// event queues the pod).
+func (s *Syncer) syncTokenOf(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	vpod, ok, err := found(s.virtualPods.Pods(ns).Get(name))
+	if err != nil || !ok || vpod.DeletionTimestamp != nil || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed {
+		return err
+	}
+	return s.keepToken(ctx, vpod, key)
 }
 
 // tokensAllowed reports whether the token gate is open (always, without one).
@@ -101,6 +155,17 @@ func needsToken(pod *corev1.Pod) bool {
 // the pod ns/name.
 func (s *Syncer) ownsToken(h *corev1.Secret, ns, name string) bool {
 	return s.ownsObject(h, ns, name) && h.Annotations[names.AnnotationVirtualKind] == kindToken
+}
+
+// tokenFresh reports whether the cache shows a pod's token Secret as this
+// pod's and not yet due for renewal.
+func (s *Syncer) tokenFresh(vpod *corev1.Pod) bool {
+	h, have, err := found(s.hostSecrets.Get(s.tokenSecretName(vpod.Namespace, vpod.Name)))
+	if err != nil || !have || !s.ownsToken(h, vpod.Namespace, vpod.Name) || h.Annotations[names.AnnotationVirtualUID] != string(vpod.UID) {
+		return false
+	}
+	refresh, err := time.Parse(time.RFC3339, h.Annotations[annotationTokenRefresh])
+	return err == nil && time.Now().Before(refresh)
 }
 
 // syncToken makes sure the token Secret of a virtual pod exists, belongs
