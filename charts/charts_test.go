@@ -172,7 +172,11 @@ func TestRenderNestChart(t *testing.T) {
 					t.Errorf("service = %s port %d, want ClusterIP 443", svc.Spec.Type, svc.Spec.Ports[0].Port)
 				}
 				args := sts.Spec.Template.Spec.Containers[0].Args
-				for _, want := range []string{"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=https://dev-nest.tenant-a.svc:443"} {
+				if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[1].Name != "admin" || svc.Spec.Ports[1].Port != 6444 {
+					t.Errorf("service ports = %v, want https and admin 6444", svc.Spec.Ports)
+				}
+				for _, want := range []string{"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=https://dev-nest.tenant-a.svc:443",
+					"--admin-port=6444", "--admin-server=https://dev-nest.tenant-a.svc:6444"} {
 					if !slices.Contains(args, want) {
 						t.Errorf("args %v lack %s", args, want)
 					}
@@ -188,6 +192,40 @@ func TestRenderNestChart(t *testing.T) {
 		{
 			name:   "preset none",
 			values: map[string]any{"isolation": map[string]any{"preset": "none"}},
+		},
+		{
+			name: "restore from a snapshot Secret, admin endpoint off",
+			values: map[string]any{
+				"restore":      map[string]any{"secretName": "dev-snap", "key": "file"},
+				"controlPlane": map[string]any{"adminPort": 0},
+			},
+			extra: []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace"},
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				args := sts.Spec.Template.Spec.Containers[0].Args
+				if !slices.Contains(args, "--restore-from=/etc/nest/restore/snapshot") {
+					t.Errorf("args %v lack --restore-from", args)
+				}
+				for _, a := range args {
+					if strings.HasPrefix(a, "--admin-") {
+						t.Errorf("admin endpoint off, but args have %s", a)
+					}
+				}
+				var vol *corev1.Volume
+				for i, v := range sts.Spec.Template.Spec.Volumes {
+					if v.Name == "restore" {
+						vol = &sts.Spec.Template.Spec.Volumes[i]
+					}
+				}
+				if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "dev-snap" || vol.Secret.Optional == nil || !*vol.Secret.Optional ||
+					len(vol.Secret.Items) != 1 || vol.Secret.Items[0].Key != "file" || vol.Secret.Items[0].Path != "snapshot" {
+					t.Errorf("restore volume = %+v, want the optional Secret dev-snap, key file as snapshot", vol)
+				}
+				var svc corev1.Service
+				find(t, r, "Service", "dev-nest", &svc)
+				if len(svc.Spec.Ports) != 1 {
+					t.Errorf("service ports = %v, want https only", svc.Spec.Ports)
+				}
+			},
 		},
 		{
 			name: "preset none, each object asked for",
@@ -384,6 +422,8 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"cluster name", map[string]any{"clusterName": "Bad_Name"}, []string{"/clusterName"}},
 		{"boolean as string", map[string]any{"persistence": map[string]any{"enabled": "true"}}, []string{"/persistence/enabled"}},
 		{"kubeconfig server without https", map[string]any{"controlPlane": map[string]any{"kubeconfigSecret": map[string]any{"server": "http://x:6443"}}}, []string{"/controlPlane/kubeconfigSecret/server"}},
+		{"privileged admin port", map[string]any{"controlPlane": map[string]any{"adminPort": 80}}, []string{"/controlPlane/adminPort"}},
+		{"restore key empty", map[string]any{"restore": map[string]any{"secretName": "s", "key": ""}}, []string{"/restore/key"}},
 		{"quota quantity", map[string]any{"resourceQuota": map[string]any{"hard": map[string]any{"pods": "many"}}}, []string{"/resourceQuota/hard/pods"}},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,9 +179,6 @@ func TestPodRuntime(t *testing.T) {
 	if _, err := env.Client.CoreV1().Pods(ns).Get(ctx, full+"-0", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the control plane's pod after resume: %v", err)
 	}
-	if _, err := p.Snapshot(ctx, name, filepath.Join(t.TempDir(), "x")); err == nil || !strings.Contains(err.Error(), "pod runtime") {
-		t.Errorf("snapshot of a pod-runtime cluster: %v, want a clear refusal", err)
-	}
 
 	if err := p.Delete(ctx, name); err != nil {
 		t.Fatal(err)
@@ -200,9 +198,18 @@ func TestPodRuntime(t *testing.T) {
 // rewritten: the state directory is a temp dir, the apiserver binds to
 // loopback on a free port, --host-in-cluster becomes a kubeconfig with the
 // token, and the published kubeconfig's server is that loopback address
-// (standing in for a port-forward to the Service). It returns a function
-// that stops the process.
+// (standing in for a port-forward to the Service), as is the admin
+// endpoint's; a snapshot to restore from (a Secret volume) is written to a
+// file. It returns a function that stops the process.
 func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
+	t.Helper()
+	return runChartPodIn(t, env, ns, podName, filepath.Join(t.TempDir(), "state"))
+}
+
+// runChartPodIn is runChartPod with the state directory stateDir, which
+// stands in for the pod's volume: a runner started again in it finds the
+// state of the previous one, as a restarted pod finds its claim's.
+func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string) func() {
 	t.Helper()
 	ctx := context.Background()
 	pod, err := env.Client.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
@@ -227,11 +234,17 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 			writeFile(t, configPath, []byte(cm.Data["nest.yaml"]))
 		}
 	}
-	port, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
+	restorePath := filepath.Join(dir, "restore.snapshot")
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret != nil && v.Name == "restore" {
+			s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, restorePath, s.Data[v.Secret.Items[0].Key])
+		}
 	}
-	stateDir := filepath.Join(dir, "state")
+	port, adminPort := runnerPorts(t, stateDir)
 	var args []string
 	for _, a := range pod.Spec.Containers[0].Args {
 		a = strings.ReplaceAll(a, "$(POD_NAMESPACE)", ns)
@@ -249,6 +262,12 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 			a = "--host-kubeconfig=" + hostKubeconfig
 		case "--kubeconfig-server":
 			a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
+		case "--admin-port":
+			a = "--admin-port=" + strconv.Itoa(adminPort)
+		case "--admin-server":
+			a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
+		case "--restore-from":
+			a = "--restore-from=" + restorePath
 		}
 		args = append(args, a)
 	}
@@ -269,4 +288,35 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 		stop()
 	})
 	return stop
+}
+
+// runnerAddresses keeps the ports of a runner's state directory: a runner
+// started again in it (a new pod with the same volume) gets the same
+// addresses, as the pod would behind its Service.
+var runnerAddresses = struct {
+	sync.Mutex
+	ports map[string][2]int
+}{ports: map[string][2]int{}}
+
+func runnerPorts(t *testing.T, stateDir string) (port, adminPort int) {
+	t.Helper()
+	runnerAddresses.Lock()
+	defer runnerAddresses.Unlock()
+	if p, ok := runnerAddresses.ports[stateDir]; ok {
+		return p[0], p[1]
+	}
+	for {
+		var err error
+		if port, err = ports.Free(); err != nil {
+			t.Fatal(err)
+		}
+		if adminPort, err = ports.Free(); err != nil {
+			t.Fatal(err)
+		}
+		if port != adminPort {
+			break
+		}
+	}
+	runnerAddresses.ports[stateDir] = [2]int{port, adminPort}
+	return port, adminPort
 }
