@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +27,7 @@ import (
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/names"
 	"github.com/nestcluster/nest/pkg/ports"
+	"github.com/nestcluster/nest/pkg/vdns"
 )
 
 // TestPodRuntime: `nest create --runtime pod` installs the nest chart with
@@ -87,6 +90,10 @@ func TestPodRuntime(t *testing.T) {
 			_, err := env.Client.CoreV1().Services(ns).Get(ctx, full, metav1.GetOptions{})
 			return err
 		}},
+		{"DNS service", func() error {
+			_, err := env.Client.CoreV1().Services(ns).Get(ctx, full+"-dns", metav1.GetOptions{})
+			return err
+		}},
 		{"headless service", func() error {
 			_, err := env.Client.CoreV1().Services(ns).Get(ctx, full+"-headless", metav1.GetOptions{})
 			return err
@@ -130,7 +137,8 @@ func TestPodRuntime(t *testing.T) {
 	}
 
 	// The pod's command, run here.
-	stop := runChartPod(t, env, ns, full+"-0")
+	podState := filepath.Join(t.TempDir(), "state")
+	stop := runChartPodIn(t, env, ns, full+"-0", podState)
 	var kubeconfigPath string
 	testenv.Eventually(t, 3*time.Minute, "the published kubeconfig", func() (bool, error) {
 		cfg, err := p.Kubeconfig(ctx, name)
@@ -157,6 +165,38 @@ func TestPodRuntime(t *testing.T) {
 		n, err := countLive(l.Items, err)
 		return n == 2, fmt.Errorf("%d: %v", n, err)
 	})
+	// The pod's DNS server answers the virtual cluster's names (here on
+	// loopback: the runner cannot bind the Service's address), and the
+	// synced pods use it, behind the chart's Service.
+	var dnsAddr string
+	testenv.Eventually(t, time.Minute, "the DNS server's address file", func() (bool, error) {
+		data, err := os.ReadFile(vdns.AddressFile(podState))
+		dnsAddr = strings.TrimSpace(string(data))
+		return err == nil && dnsAddr != "", err
+	})
+	kubeSvc, err := client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("kubernetes.default.svc.cluster.local.", dns.TypeA)
+	resp, _, err := (&dns.Client{Timeout: 10 * time.Second}).Exchange(q, dnsAddr)
+	if err != nil || len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != kubeSvc.Spec.ClusterIP {
+		t.Errorf("kubernetes.default.svc.cluster.local from the pod's DNS: %v, %v; want %s", resp, err, kubeSvc.Spec.ClusterIP)
+	}
+	dnsSvc, err := env.Client.CoreV1().Services(ns).Get(ctx, full+"-dns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: synced})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range l.Items {
+		if pod.Spec.DNSPolicy != corev1.DNSNone || pod.Spec.DNSConfig == nil || !slices.Equal(pod.Spec.DNSConfig.Nameservers, []string{dnsSvc.Spec.ClusterIP}) {
+			t.Errorf("synced pod %s: DNS policy %s, config %+v; want None with nameserver %s (the DNS Service)", pod.Name, pod.Spec.DNSPolicy, pod.Spec.DNSConfig, dnsSvc.Spec.ClusterIP)
+		}
+	}
 
 	// Pause: the pod goes (and with it the process standing in for it).
 	stop()
@@ -262,6 +302,8 @@ func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string)
 			a = "--host-kubeconfig=" + hostKubeconfig
 		case "--kubeconfig-server":
 			a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
+		case "--dns-listen":
+			a = "--dns-listen=127.0.0.1:0"
 		case "--admin-port":
 			a = "--admin-port=" + strconv.Itoa(adminPort)
 		case "--admin-server":

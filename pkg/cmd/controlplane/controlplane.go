@@ -3,6 +3,9 @@
 package controlplane
 
 import (
+	"context"
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/nestcluster/nest/pkg/cmd"
@@ -22,6 +25,7 @@ type flags struct {
 	kubeconfigSecret       string
 	kubeconfigServer       string
 	dnsListen, dnsIP       string
+	dnsService             string
 	dnsUpstreams           []string
 	adminPort              int
 	adminServer            string
@@ -53,7 +57,20 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 			if f.datastore != "" {
 				cluster.Datastore.Endpoint = f.datastore
 			}
+			if f.dnsService != "" && f.dnsIP != "" {
+				return errors.New("--dns-service and --dns-service-ip are exclusive")
+			}
 			hooks := []controlplane.Hook{syncer.HookWithDNS(f.dnsIP)}
+			if f.dnsService != "" {
+				hooks[0] = func(ctx context.Context, env controlplane.HookEnv) error {
+					ip, err := controlplane.DNSServiceIP(ctx, env, f.dnsService, env.Logger)
+					if err != nil {
+						return err
+					}
+					env.Logger.Info("Host pods use the virtual DNS", "service", f.dnsService, "ip", ip)
+					return syncer.HookWithDNS(ip)(ctx, env)
+				}
+			}
 			if f.dnsListen != "" {
 				hooks = append(hooks, vdns.Hook(vdns.HookConfig{Addr: f.dnsListen, Upstreams: f.dnsUpstreams}))
 			}
@@ -95,6 +112,7 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().StringVar(&f.restoreFrom, "restore-from", "", "snapshot file (nest snapshot) loaded into the datastore before the apiserver starts, if the datastore holds no object yet")
 	c.Flags().StringVar(&f.dnsListen, "dns-listen", "", "serve the virtual cluster's DNS (cluster.local names from the virtual apiserver, the rest forwarded) on this UDP and TCP address, e.g. 127.0.0.1:0 or :1053; its address is written to dns.address in --dir (default: no DNS server)")
 	c.Flags().StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "DNS server (ip or ip:port) that answers names outside the cluster domain; repeatable (default: the nameservers of /etc/resolv.conf)")
+	c.Flags().StringVar(&f.dnsService, "dns-service", "", "like --dns-service-ip, with the cluster IP of this Service of the host namespace (the chart's Service in front of --dns-listen), read at start")
 	c.Flags().StringVar(&f.dnsIP, "dns-service-ip", "", "IP (port 53) at which the host's pods reach this DNS server, e.g. the cluster IP of a host Service in front of it; host pods with dnsPolicy ClusterFirst are pointed at it (default: they keep the host's DNS)")
 	for _, n := range []string{"name", "dir"} {
 		_ = c.MarkFlagRequired(n)
