@@ -40,6 +40,8 @@ type operatorEnv struct {
 	namespace string
 	state     *nesthome.Home
 	dyn       dynamic.ResourceInterface
+	// chartValues of the VirtualClusters of runtime pod.
+	chartValues map[string]any
 }
 
 // newOperatorEnv makes the test's host namespace and state home; at the
@@ -114,6 +116,7 @@ func (oe *operatorEnv) start(t *testing.T, identity string, wait bool) *runningO
 			HostKubeconfig: oe.env.Kubeconfig,
 			Home:           oe.state,
 			NestBinary:     oe.env.NestBinary,
+			ChartValues:    oe.chartValues,
 			Namespace:      oe.namespace,
 			Workers:        2,
 			Resync:         10 * time.Second,
