@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type operatorEnv struct {
 	dyn       dynamic.ResourceInterface
 	// chartValues of the VirtualClusters of runtime pod.
 	chartValues map[string]any
+	// hostKubeconfig is the operator's, if not the admin's; it then does
+	// not install the CRD.
+	hostKubeconfig string
 }
 
 // newOperatorEnv makes the test's host namespace and state home; at the
@@ -113,7 +117,7 @@ func (oe *operatorEnv) start(t *testing.T, identity string, wait bool) *runningO
 	done := make(chan error, 1)
 	go func() {
 		done <- operator.Run(ctx, operator.Config{
-			HostKubeconfig: oe.env.Kubeconfig,
+			HostKubeconfig: cmp.Or(oe.hostKubeconfig, oe.env.Kubeconfig),
 			Home:           oe.state,
 			NestBinary:     oe.env.NestBinary,
 			ChartValues:    oe.chartValues,
@@ -122,7 +126,7 @@ func (oe *operatorEnv) start(t *testing.T, identity string, wait bool) *runningO
 			Resync:         10 * time.Second,
 			RetryBase:      500 * time.Millisecond,
 			RetryMax:       5 * time.Second,
-			InstallCRD:     true,
+			InstallCRD:     oe.hostKubeconfig == "",
 			LeaderElection: operator.LeaderElection{
 				Namespace: oe.namespace, Name: "nest-operator", Identity: identity,
 				LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,
