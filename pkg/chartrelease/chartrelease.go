@@ -1,6 +1,7 @@
-// Package chartrelease installs and uninstalls the embedded nest chart
-// (charts/nest) as a Helm release with the Helm SDK, as `helm install
-// --wait` and `helm uninstall --wait` do, release record included. The
+// Package chartrelease installs, upgrades, rolls back and uninstalls the
+// embedded nest chart (charts/nest) as a Helm release with the Helm SDK, as
+// `helm install --wait`, `helm upgrade --reuse-values --wait`, `helm
+// rollback` and `helm uninstall --wait` do, release record included. The
 // lifecycle's pod runtime uses it.
 package chartrelease
 
