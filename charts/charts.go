@@ -28,11 +28,15 @@ import (
 	"github.com/nestcluster/nest/pkg/hostaccess"
 )
 
-//go:embed all:nest
+//go:embed all:nest all:nest-operator
 var files embed.FS
 
 // NestChart is the directory of the nest chart in FS.
 const NestChart = "nest"
+
+// NestOperatorChart is the directory of the nest-operator chart in FS: the
+// operator in the host cluster (docs/operator.md).
+const NestOperatorChart = "nest-operator"
 
 // SyncerRulesFile is the file of the nest chart that holds its Role's rules,
 // generated from pkg/hostaccess.Rules by `go generate ./charts`.

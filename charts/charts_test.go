@@ -157,7 +157,9 @@ func TestRenderNestChart(t *testing.T) {
 		values map[string]any
 		// extra objects on top of always; exactly these.
 		extra []string
-		check func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet)
+		// dnsOff: the DNS Service (on by default) is not rendered.
+		dnsOff bool
+		check  func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet)
 	}{
 		{
 			name:  "defaults: baseline preset",
@@ -172,7 +174,27 @@ func TestRenderNestChart(t *testing.T) {
 					t.Errorf("service = %s port %d, want ClusterIP 443", svc.Spec.Type, svc.Spec.Ports[0].Port)
 				}
 				args := sts.Spec.Template.Spec.Containers[0].Args
-				for _, want := range []string{"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=https://dev-nest.tenant-a.svc:443"} {
+				if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[1].Name != "admin" || svc.Spec.Ports[1].Port != 6444 {
+					t.Errorf("service ports = %v, want https and admin 6444", svc.Spec.Ports)
+				}
+				var dns corev1.Service
+				find(t, r, "Service", "dev-nest-dns", &dns)
+				if dns.Spec.Type != corev1.ServiceTypeClusterIP || dns.Spec.ClusterIP != "" || len(dns.Spec.Ports) != 2 ||
+					dns.Spec.Ports[0].Port != 53 || dns.Spec.Ports[0].Protocol != corev1.ProtocolUDP || dns.Spec.Ports[0].TargetPort.StrVal != "dns-udp" ||
+					dns.Spec.Ports[1].Port != 53 || dns.Spec.Ports[1].Protocol != corev1.ProtocolTCP || dns.Spec.Ports[1].TargetPort.StrVal != "dns-tcp" {
+					t.Errorf("DNS service = %s %q %v, want ClusterIP, UDP and TCP 53 to the pod's dns ports", dns.Spec.Type, dns.Spec.ClusterIP, dns.Spec.Ports)
+				}
+				ports := sts.Spec.Template.Spec.Containers[0].Ports
+				if !slices.ContainsFunc(ports, func(p corev1.ContainerPort) bool {
+					return p.Name == "dns-udp" && p.ContainerPort == 1053 && p.Protocol == corev1.ProtocolUDP
+				}) ||
+					!slices.ContainsFunc(ports, func(p corev1.ContainerPort) bool {
+						return p.Name == "dns-tcp" && p.ContainerPort == 1053 && p.Protocol == corev1.ProtocolTCP
+					}) {
+					t.Errorf("container ports %v lack dns-udp and dns-tcp 1053", ports)
+				}
+				for _, want := range []string{"--kubeconfig-secret=dev-nest-kubeconfig", "--kubeconfig-server=https://dev-nest.tenant-a.svc:443",
+					"--admin-port=6444", "--admin-server=https://dev-nest.tenant-a.svc:6444", "--dns-listen=:1053", "--dns-service=dev-nest-dns"} {
 					if !slices.Contains(args, want) {
 						t.Errorf("args %v lack %s", args, want)
 					}
@@ -188,6 +210,71 @@ func TestRenderNestChart(t *testing.T) {
 		{
 			name:   "preset none",
 			values: map[string]any{"isolation": map[string]any{"preset": "none"}},
+		},
+		{
+			name:   "DNS with a fixed service IP and upstreams",
+			values: map[string]any{"dns": map[string]any{"serviceIP": "10.96.0.53", "port": 5353, "upstreams": []any{"1.1.1.1", "[2606:4700::1111]:53"}}},
+			extra:  []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace"},
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				var dns corev1.Service
+				find(t, r, "Service", "dev-nest-dns", &dns)
+				if dns.Spec.ClusterIP != "10.96.0.53" {
+					t.Errorf("DNS service cluster IP %q, want 10.96.0.53", dns.Spec.ClusterIP)
+				}
+				args := sts.Spec.Template.Spec.Containers[0].Args
+				for _, want := range []string{"--dns-listen=:5353", "--dns-upstream=1.1.1.1", "--dns-upstream=[2606:4700::1111]:53"} {
+					if !slices.Contains(args, want) {
+						t.Errorf("args %v lack %s", args, want)
+					}
+				}
+			},
+		},
+		{
+			name:   "DNS off",
+			values: map[string]any{"dns": map[string]any{"enabled": false}},
+			extra:  []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace"},
+			dnsOff: true,
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				for _, a := range sts.Spec.Template.Spec.Containers[0].Args {
+					if strings.HasPrefix(a, "--dns-") {
+						t.Errorf("DNS off, but args have %s", a)
+					}
+				}
+			},
+		},
+		{
+			name: "restore from a snapshot Secret, admin endpoint off",
+			values: map[string]any{
+				"restore":      map[string]any{"secretName": "dev-snap", "key": "file"},
+				"controlPlane": map[string]any{"adminPort": 0},
+			},
+			extra: []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace"},
+			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
+				args := sts.Spec.Template.Spec.Containers[0].Args
+				if !slices.Contains(args, "--restore-from=/etc/nest/restore/snapshot") {
+					t.Errorf("args %v lack --restore-from", args)
+				}
+				for _, a := range args {
+					if strings.HasPrefix(a, "--admin-") {
+						t.Errorf("admin endpoint off, but args have %s", a)
+					}
+				}
+				var vol *corev1.Volume
+				for i, v := range sts.Spec.Template.Spec.Volumes {
+					if v.Name == "restore" {
+						vol = &sts.Spec.Template.Spec.Volumes[i]
+					}
+				}
+				if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "dev-snap" || vol.Secret.Optional == nil || !*vol.Secret.Optional ||
+					len(vol.Secret.Items) != 1 || vol.Secret.Items[0].Key != "file" || vol.Secret.Items[0].Path != "snapshot" {
+					t.Errorf("restore volume = %+v, want the optional Secret dev-snap, key file as snapshot", vol)
+				}
+				var svc corev1.Service
+				find(t, r, "Service", "dev-nest", &svc)
+				if len(svc.Spec.Ports) != 1 {
+					t.Errorf("service ports = %v, want https only", svc.Spec.Ports)
+				}
+			},
 		},
 		{
 			name: "preset none, each object asked for",
@@ -275,6 +362,9 @@ func TestRenderNestChart(t *testing.T) {
 			t.Parallel()
 			r := render(t, tt.values)
 			want := append(slices.Clone(always), tt.extra...)
+			if !tt.dnsOff {
+				want = append(want, "Service/dev-nest-dns")
+			}
 			slices.Sort(want)
 			if got := kindsAndNames(r); !slices.Equal(got, want) {
 				t.Fatalf("objects:\n got  %v\n want %v", got, want)
@@ -384,6 +474,11 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"cluster name", map[string]any{"clusterName": "Bad_Name"}, []string{"/clusterName"}},
 		{"boolean as string", map[string]any{"persistence": map[string]any{"enabled": "true"}}, []string{"/persistence/enabled"}},
 		{"kubeconfig server without https", map[string]any{"controlPlane": map[string]any{"kubeconfigSecret": map[string]any{"server": "http://x:6443"}}}, []string{"/controlPlane/kubeconfigSecret/server"}},
+		{"privileged admin port", map[string]any{"controlPlane": map[string]any{"adminPort": 80}}, []string{"/controlPlane/adminPort"}},
+		{"restore key empty", map[string]any{"restore": map[string]any{"secretName": "s", "key": ""}}, []string{"/restore/key"}},
+		{"DNS service IP", map[string]any{"dns": map[string]any{"serviceIP": "dns.example.com"}}, []string{"/dns/serviceIP"}},
+		{"DNS port privileged", map[string]any{"dns": map[string]any{"port": 53}}, []string{"/dns/port"}},
+		{"DNS upstream with a scheme", map[string]any{"dns": map[string]any{"upstreams": []any{"udp://1.1.1.1"}}}, []string{"/dns/upstreams/0"}},
 		{"quota quantity", map[string]any{"resourceQuota": map[string]any{"hard": map[string]any{"pods": "many"}}}, []string{"/resourceQuota/hard/pods"}},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
-// Package chartrelease installs and uninstalls the embedded nest chart
-// (charts/nest) as a Helm release with the Helm SDK, as `helm install
-// --wait` and `helm uninstall --wait` do, release record included. The
+// Package chartrelease installs, upgrades, rolls back and uninstalls the
+// embedded nest chart (charts/nest) as a Helm release with the Helm SDK, as
+// `helm install --wait`, `helm upgrade --reuse-values --wait`, `helm
+// rollback` and `helm uninstall --wait` do, release record included. The
 // lifecycle's pod runtime uses it.
 package chartrelease
 
@@ -50,6 +51,69 @@ func Install(ctx context.Context, r Release, timeout time.Duration, log *slog.Lo
 		return fmt.Errorf("helm install %s in %s: %w", r.Name, r.Namespace, err)
 	}
 	return nil
+}
+
+// Upgrade upgrades the release to the embedded chart with its current
+// values overlaid by r.Values (as `helm upgrade --reuse-values --wait`),
+// and waits until every object is ready, or timeout. It returns the
+// revision it replaced (for Rollback) and the new one; on an error, a new
+// revision of 0 means nothing was changed.
+func Upgrade(ctx context.Context, r Release, timeout time.Duration, log *slog.Logger) (from, to int, err error) {
+	cfg, err := configuration(r.Kubeconfig, r.Namespace, log)
+	if err != nil {
+		return 0, 0, err
+	}
+	current, err := action.NewGet(cfg).Run(r.Name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("helm get %s in %s: %w", r.Name, r.Namespace, err)
+	}
+	chart, err := charts.Load(charts.NestChart)
+	if err != nil {
+		return current.Version, 0, err
+	}
+	upgrade := action.NewUpgrade(cfg)
+	upgrade.Namespace, upgrade.ReuseValues = r.Namespace, true
+	upgrade.Wait, upgrade.Timeout = true, timeout
+	rel, err := upgrade.RunWithContext(ctx, r.Name, chart, r.Values)
+	if err != nil {
+		// A revision recorded (and failed) means objects changed.
+		if rel != nil && rel.Version != current.Version {
+			return current.Version, rel.Version, fmt.Errorf("helm upgrade %s in %s: %w", r.Name, r.Namespace, err)
+		}
+		return current.Version, 0, fmt.Errorf("helm upgrade %s in %s: %w", r.Name, r.Namespace, err)
+	}
+	return current.Version, rel.Version, nil
+}
+
+// Rollback rolls the release back to revision (as `helm rollback`),
+// without waiting: a StatefulSet whose pod is stuck (not Ready) does not
+// replace it by itself (kubernetes/kubernetes#67250), so the caller repairs
+// and waits.
+func Rollback(kubeconfig, namespace, name string, revision int, timeout time.Duration, log *slog.Logger) error {
+	cfg, err := configuration(kubeconfig, namespace, log)
+	if err != nil {
+		return err
+	}
+	rollback := action.NewRollback(cfg)
+	rollback.Version, rollback.Timeout = revision, timeout
+	if err := rollback.Run(name); err != nil {
+		return fmt.Errorf("helm rollback %s to revision %d in %s: %w", name, revision, namespace, err)
+	}
+	return nil
+}
+
+// Values returns the values the release was installed or upgraded with
+// (the user-supplied ones, as `helm get values`).
+func Values(kubeconfig, namespace, name string, log *slog.Logger) (map[string]any, int, error) {
+	cfg, err := configuration(kubeconfig, namespace, log)
+	if err != nil {
+		return nil, 0, err
+	}
+	rel, err := action.NewGet(cfg).Run(name)
+	if err != nil {
+		return nil, 0, fmt.Errorf("helm get %s in %s: %w", name, namespace, err)
+	}
+	return rel.Config, rel.Version, nil
 }
 
 // Uninstall removes the release and waits for its objects to go; a

@@ -29,6 +29,7 @@ import (
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/pki"
+	"github.com/nestcluster/nest/pkg/snapshot"
 )
 
 // ServiceCIDR of virtual clusters; it matches the local host's, since synced
@@ -90,8 +91,14 @@ type Config struct {
 	// TLSSANs are extra IPs and DNS names of the apiserver's serving
 	// certificate, such as the names of a host Service in front of it.
 	TLSSANs []string
-	Hooks   []Hook
-	Logger  *slog.Logger
+	// AdminPort, if not 0, serves the admin endpoint (snapshot, certificates;
+	// see admin.go) on BindAddress at this port.
+	AdminPort int
+	// RestoreFrom is a snapshot file loaded into the datastore before the
+	// apiserver starts, if the datastore holds no object yet.
+	RestoreFrom string
+	Hooks       []Hook
+	Logger      *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -107,6 +114,9 @@ func (c *Config) validate() error {
 	}
 	if c.BindAddress == "" {
 		c.BindAddress = "127.0.0.1"
+	}
+	if c.AdminPort < 0 || c.AdminPort > 65535 || (c.AdminPort != 0 && c.AdminPort == c.Port) {
+		errs = append(errs, fmt.Errorf("admin port %d is out of range or the apiserver's", c.AdminPort))
 	}
 	if c.HostInCluster && c.HostKubeconfig != "" {
 		errs = append(errs, errors.New("a host kubeconfig and in-cluster host credentials are exclusive"))
@@ -166,8 +176,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	extra := apiServerTuning(cfg.Cluster.ControlPlane.APIServer.ExtraArgs)
-	extra["etcd-prefix"] = StoragePrefix(cfg.Name, cfg.Cluster)
+	prefix := StoragePrefix(cfg.Name, cfg.Cluster)
+	extra["etcd-prefix"] = prefix
 	log.Info("Datastore is serving", "elapsed", time.Since(start).Round(time.Millisecond))
+	seeded, seedHeader := false, snapshot.Header{}
+	if cfg.RestoreFrom != "" {
+		if seeded, seedHeader, err = seedDatastore(ctx, cfg.RestoreFrom, etcdServers, prefix, log); err != nil {
+			return err
+		}
+	}
 
 	go func() {
 		args := components.APIServerFlags(components.APIServerParams{
@@ -195,6 +212,22 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("Virtual apiserver is ready", "elapsed", time.Since(start).Round(time.Millisecond))
 	if err := ensureDefaultServiceAccount(ctx, client); err != nil {
 		return err
+	}
+	if seeded && seedHeader.ServiceAccountKey != ServiceAccountKeySum(layout) {
+		if err := ReissueTokens(ctx, client); err != nil {
+			return fmt.Errorf("restore from %s: %w", cfg.RestoreFrom, err)
+		}
+	}
+	if cfg.AdminPort != 0 {
+		admin := &adminServer{
+			name: cfg.Name, cluster: cfg.Cluster, layout: layout, bundle: bundle, server: server,
+			certOpts: certOpts, etcd: etcdEndpoints(etcdServers), prefix: prefix, rotated: rotated, log: log,
+		}
+		go func() {
+			if err := admin.serve(ctx, adminAddress(cfg.BindAddress, cfg.AdminPort)); err != nil {
+				cancel(err)
+			}
+		}()
 	}
 
 	if runControllers != nil {

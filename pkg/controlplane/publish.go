@@ -70,7 +70,9 @@ func AdminKubeconfig(name, server string, env HookEnv) ([]byte, error) {
 // namespace (key KubeconfigSecretKey), so that whoever may read secrets
 // there (the host namespace's owners) can connect: the chart sets it. It
 // retries until the host takes it, then keeps it while the control plane runs.
-func PublishKubeconfig(name, server string) Hook {
+// adminURL, if set, is published next to it (key AdminURLSecretKey): where
+// the same admin credentials reach the admin endpoint (admin.go).
+func PublishKubeconfig(name, server, adminURL string) Hook {
 	return func(ctx context.Context, env HookEnv) error {
 		if !env.HasHost() {
 			env.Logger.Warn("No host given: the kubeconfig is not published", "secret", name)
@@ -85,7 +87,7 @@ func PublishKubeconfig(name, server string) Hook {
 			if env.CertsRotated != nil {
 				rotated = env.CertsRotated()
 			}
-			if err := publishOnce(ctx, host, name, server, env); err != nil {
+			if err := publishOnce(ctx, host, name, server, adminURL, env); err != nil {
 				return err
 			}
 			// Publish again with the renewed admin certificate.
@@ -100,7 +102,7 @@ func PublishKubeconfig(name, server string) Hook {
 
 // publishOnce writes the current admin kubeconfig into the Secret,
 // retrying until the host takes it or ctx ends.
-func publishOnce(ctx context.Context, host kubernetes.Interface, name, server string, env HookEnv) error {
+func publishOnce(ctx context.Context, host kubernetes.Interface, name, server, adminURL string, env HookEnv) error {
 	data, err := AdminKubeconfig(env.Name, server, env)
 	if err != nil {
 		return err
@@ -110,6 +112,9 @@ func publishOnce(ctx context.Context, host kubernetes.Interface, name, server st
 			Labels: map[string]string{"nest.dev/kubeconfig-of": env.Name}},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{KubeconfigSecretKey: data},
+	}
+	if adminURL != "" {
+		secret.Data[AdminURLSecretKey] = []byte(adminURL)
 	}
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
 		err := putSecret(ctx, host, secret)

@@ -12,13 +12,13 @@ import (
 // Certificates describes the certificates of a virtual cluster (CAs
 // first) with their expiry and, for leaf certificates, when they are due
 // for renewal.
-func (p *Provider) Certificates(_ context.Context, name string) ([]pki.CertInfo, error) {
+func (p *Provider) Certificates(ctx context.Context, name string) ([]pki.CertInfo, error) {
 	r, err := p.loadRecord(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := notForPods(r, "certificates"); err != nil {
-		return nil, err
+	if r.Runtime == RuntimePod {
+		return p.certificatesPod(ctx, r)
 	}
 	certs, err := controlplane.PKI(p.layout(name)).Certificates()
 	if err != nil {
@@ -33,13 +33,13 @@ func (p *Provider) Certificates(_ context.Context, name string) ([]pki.CertInfo,
 // controlplane's rotation); kubeconfigs merged by Connect before keep
 // working until their old certificate expires: connect again to refresh
 // them. It returns the files written.
-func (p *Provider) RotateCertificates(_ context.Context, name string) ([]pki.Change, error) {
+func (p *Provider) RotateCertificates(ctx context.Context, name string) ([]pki.Change, error) {
 	r, err := p.loadRecord(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := notForPods(r, "certificate rotation"); err != nil {
-		return nil, err
+	if r.Runtime == RuntimePod {
+		return p.rotatePod(ctx, r)
 	}
 	layout := p.layout(name)
 	opts, err := certOptions(layout)

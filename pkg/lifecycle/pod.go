@@ -168,6 +168,9 @@ func (p *Provider) deletePodRuntime(ctx context.Context, r *record) error {
 			return fmt.Errorf("delete state claim %s: %w", c.Name, err)
 		}
 	}
+	if err := deleteRestoreSecret(ctx, r); err != nil {
+		return err
+	}
 	return deletePublishedKubeconfig(ctx, host, r)
 }
 
@@ -213,12 +216,4 @@ func (p *Provider) podKubeconfig(ctx context.Context, r *record) (*clientcmdapi.
 		return nil, fmt.Errorf("kubeconfig in Secret %s/%s: %w", r.HostNamespace, secret, err)
 	}
 	return cfg, nil
-}
-
-// notForPods refuses operations the pod runtime does not support yet.
-func notForPods(r *record, what string) error {
-	if r.Runtime == RuntimePod {
-		return fmt.Errorf("%s of %q: not supported for the pod runtime yet (its state lives in the pod's volume)", what, r.Name)
-	}
-	return nil
 }

@@ -3,8 +3,6 @@ package lifecycle
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,16 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
-
 	"github.com/nestcluster/nest/pkg/components"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/exec"
 	"github.com/nestcluster/nest/pkg/kube"
-	"github.com/nestcluster/nest/pkg/pki"
 	"github.com/nestcluster/nest/pkg/snapshot"
 )
 
@@ -39,8 +32,12 @@ func (p *Provider) SnapshotTo(ctx context.Context, name string, w io.Writer) (sn
 	if err != nil {
 		return snapshot.Header{}, err
 	}
-	if err := notForPods(r, "snapshot"); err != nil {
-		return snapshot.Header{}, err
+	if r.Runtime == RuntimePod {
+		h, err := p.snapshotPod(ctx, r, w)
+		if err == nil {
+			p.logger.Info("Snapshot taken", "name", name, "keys", h.Keys, "revision", h.Revision, "elapsed", time.Since(start).Round(time.Millisecond))
+		}
+		return h, err
 	}
 	ds, err := p.connectDatastore(ctx, name)
 	if err != nil {
@@ -149,11 +146,21 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 		if r, err = p.provision(ctx, name, &opts.Create); err != nil {
 			return nil, err
 		}
+		if r.Runtime == RuntimePod {
+			if err := p.restorePod(ctx, r, from, &opts.Create); err != nil {
+				if derr := p.delete(context.WithoutCancel(ctx), name, true); derr != nil {
+					p.logger.Warn("Could not remove the cluster made for the restore", "name", name, "error", derr)
+				}
+				return nil, fmt.Errorf("restore %q from %s: %w", name, from, err)
+			}
+			p.logger.Info("Virtual cluster restored", "name", name, "runtime", r.Runtime, "snapshotOf", h.Cluster, "keys", h.Keys, "elapsed", time.Since(start).Round(time.Millisecond))
+			return p.Get(ctx, name)
+		}
 	case err != nil:
 		return nil, err
 	default:
-		if err := notForPods(r, "restore"); err != nil {
-			return nil, err
+		if r.Runtime == RuntimePod {
+			return nil, fmt.Errorf("restore %q: %w", name, errPodInPlaceRestore)
 		}
 		if c := p.describe(ctx, r); !c.State.Stopped() {
 			if !opts.Stop {
@@ -401,46 +408,17 @@ func (p *Provider) replaceInPlace(ctx context.Context, name string, snap *snapsh
 // serviceAccountKey is the SHA-256 (hex) of a cluster's service-account
 // public key, "" if it has none yet.
 func serviceAccountKey(layout controlplane.Layout) string {
-	data, err := os.ReadFile((&pki.Bundle{Dir: layout.PKIDir()}).ServiceAccountPub())
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
+	return controlplane.ServiceAccountKeySum(layout)
 }
 
-// reissueTokens empties the token of every legacy service-account token
-// secret of a cluster restored from a snapshot of a cluster with another
-// service-account key (a new cluster has a PKI of its own): those tokens
-// were signed by that other key, and the tokens controller signs a new
-// token into every such secret whose token is empty.
+// reissueTokens re-issues the legacy service-account tokens of a cluster
+// restored from a snapshot signed by another key (controlplane.ReissueTokens).
 func reissueTokens(ctx context.Context, layout controlplane.Layout) error {
 	client, err := kube.Clientset(layout.AdminKubeconfig())
 	if err != nil {
 		return err
 	}
-	secrets, err := client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{FieldSelector: "type=kubernetes.io/service-account-token"})
-	if err != nil {
-		return fmt.Errorf("list service-account token secrets: %w", err)
-	}
-	for _, item := range secrets.Items {
-		// The tokens controller may be writing the new CA into the same
-		// secret: read it again on a conflict. Any token still there came
-		// with the snapshot, since the controller only fills empty ones.
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			s, err := client.CoreV1().Secrets(item.Namespace).Get(ctx, item.Name, metav1.GetOptions{})
-			if err != nil || len(s.Data["token"]) == 0 {
-				return err
-			}
-			delete(s.Data, "token")
-			_, err = client.CoreV1().Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{})
-			return err
-		})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("re-issue the token of secret %s/%s: %w", item.Namespace, item.Name, err)
-		}
-	}
-	return nil
+	return controlplane.ReissueTokens(ctx, client)
 }
 
 // writeFileAtomic writes a file through write, under a temporary name in

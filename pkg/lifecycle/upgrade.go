@@ -26,6 +26,10 @@ type UpgradeOptions struct {
 	NestBinary string
 	// Timeout bounds the wait for the upgraded cluster to be ready.
 	Timeout time.Duration
+	// ChartValues upgrade a pod-runtime cluster's Helm release (over its
+	// current values), e.g. {"image": {"tag": "v0.2.0"}}; the pod runtime
+	// only.
+	ChartValues map[string]any
 }
 
 // UpgradeResult says what an upgrade did.
@@ -53,11 +57,14 @@ func (p *Provider) Upgrade(ctx context.Context, name string, opts UpgradeOptions
 	if err != nil {
 		return nil, err
 	}
-	if r.Runtime != RuntimeProcess {
-		return nil, fmt.Errorf("upgrade %q: the %s runtime is upgraded through its chart (helm upgrade with a new image), not by nest upgrade", name, r.Runtime)
-	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
+	}
+	if r.Runtime == RuntimePod {
+		return p.upgradePod(ctx, r, opts)
+	}
+	if len(opts.ChartValues) > 0 {
+		return nil, fmt.Errorf("upgrade %q: chart values are for the %q runtime only", name, RuntimePod)
 	}
 	target := opts.NestBinary
 	if target == "" {

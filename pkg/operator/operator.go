@@ -39,6 +39,9 @@ type Config struct {
 	Home *nesthome.Home
 	// NestBinary runs the control planes; "" is the running executable.
 	NestBinary string
+	// ChartValues are the nest chart's values of every VirtualCluster of
+	// runtime pod (image, persistence, service: docs/chart.md).
+	ChartValues map[string]any
 	// Namespace limits the operator to one namespace; "" watches all.
 	Namespace string
 	// Workers is how many virtual clusters are reconciled at once (4).

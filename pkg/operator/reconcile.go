@@ -35,7 +35,11 @@ func ClusterName(namespace, name string) string {
 // createOptions are the lifecycle's options for vc. The CRD admits only
 // the runtimes the lifecycle knows ("" is the process runtime).
 func (c *controller) createOptions(vc *v1alpha1.VirtualCluster, cfg *config.Config) lifecycle.CreateOptions {
-	return lifecycle.CreateOptions{HostKubeconfig: c.cfg.HostKubeconfig, Config: cfg, Timeout: c.cfg.ReadyTimeout, Runtime: string(vc.Spec.Runtime)}
+	opts := lifecycle.CreateOptions{HostKubeconfig: c.cfg.HostKubeconfig, Config: cfg, Timeout: c.cfg.ReadyTimeout, Runtime: string(vc.Spec.Runtime)}
+	if opts.Runtime == lifecycle.RuntimePod {
+		opts.ChartValues = c.cfg.ChartValues
+	}
+	return opts
 }
 
 // reconcile moves one VirtualCluster towards its spec.

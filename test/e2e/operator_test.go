@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,11 @@ type operatorEnv struct {
 	namespace string
 	state     *nesthome.Home
 	dyn       dynamic.ResourceInterface
+	// chartValues of the VirtualClusters of runtime pod.
+	chartValues map[string]any
+	// hostKubeconfig is the operator's, if not the admin's; it then does
+	// not install the CRD.
+	hostKubeconfig string
 }
 
 // newOperatorEnv makes the test's host namespace and state home; at the
@@ -111,15 +117,16 @@ func (oe *operatorEnv) start(t *testing.T, identity string, wait bool) *runningO
 	done := make(chan error, 1)
 	go func() {
 		done <- operator.Run(ctx, operator.Config{
-			HostKubeconfig: oe.env.Kubeconfig,
+			HostKubeconfig: cmp.Or(oe.hostKubeconfig, oe.env.Kubeconfig),
 			Home:           oe.state,
 			NestBinary:     oe.env.NestBinary,
+			ChartValues:    oe.chartValues,
 			Namespace:      oe.namespace,
 			Workers:        2,
 			Resync:         10 * time.Second,
 			RetryBase:      500 * time.Millisecond,
 			RetryMax:       5 * time.Second,
-			InstallCRD:     true,
+			InstallCRD:     oe.hostKubeconfig == "",
 			LeaderElection: operator.LeaderElection{
 				Namespace: oe.namespace, Name: "nest-operator", Identity: identity,
 				LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond,

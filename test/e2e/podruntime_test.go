@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,6 +27,7 @@ import (
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/names"
 	"github.com/nestcluster/nest/pkg/ports"
+	"github.com/nestcluster/nest/pkg/vdns"
 )
 
 // TestPodRuntime: `nest create --runtime pod` installs the nest chart with
@@ -86,6 +90,10 @@ func TestPodRuntime(t *testing.T) {
 			_, err := env.Client.CoreV1().Services(ns).Get(ctx, full, metav1.GetOptions{})
 			return err
 		}},
+		{"DNS service", func() error {
+			_, err := env.Client.CoreV1().Services(ns).Get(ctx, full+"-dns", metav1.GetOptions{})
+			return err
+		}},
 		{"headless service", func() error {
 			_, err := env.Client.CoreV1().Services(ns).Get(ctx, full+"-headless", metav1.GetOptions{})
 			return err
@@ -129,7 +137,8 @@ func TestPodRuntime(t *testing.T) {
 	}
 
 	// The pod's command, run here.
-	stop := runChartPod(t, env, ns, full+"-0")
+	podState := filepath.Join(t.TempDir(), "state")
+	stop := runChartPodIn(t, env, ns, full+"-0", podState)
 	var kubeconfigPath string
 	testenv.Eventually(t, 3*time.Minute, "the published kubeconfig", func() (bool, error) {
 		cfg, err := p.Kubeconfig(ctx, name)
@@ -156,6 +165,38 @@ func TestPodRuntime(t *testing.T) {
 		n, err := countLive(l.Items, err)
 		return n == 2, fmt.Errorf("%d: %v", n, err)
 	})
+	// The pod's DNS server answers the virtual cluster's names (here on
+	// loopback: the runner cannot bind the Service's address), and the
+	// synced pods use it, behind the chart's Service.
+	var dnsAddr string
+	testenv.Eventually(t, time.Minute, "the DNS server's address file", func() (bool, error) {
+		data, err := os.ReadFile(vdns.AddressFile(podState))
+		dnsAddr = strings.TrimSpace(string(data))
+		return err == nil && dnsAddr != "", err
+	})
+	kubeSvc, err := client.CoreV1().Services("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("kubernetes.default.svc.cluster.local.", dns.TypeA)
+	resp, _, err := (&dns.Client{Timeout: 10 * time.Second}).Exchange(q, dnsAddr)
+	if err != nil || len(resp.Answer) != 1 || resp.Answer[0].(*dns.A).A.String() != kubeSvc.Spec.ClusterIP {
+		t.Errorf("kubernetes.default.svc.cluster.local from the pod's DNS: %v, %v; want %s", resp, err, kubeSvc.Spec.ClusterIP)
+	}
+	dnsSvc, err := env.Client.CoreV1().Services(ns).Get(ctx, full+"-dns", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: synced})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range l.Items {
+		if pod.Spec.DNSPolicy != corev1.DNSNone || pod.Spec.DNSConfig == nil || !slices.Equal(pod.Spec.DNSConfig.Nameservers, []string{dnsSvc.Spec.ClusterIP}) {
+			t.Errorf("synced pod %s: DNS policy %s, config %+v; want None with nameserver %s (the DNS Service)", pod.Name, pod.Spec.DNSPolicy, pod.Spec.DNSConfig, dnsSvc.Spec.ClusterIP)
+		}
+	}
 
 	// Pause: the pod goes (and with it the process standing in for it).
 	stop()
@@ -178,9 +219,6 @@ func TestPodRuntime(t *testing.T) {
 	if _, err := env.Client.CoreV1().Pods(ns).Get(ctx, full+"-0", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the control plane's pod after resume: %v", err)
 	}
-	if _, err := p.Snapshot(ctx, name, filepath.Join(t.TempDir(), "x")); err == nil || !strings.Contains(err.Error(), "pod runtime") {
-		t.Errorf("snapshot of a pod-runtime cluster: %v, want a clear refusal", err)
-	}
 
 	if err := p.Delete(ctx, name); err != nil {
 		t.Fatal(err)
@@ -200,9 +238,18 @@ func TestPodRuntime(t *testing.T) {
 // rewritten: the state directory is a temp dir, the apiserver binds to
 // loopback on a free port, --host-in-cluster becomes a kubeconfig with the
 // token, and the published kubeconfig's server is that loopback address
-// (standing in for a port-forward to the Service). It returns a function
-// that stops the process.
+// (standing in for a port-forward to the Service), as is the admin
+// endpoint's; a snapshot to restore from (a Secret volume) is written to a
+// file. It returns a function that stops the process.
 func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
+	t.Helper()
+	return runChartPodIn(t, env, ns, podName, filepath.Join(t.TempDir(), "state"))
+}
+
+// runChartPodIn is runChartPod with the state directory stateDir, which
+// stands in for the pod's volume: a runner started again in it finds the
+// state of the previous one, as a restarted pod finds its claim's.
+func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string) func() {
 	t.Helper()
 	ctx := context.Background()
 	pod, err := env.Client.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
@@ -227,11 +274,17 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 			writeFile(t, configPath, []byte(cm.Data["nest.yaml"]))
 		}
 	}
-	port, err := ports.Free()
-	if err != nil {
-		t.Fatal(err)
+	restorePath := filepath.Join(dir, "restore.snapshot")
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret != nil && v.Name == "restore" {
+			s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, restorePath, s.Data[v.Secret.Items[0].Key])
+		}
 	}
-	stateDir := filepath.Join(dir, "state")
+	port, adminPort := runnerPorts(t, stateDir)
 	var args []string
 	for _, a := range pod.Spec.Containers[0].Args {
 		a = strings.ReplaceAll(a, "$(POD_NAMESPACE)", ns)
@@ -249,6 +302,14 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 			a = "--host-kubeconfig=" + hostKubeconfig
 		case "--kubeconfig-server":
 			a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
+		case "--dns-listen":
+			a = "--dns-listen=127.0.0.1:0"
+		case "--admin-port":
+			a = "--admin-port=" + strconv.Itoa(adminPort)
+		case "--admin-server":
+			a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
+		case "--restore-from":
+			a = "--restore-from=" + restorePath
 		}
 		args = append(args, a)
 	}
@@ -269,4 +330,35 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 		stop()
 	})
 	return stop
+}
+
+// runnerAddresses keeps the ports of a runner's state directory: a runner
+// started again in it (a new pod with the same volume) gets the same
+// addresses, as the pod would behind its Service.
+var runnerAddresses = struct {
+	sync.Mutex
+	ports map[string][2]int
+}{ports: map[string][2]int{}}
+
+func runnerPorts(t *testing.T, stateDir string) (port, adminPort int) {
+	t.Helper()
+	runnerAddresses.Lock()
+	defer runnerAddresses.Unlock()
+	if p, ok := runnerAddresses.ports[stateDir]; ok {
+		return p[0], p[1]
+	}
+	for {
+		var err error
+		if port, err = ports.Free(); err != nil {
+			t.Fatal(err)
+		}
+		if adminPort, err = ports.Free(); err != nil {
+			t.Fatal(err)
+		}
+		if port != adminPort {
+			break
+		}
+	}
+	runnerAddresses.ports[stateDir] = [2]int{port, adminPort}
+	return port, adminPort
 }

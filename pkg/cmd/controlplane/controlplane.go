@@ -3,6 +3,9 @@
 package controlplane
 
 import (
+	"context"
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/nestcluster/nest/pkg/cmd"
@@ -23,7 +26,11 @@ type flags struct {
 	kubeconfigSecret       string
 	kubeconfigServer       string
 	dnsListen, dnsIP       string
+	dnsService             string
 	dnsUpstreams           []string
+	adminPort              int
+	adminServer            string
+	restoreFrom            string
 }
 
 // NewCommand returns `nest controlplane`.
@@ -52,7 +59,21 @@ for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 			if f.datastore != "" {
 				cluster.Datastore.Endpoint = f.datastore
 			}
-			hooks := []controlplane.Hook{syncer.HookWithDNS(f.dnsIP), vmetrics.Hook()}
+			if f.dnsService != "" && f.dnsIP != "" {
+				return errors.New("--dns-service and --dns-service-ip are exclusive")
+			}
+			hooks := []controlplane.Hook{syncer.HookWithDNS(f.dnsIP)}
+			if f.dnsService != "" {
+				hooks[0] = func(ctx context.Context, env controlplane.HookEnv) error {
+					ip, err := controlplane.DNSServiceIP(ctx, env, f.dnsService, env.Logger)
+					if err != nil {
+						return err
+					}
+					env.Logger.Info("Host pods use the virtual DNS", "service", f.dnsService, "ip", ip)
+					return syncer.HookWithDNS(ip)(ctx, env)
+				}
+			}
+			hooks = append(hooks, vmetrics.Hook())
 			if f.dnsListen != "" {
 				hooks = append(hooks, vdns.Hook(vdns.HookConfig{Addr: f.dnsListen, Upstreams: f.dnsUpstreams}))
 			}
@@ -61,12 +82,17 @@ for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 				if server == "" {
 					server = controlplane.LocalServer(f.bindAddress, f.port)
 				}
-				hooks = append(hooks, controlplane.PublishKubeconfig(f.kubeconfigSecret, server))
+				admin := f.adminServer
+				if admin == "" && f.adminPort != 0 {
+					admin = controlplane.LocalServer(f.bindAddress, f.adminPort)
+				}
+				hooks = append(hooks, controlplane.PublishKubeconfig(f.kubeconfigSecret, server, admin))
 			}
 			return controlplane.Run(c.Context(), controlplane.Config{
 				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
 				Cluster: cluster, HostKubeconfig: f.hostKubeconfig, HostNamespace: f.hostNS,
 				HostInCluster: f.hostInCluster, TLSSANs: f.tlsSANs,
+				AdminPort: f.adminPort, RestoreFrom: f.restoreFrom,
 				Hooks:  hooks,
 				Logger: globals.Logger(streams),
 			})
@@ -84,8 +110,12 @@ for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().StringVar(&f.kubeconfigSecret, "kubeconfig-secret", "", "publish the admin kubeconfig in this Secret of the host namespace (key \"config\")")
 	c.Flags().StringVar(&f.kubeconfigServer, "kubeconfig-server", "", "server URL in the published kubeconfig (default: this process's own address)")
 	c.Flags().StringSliceVar(&f.tlsSANs, "tls-san", nil, "extra IPs and DNS names of the apiserver's serving certificate (e.g. a host Service's names); repeatable")
+	c.Flags().IntVar(&f.adminPort, "admin-port", 0, "serve the admin endpoint (snapshot, certificate check and rotation, for the cluster's admin certificate only) on --bind-address at this port (default: none)")
+	c.Flags().StringVar(&f.adminServer, "admin-server", "", "URL of the admin endpoint published next to the kubeconfig (default: this process's own address)")
+	c.Flags().StringVar(&f.restoreFrom, "restore-from", "", "snapshot file (nest snapshot) loaded into the datastore before the apiserver starts, if the datastore holds no object yet")
 	c.Flags().StringVar(&f.dnsListen, "dns-listen", "", "serve the virtual cluster's DNS (cluster.local names from the virtual apiserver, the rest forwarded) on this UDP and TCP address, e.g. 127.0.0.1:0 or :1053; its address is written to dns.address in --dir (default: no DNS server)")
 	c.Flags().StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "DNS server (ip or ip:port) that answers names outside the cluster domain; repeatable (default: the nameservers of /etc/resolv.conf)")
+	c.Flags().StringVar(&f.dnsService, "dns-service", "", "like --dns-service-ip, with the cluster IP of this Service of the host namespace (the chart's Service in front of --dns-listen), read at start")
 	c.Flags().StringVar(&f.dnsIP, "dns-service-ip", "", "IP (port 53) at which the host's pods reach this DNS server, e.g. the cluster IP of a host Service in front of it; host pods with dnsPolicy ClusterFirst are pointed at it (default: they keep the host's DNS)")
 	for _, n := range []string{"name", "dir"} {
 		_ = c.MarkFlagRequired(n)

@@ -21,6 +21,7 @@ type flags struct {
 	resync, readyTimeout            time.Duration
 	leaderElect                     bool
 	leaseNamespace, leaseName       string
+	chartValues                     string
 }
 
 // NewCommand returns `nest operator`.
@@ -92,6 +93,10 @@ See docs/operator.md.`,
 			if err != nil {
 				return fmt.Errorf("--state-dir: %w", err)
 			}
+			chartValues, err := cmd.ReadChartValues(f.chartValues)
+			if err != nil {
+				return err
+			}
 			logger := globals.Logger(streams)
 			// client-go's leader election and informers log through klog:
 			// send it to the same structured log.
@@ -99,6 +104,7 @@ See docs/operator.md.`,
 			return operator.Run(c.Context(), operator.Config{
 				HostKubeconfig: f.kubeconfig,
 				Home:           state,
+				ChartValues:    chartValues,
 				Namespace:      f.namespace,
 				Workers:        f.workers,
 				Resync:         f.resync,
@@ -117,6 +123,7 @@ See docs/operator.md.`,
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the host cluster (default: the local host's, from nest host up)")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "watch VirtualClusters in this namespace only (default: all namespaces)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "state of the virtual clusters of runtime process (default $NEST_HOME/operator)")
+	fs.StringVar(&f.chartValues, "chart-values", "", "YAML file of nest chart values for every VirtualCluster of runtime pod (image, persistence, service)")
 	fs.BoolVar(&f.installCRD, "install-crd", true, "create or update the VirtualCluster CRD at start")
 	fs.BoolVar(&f.printCRD, "print-crd", false, "print the VirtualCluster CRD as YAML and exit")
 	fs.IntVar(&f.workers, "workers", 4, "virtual clusters reconciled at once")

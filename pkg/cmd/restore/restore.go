@@ -14,6 +14,7 @@ import (
 func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command {
 	var from string
 	var stop bool
+	var runtime, valsPath string
 	f := &cmd.ClusterFlags{}
 	c := &cobra.Command{
 		Use:   "restore NAME --from FILE",
@@ -33,16 +34,29 @@ service-account tokens stored in secrets are issued again.
 See docs/snapshot.md for what a snapshot holds and leaves out.
 
 The file's format version and checksum are checked before anything is
-touched.`,
+touched.
+
+With --runtime pod the new cluster runs as the nest chart on the host (see
+'nest create --runtime pod'): the snapshot goes into a Secret of its host
+namespace (1000 KiB at most) and the chart's pod loads it into its empty
+datastore before its apiserver starts. An existing pod-runtime cluster
+cannot be restored over: restore into a new one.`,
 		Example: `  # Roll a cluster back
   nest restore dev --from dev-20261125T221500Z.snapshot --stop
 
   # Clone a cluster under a new name
-  nest restore dev-copy --from dev-20261125T221500Z.snapshot`,
+  nest restore dev-copy --from dev-20261125T221500Z.snapshot
+
+  # A pod-runtime cluster from a snapshot of any cluster
+  nest restore dev-pod --from dev.snapshot --runtime pod --chart-values values.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			create, err := f.Options()
 			if err != nil {
+				return err
+			}
+			create.Runtime = runtime
+			if create.ChartValues, err = cmd.ReadChartValues(valsPath); err != nil {
 				return err
 			}
 			p, err := lifecycle.OpenDefault(lifecycle.WithLogger(globals.Logger(streams)))
@@ -60,6 +74,8 @@ touched.`,
 	c.Flags().StringVar(&from, "from", "", "snapshot file to restore (required)")
 	_ = c.MarkFlagRequired("from")
 	c.Flags().BoolVar(&stop, "stop", false, "stop the cluster first if it is running")
+	c.Flags().StringVar(&runtime, "runtime", "", "runtime of a new cluster: process (the default) or pod (the nest chart on the host)")
+	c.Flags().StringVar(&valsPath, "chart-values", "", "YAML file of nest chart values for a new --runtime pod cluster")
 	f.AddTo(c.Flags())
 	return c
 }

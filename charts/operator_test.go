@@ -1,0 +1,146 @@
+package charts
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/nestcluster/nest/pkg/hostaccess"
+)
+
+func renderOperator(t *testing.T, values map[string]any) *Rendered {
+	t.Helper()
+	c, err := Load(NestOperatorChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Render(c, Release{Name: "ops", Namespace: "nest-system", Values: values})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRenderNestOperatorChart: the objects, the operator's args, and its
+// pod's security settings, for a few value sets.
+func TestRenderNestOperatorChart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		values   map[string]any
+		want     []string
+		wantArgs []string
+	}{
+		{
+			name: "defaults",
+			want: []string{"ClusterRole/ops-nest-operator", "ClusterRoleBinding/ops-nest-operator", "ConfigMap/ops-nest-operator",
+				"CustomResourceDefinition/virtualclusters.nest.dev", "Deployment/ops-nest-operator", "Role/ops-nest-operator",
+				"RoleBinding/ops-nest-operator", "ServiceAccount/ops-nest-operator"},
+			wantArgs: []string{"operator", "--kubeconfig=/etc/nest-operator/host.kubeconfig", "--install-crd=false", "--leader-election-namespace=$(POD_NAMESPACE)"},
+		},
+		{
+			name:   "one namespace, no CRD, chart values",
+			values: map[string]any{"watchNamespace": "team-a", "crds": map[string]any{"install": false}, "chartValues": map[string]any{"persistence": map[string]any{"enabled": false}}},
+			want: []string{"ClusterRole/ops-nest-operator", "ClusterRoleBinding/ops-nest-operator", "ConfigMap/ops-nest-operator",
+				"Deployment/ops-nest-operator", "Role/ops-nest-operator", "RoleBinding/ops-nest-operator", "ServiceAccount/ops-nest-operator"},
+			wantArgs: []string{"--namespace=team-a", "--chart-values=/etc/nest-operator/chart-values.yaml"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := renderOperator(t, tt.values)
+			slices.Sort(tt.want)
+			if got := kindsAndNames(r); !slices.Equal(got, tt.want) {
+				t.Fatalf("objects:\n got  %v\n want %v", got, tt.want)
+			}
+			var dep appsv1.Deployment
+			find(t, r, "Deployment", "ops-nest-operator", &dep)
+			args := dep.Spec.Template.Spec.Containers[0].Args
+			for _, want := range tt.wantArgs {
+				if !slices.Contains(args, want) {
+					t.Errorf("args %v lack %s", args, want)
+				}
+			}
+			if sc := dep.Spec.Template.Spec.Containers[0].SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+				t.Errorf("container security context %+v, want a read-only root filesystem", sc)
+			}
+		})
+	}
+}
+
+// TestNestOperatorValuesSchemaRejects: bad values name the value.
+func TestNestOperatorValuesSchemaRejects(t *testing.T) {
+	t.Parallel()
+	c, err := Load(NestOperatorChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"unknown key", map[string]any{"replicas": 2}, "replicas"},
+		{"workers", map[string]any{"workers": 0}, "/workers"},
+		{"namespace", map[string]any{"watchNamespace": "Team_A"}, "/watchNamespace"},
+		{"pull policy", map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, "/image/pullPolicy"},
+		{"crds as string", map[string]any{"crds": map[string]any{"install": "yes"}}, "/crds/install"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Render(c, Release{Name: "ops", Namespace: "nest-system", Values: tt.values})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("values %v: %v, want an error naming %s", tt.values, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestOperatorRulesCoverTheNestChart: the operator installs the nest chart,
+// whose Role grants pkg/hostaccess.Rules; RBAC lets only a holder of those
+// rights grant them, so the operator's ClusterRole must cover every one.
+// Its CRD file is the shipped one.
+func TestOperatorRulesCoverTheNestChart(t *testing.T) {
+	t.Parallel()
+	r := renderOperator(t, nil)
+	var role rbacv1.ClusterRole
+	find(t, r, "ClusterRole", "ops-nest-operator", &role)
+	for _, want := range hostaccess.Rules() {
+		for _, g := range want.APIGroups {
+			for _, res := range want.Resources {
+				for _, v := range want.Verbs {
+					if !covers(role.Rules, g, res, v) {
+						t.Errorf("the operator's ClusterRole does not grant %s %s.%s", v, res, g)
+					}
+				}
+			}
+		}
+	}
+	crd, err := files.ReadFile("nest-operator/files/crd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := os.ReadFile("../api/crds/virtualclusters.nest.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(crd) != string(shipped) {
+		t.Error("nest-operator/files/crd.yaml differs from api/crds/virtualclusters.nest.dev.yaml: copy it")
+	}
+}
+
+func covers(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
+	for _, r := range rules {
+		if (slices.Contains(r.APIGroups, group) || slices.Contains(r.APIGroups, "*")) &&
+			(slices.Contains(r.Resources, resource) || slices.Contains(r.Resources, "*")) &&
+			(slices.Contains(r.Verbs, verb) || slices.Contains(r.Verbs, "*")) {
+			return true
+		}
+	}
+	return false
+}
