@@ -4,7 +4,8 @@
 //
 // Work comes from a queue of virtual cluster ids fed on start with every
 // virtual cluster (so a hub restarted in the middle of a create finishes
-// it), on every change the API commits, on a periodic resync and when a
+// it), on every change the API commits (through this replica or, heard
+// through the store, another), on a periodic resync and when a
 // host's health changes. Each step is idempotent: create when the
 // lifecycle has no record, start when stopped and not paused, stop when
 // paused, delete when deleting. Status is written back with optimistic
@@ -143,7 +144,8 @@ func newQueue(name string) workqueue.TypedRateLimitingInterface[string] {
 
 // Changed tells the reconciler that an object changed ("hostcluster" or
 // "virtualcluster"); it implements api.Fleet. A replica that is not the
-// leader drops it: the leader sees the change at its next resync.
+// leader drops it: the leader hears the change through the store
+// (Store.NotifyChange, Store.Listen).
 func (r *Reconciler) Changed(resource, id string) {
 	r.queues.Lock()
 	defer r.queues.Unlock()
@@ -258,6 +260,15 @@ func (r *Reconciler) reconcileTerm(ctx context.Context) {
 	r.vcs, r.hosts = vcs, hosts
 	r.queues.Unlock()
 	var wg sync.WaitGroup
+	// Changes committed through the other replicas, heard before the
+	// first listing so that none falls between the two.
+	if l, err := r.store.Listen(ctx); err != nil {
+		r.log.Warn("Cannot hear changes made through other hub replicas; they are seen at the resync", "err", err, "resync", r.cfg.Resync)
+	} else {
+		r.log.Info("Listening for changes made through other hub replicas")
+		wg.Add(1)
+		go func() { defer wg.Done(); r.hear(ctx, l) }()
+	}
 	for range r.cfg.Workers {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.work(ctx, "virtual cluster", vcs, r.reconcile) }()
@@ -276,6 +287,33 @@ func (r *Reconciler) reconcileTerm(ctx context.Context) {
 	hosts.ShutDown()
 	wg.Wait()
 	r.log.Info("Reconciler stopped")
+}
+
+// hear queues the changes that other replicas commit until ctx is done;
+// after a gap (a lost connection) it queues everything.
+func (r *Reconciler) hear(ctx context.Context, l *store.Listener) {
+	defer l.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-l.C:
+			switch {
+			case !ok:
+				return
+			case c == store.Change{}:
+				r.log.Info("Changes made through other hub replicas may have been missed: looking at everything again")
+				for _, fn := range []func(context.Context) error{r.enqueueVCs, r.enqueueHosts} {
+					if err := fn(ctx); err != nil && ctx.Err() == nil {
+						r.log.Warn("Could not list work", "err", err)
+					}
+				}
+			default:
+				r.log.Debug("Heard a change made through another hub replica", "resource", c.Resource, "id", c.ID)
+				r.Changed(c.Resource, c.ID)
+			}
+		}
+	}
 }
 
 // every runs fn now and then every interval until ctx is done.

@@ -55,8 +55,11 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
-	// path is the SQLite database's file.
+	// path is the SQLite database's file, url the PostgreSQL database's.
 	path string
+	url  string
+	// origin names this store in the changes it notifies.
+	origin string
 
 	// stmts are the prepared statements of the queries run so far, by
 	// their text (as written, with ? placeholders).
@@ -114,11 +117,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(20)
-		s = &Store{db: db, dialect: Postgres}
+		s = &Store{db: db, dialect: Postgres, url: url}
 	default:
 		return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://...", RedactURL(url))
 	}
 	s.now = time.Now
+	s.origin = newOrigin()
 	s.stmts = map[string]*sql.Stmt{}
 	s.initCollections()
 	s.initFleet()
@@ -172,6 +176,8 @@ type txState struct {
 	// authChanged: the transaction wrote data that principals are made
 	// of, so the commit bumps the auth epoch.
 	authChanged bool
+	// changes are notified to the other replicas when it commits.
+	changes []Change
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -205,9 +211,14 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 			return fmt.Errorf("bump the auth epoch: %w", err)
 		}
 	}
+	if err := s.sendChanges(context.WithValue(ctx, txKey{}, st), st.changes); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", s.mapError(err))
 	}
+	s.committedChanges(st.changes)
 	return nil
 }
 
