@@ -67,6 +67,10 @@ type Config struct {
 	// checks that it still holds it (default 2s).
 	LeaderRetry time.Duration
 	LeaderCheck time.Duration
+	// LeaderWait is how long a replica that took the leader lock waits
+	// before it acts (default two LeaderChecks: a leader cut off from the
+	// database has stopped by then).
+	LeaderWait time.Duration
 }
 
 func (c *Config) validate() error {
@@ -98,6 +102,9 @@ func (c *Config) validate() error {
 	}
 	if c.LeaderCheck <= 0 {
 		c.LeaderCheck = 2 * time.Second
+	}
+	if c.LeaderWait <= 0 {
+		c.LeaderWait = 2 * c.LeaderCheck
 	}
 	return nil
 }
@@ -183,8 +190,11 @@ func LifecycleName(vc *store.VirtualCluster) string {
 // checking every LeaderCheck that it still does (a leader that lost its
 // database connection, or whose check takes longer than that, stops); the
 // others try again every LeaderRetry and take over when the leader stops
-// or dies, waiting two LeaderChecks after taking the lock before they act,
-// so that a leader cut off from the database has stopped by then.
+// or dies, waiting LeaderWait (two LeaderChecks) after taking the lock
+// before they act, so that a leader cut off from the database has stopped
+// by then. Taking the lock moves the store's leader epoch on, and the
+// leader's writes are fenced with its epoch: a cut-off leader that has
+// not noticed yet cannot write once another replica took the lock.
 func (r *Reconciler) Run(ctx context.Context) error {
 	waiting := false
 	for {
@@ -193,10 +203,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case err == nil:
 			// A leader that lost its connection (and so the lock) notices
 			// within one LeaderCheck: give it two before acting.
-			r.log.Info("This hub replica took the leader lock", "wait", 2*r.cfg.LeaderCheck)
+			r.log.Info("This hub replica took the leader lock", "wait", r.cfg.LeaderWait, "epoch", lead.Epoch())
 			select {
 			case <-ctx.Done():
-			case <-time.After(2 * r.cfg.LeaderCheck):
+			case <-time.After(r.cfg.LeaderWait):
 				if err := lead.Check(ctx); err == nil {
 					r.log.Info("This hub replica is the leader: it runs the reconciler")
 					r.lead(ctx, lead)
@@ -220,9 +230,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 }
 
-// lead reconciles until ctx is done or the leader lock is lost.
+// lead reconciles until ctx is done or the leader lock is lost. Every
+// write of the term is fenced with the lock's epoch: once another replica
+// has taken the lock, it is refused and the term ends.
 func (r *Reconciler) lead(ctx context.Context, l *store.Leader) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(store.WithFence(ctx, l.Epoch()))
 	defer cancel()
 	checked := make(chan struct{})
 	go func() {
@@ -247,13 +259,14 @@ func (r *Reconciler) lead(ctx context.Context, l *store.Leader) {
 			}
 		}
 	}()
-	r.reconcileTerm(ctx)
+	r.reconcileTerm(ctx, cancel)
 	cancel()
 	<-checked
 }
 
-// reconcileTerm runs the workers of one term as leader until ctx is done.
-func (r *Reconciler) reconcileTerm(ctx context.Context) {
+// reconcileTerm runs the workers of one term as leader until ctx is done;
+// a fenced write calls stop.
+func (r *Reconciler) reconcileTerm(ctx context.Context, stop context.CancelFunc) {
 	r.log.Info("Reconciler is starting", "workers", r.cfg.Workers, "resync", r.cfg.Resync, "healthInterval", r.cfg.HealthInterval)
 	vcs, hosts := newQueue("virtualclusters"), newQueue("hostclusters")
 	r.queues.Lock()
@@ -271,10 +284,10 @@ func (r *Reconciler) reconcileTerm(ctx context.Context) {
 	}
 	for range r.cfg.Workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.work(ctx, "virtual cluster", vcs, r.reconcile) }()
+		go func() { defer wg.Done(); r.work(ctx, stop, "virtual cluster", vcs, r.reconcile) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); r.work(ctx, "host cluster", hosts, r.checkHost) }()
+	go func() { defer wg.Done(); r.work(ctx, stop, "host cluster", hosts, r.checkHost) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); r.every(ctx, r.cfg.HealthInterval, r.enqueueHosts) }()
 	wg.Add(1)
@@ -355,8 +368,9 @@ func (r *Reconciler) enqueueHosts(ctx context.Context) error {
 }
 
 // work processes keys of q with fn until q shuts down. A failed key is
-// retried with backoff.
-func (r *Reconciler) work(ctx context.Context, kind string, q workqueue.TypedRateLimitingInterface[string], fn func(context.Context, string) error) {
+// retried with backoff; a fenced write (another replica leads now) stops
+// the term.
+func (r *Reconciler) work(ctx context.Context, stop context.CancelFunc, kind string, q workqueue.TypedRateLimitingInterface[string], fn func(context.Context, string) error) {
 	for {
 		id, shutdown := q.Get()
 		if shutdown {
@@ -366,6 +380,10 @@ func (r *Reconciler) work(ctx context.Context, kind string, q workqueue.TypedRat
 		switch {
 		case ctx.Err() != nil:
 			q.Forget(id)
+		case errors.Is(err, store.ErrFenced):
+			r.log.Error("Another hub replica took the leader lock: stopping the reconciler", "kind", kind, "id", id, "err", err)
+			q.Forget(id)
+			stop()
 		case errors.Is(err, errRetry):
 			q.AddAfter(id, time.Second)
 		case err != nil:

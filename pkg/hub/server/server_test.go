@@ -297,7 +297,11 @@ func TestReplicasOneReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	if _, err := pg.Exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1`); err != nil {
+	// Only this database's leader lock (another test's Postgres database
+	// may hold one), and wait for the backend to be gone.
+	if _, err := pg.Exec(`SELECT pg_terminate_backend(l.pid, 10000) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.pid <> pg_backend_pid()`, int64(leaderLockKey>>32), int64(leaderLockKey&0xffffffff)); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, &logA, lost, 1)
@@ -320,6 +324,9 @@ func TestReplicasOneReconciler(t *testing.T) {
 	}
 	stopA()
 }
+
+// leaderLockKey is the store's leader lock ("nest" in ASCII, then "lead").
+const leaderLockKey = 0x6e6573746c656164
 
 // before reports whether the first line of replica a holding textA comes
 // before the last line of replica b holding textB.

@@ -184,13 +184,16 @@ type Collection[T any] struct {
 func (c *Collection[T]) markAuthData() { c.authData = true }
 
 // write runs fn, a write of the collection, in a transaction that bumps
-// the auth epoch when the collection is auth data; else as it comes.
+// the auth epoch when the collection is auth data, or that checks the
+// leader epoch when ctx is fenced (WithFence); else as it comes.
 func (c *Collection[T]) write(ctx context.Context, fn func(ctx context.Context) error) error {
-	if !c.authData {
+	if _, fenced := fenceOf(ctx); !c.authData && !fenced {
 		return fn(ctx)
 	}
 	return c.s.InTx(ctx, func(ctx context.Context) error {
-		authChanged(ctx)
+		if c.authData {
+			authChanged(ctx)
+		}
 		return fn(ctx)
 	})
 }

@@ -178,6 +178,8 @@ type txState struct {
 	authChanged bool
 	// changes are notified to the other replicas when it commits.
 	changes []Change
+	// fenced: the leader epoch of the context's fence was checked.
+	fenced bool
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -191,7 +193,10 @@ type querier interface {
 // receives join it. It commits when fn returns nil and rolls back
 // otherwise. Nested calls join the outer transaction.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*txState); ok {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		if err := s.checkFence(ctx, st); err != nil {
+			return err
+		}
 		return fn(ctx)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -199,6 +204,10 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	st := &txState{tx: tx}
+	if err := s.checkFence(context.WithValue(ctx, txKey{}, st), st); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	if err := fn(context.WithValue(ctx, txKey{}, st)); err != nil {
 		_ = tx.Rollback()
 		return err
