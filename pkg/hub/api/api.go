@@ -103,7 +103,9 @@ type API struct {
 	// slots holds a token per request being served: sending takes one,
 	// and senders blocked on the full channel are let in first come,
 	// first served.
-	slots    chan struct{}
+	slots chan struct{}
+	// pages are the encoded responses of the routes marked cachedBy.
+	pages    pageCache
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	now      func() time.Time
@@ -312,6 +314,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
 		return
 	}
 	if rt.Method == http.MethodGet {
+		if rt.cachedBy != "" && a.serveCached(w, c, body) {
+			return
+		}
 		resp, e := rt.serve(c, body)
 		a.respond(w, c, resp, e)
 		return

@@ -46,6 +46,10 @@ type Route struct {
 	Public bool
 
 	serve func(c *call, body []byte) (any, *Error)
+	// cachedBy names the store collection (table) whose change epoch,
+	// with the auth epoch, keeps the route's encoded responses valid
+	// (pageCache); "" caches nothing.
+	cachedBy string
 }
 
 // Pattern is the net/http pattern of the route.
@@ -186,6 +190,14 @@ func (r Route) withMaxBody(n int64) Route {
 func (r Route) public() Route {
 	r.Public = true
 	r.Scope = ScopeNone
+	return r
+}
+
+// cached keeps the route's responses while the auth epoch and the change
+// epoch of table stay the same: the route reads nothing but auth data and
+// that collection.
+func (r Route) cached(table string) Route {
+	r.cachedBy = table
 	return r
 }
 

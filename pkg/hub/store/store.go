@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,6 +181,8 @@ type txState struct {
 	changes []Change
 	// fenced: the leader epoch of the context's fence was checked.
 	fenced bool
+	// epochs are the change epochs (tables) its commit bumps.
+	epochs []string
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -220,6 +223,14 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 			return fmt.Errorf("bump the auth epoch: %w", err)
 		}
 	}
+	for _, name := range st.epochs {
+		// Last, like the auth epoch: the row lock is held only until the
+		// commit.
+		if _, err := s.exec(context.WithValue(ctx, txKey{}, st), `UPDATE change_epoch SET epoch = epoch + 1 WHERE name = ?`, name); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("bump the change epoch of %s: %w", name, err)
+		}
+	}
 	if err := s.sendChanges(context.WithValue(ctx, txKey{}, st), st.changes); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -238,6 +249,27 @@ func authChanged(ctx context.Context) {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
 		st.authChanged = true
 	}
+}
+
+// epochChanged marks the transaction of ctx as one that changes the
+// collection stored in table: its commit bumps the table's change epoch.
+func epochChanged(ctx context.Context, table string) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && !slices.Contains(st.epochs, table) {
+		st.epochs = append(st.epochs, table)
+	}
+}
+
+// Epochs returns the auth epoch (see AuthEpoch) and the change epoch of
+// the collection stored in table: a number that every committed change of
+// the collection increases, in the same transaction. What was read from
+// the collection (and from auth data) after the two were read stays true
+// while both stay the same, on any number of replicas. Only the virtual
+// clusters have a change epoch ("virtual_clusters").
+func (s *Store) Epochs(ctx context.Context, table string) (auth, change int64, err error) {
+	if err := s.queryRow(ctx, `SELECT a.epoch, c.epoch FROM auth_epoch a, change_epoch c WHERE a.id = 1 AND c.name = ?`, table).Scan(&auth, &change); err != nil {
+		return 0, 0, fmt.Errorf("read the epochs of %s: %w", table, err)
+	}
+	return auth, change, nil
 }
 
 // AuthEpoch returns the auth epoch: a number that every committed change
