@@ -54,14 +54,11 @@ func (p *pageCache) put(key string, auth, change int64, body []byte) {
 }
 
 // serveCached serves a GET of a route marked cachedBy from the page
-// cache, or runs it and keeps its response. It reports false when the
-// epochs cannot be read (the caller serves the route as usual).
-func (a *API) serveCached(w http.ResponseWriter, c *call, body []byte) bool {
+// cache, or runs it and keeps its response, with the epochs read at the
+// start of the call (before authenticating).
+func (a *API) serveCached(w http.ResponseWriter, c *call, body []byte) {
 	rt := c.route
-	authEpoch, change, err := a.store.Epochs(c.ctx, rt.cachedBy)
-	if err != nil {
-		return false
-	}
+	authEpoch, change := c.epochs.auth, c.epochs.change
 	key := rt.ID + " " + c.r.URL.Path + "?" + c.r.URL.RawQuery
 	if rt.Scope == ScopeAny {
 		// What the caller may see depends on its grants, which its key
@@ -70,21 +67,20 @@ func (a *API) serveCached(w http.ResponseWriter, c *call, body []byte) bool {
 	}
 	if page := a.pages.get(key, authEpoch, change); page != nil {
 		writeBody(w, http.StatusOK, page)
-		return true
+		return
 	}
 	resp, e := rt.serve(c, body)
 	if e != nil || rt.Status != http.StatusOK {
 		a.respond(w, c, resp, e)
-		return true
+		return
 	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(resp); err != nil {
 		a.respond(w, c, resp, nil) // writeJSON reports the failure
-		return true
+		return
 	}
 	a.pages.put(key, authEpoch, change, buf.Bytes())
 	writeBody(w, http.StatusOK, buf.Bytes())
-	return true
 }
 
 // writeBody writes an encoded JSON response.

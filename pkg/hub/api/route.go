@@ -68,6 +68,15 @@ type call struct {
 	raw func(w http.ResponseWriter)
 	// after run once the call's transaction committed.
 	after []func()
+	// epochs are the store's epochs read for the page cache.
+	epochs callEpochs
+}
+
+// callEpochs are the auth epoch and a collection's change epoch, read
+// together at the start of a call (store.Epochs).
+type callEpochs struct {
+	read         bool
+	auth, change int64
 }
 
 func (c *call) store() *store.Store { return c.api.store }
