@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/component-base/cli/globalflag"
+
+	"github.com/nestcluster/nest/pkg/simmetrics"
 )
 
 // Runner runs one component with flags until ctx ends.
@@ -25,6 +27,8 @@ const (
 	Scheduler         = "kube-scheduler"
 	Kine              = "kine"
 	Etcd              = "etcd"
+	// Metrics is the local host's simulated metrics API (pkg/simmetrics).
+	Metrics = simmetrics.Service
 )
 
 // Registry maps component names to their runners.
@@ -35,6 +39,7 @@ func Registry() map[string]Runner {
 		Scheduler:         RunScheduler,
 		Kine:              RunKine,
 		Etcd:              RunEtcd,
+		Metrics:           simmetrics.Run,
 	}
 }
 

@@ -105,6 +105,10 @@ type FromHostSync struct {
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 	// Mode is only valid for nodes.
 	Mode NodeMode `json:"mode,omitempty"`
+	// All is only valid for nodes: show every host node (matching
+	// Selector, if set), not only those that run the cluster's pods.
+	// Reading the host's nodes needs a cluster-scoped read grant.
+	All bool `json:"all,omitempty"`
 }
 
 // NodeMode says how host nodes appear in the virtual cluster.
@@ -153,3 +157,18 @@ func (s ToHostSync) IsEnabled() bool { return s.Enabled != nil && *s.Enabled }
 // IsEnabled reports whether the kind is synced; nil Enabled means not synced,
 // so call it on defaulted configs.
 func (s FromHostSync) IsEnabled() bool { return s.Enabled != nil && *s.Enabled }
+
+// ShowsAllHostNodes reports whether the virtual cluster shows every host
+// node (sync.fromHost.nodes.all, filtered by its selector), not only the
+// nodes its pods run on.
+func (s Sync) ShowsAllHostNodes() bool {
+	return s.FromHostEnabled(nodesKind) && s.FromHost[nodesKind].All
+}
+
+// ReadsHostNodes reports whether the syncer reads the host's nodes, for
+// which the cluster needs a cluster-scoped read grant on them: for real
+// node data (sync.fromHost.nodes.mode: real) or to show every host node
+// (sync.fromHost.nodes.all). The default reads none.
+func (s Sync) ReadsHostNodes() bool {
+	return s.FromHostEnabled(nodesKind) && (s.FromHost[nodesKind].Mode == NodeModeReal || s.FromHost[nodesKind].All)
+}

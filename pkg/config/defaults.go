@@ -151,6 +151,7 @@ func DefaultsTable() []DefaultEntry {
 	}
 	return append(table,
 		DefaultEntry{"sync.fromHost.nodes.mode", strconv.Quote(string(NodeModeFake)), "fake: generated, anonymised nodes (real: the host node's own data, read through a cluster-scoped grant on host nodes)"},
+		DefaultEntry{"sync.fromHost.nodes.all", "false", "show only the host nodes that run the cluster's pods (true: every host node matching sync.fromHost.nodes.selector, or all of them without one; reads the host's nodes through a cluster-scoped grant)"},
 		DefaultEntry{"sync.*.*.selector", "null", "sync all objects of the kind"},
 		DefaultEntry{"sync.customResources", "[]", "sync no custom resources"},
 		DefaultEntry{"sync.serviceMappings.fromHost", "[]", "show no host services in the virtual cluster"},

@@ -118,3 +118,36 @@ func TestSyncEnabledFallsBackToDefaults(t *testing.T) {
 		})
 	}
 }
+
+func TestReadsHostNodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		nodes     *FromHostSync // nil: not in the file
+		wantRead  bool
+		wantShown bool // every host node shown
+	}{
+		{name: "defaults", nodes: nil},
+		{name: "fake nodes of the cluster's pods", nodes: &FromHostSync{Mode: NodeModeFake}},
+		{name: "real nodes of the cluster's pods", nodes: &FromHostSync{Mode: NodeModeReal}, wantRead: true},
+		{name: "every host node, fake", nodes: &FromHostSync{All: true}, wantRead: true, wantShown: true},
+		{name: "every host node, real", nodes: &FromHostSync{All: true, Mode: NodeModeReal}, wantRead: true, wantShown: true},
+		{name: "nodes not synced", nodes: &FromHostSync{Enabled: ptrTo(false), Mode: NodeModeReal, All: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Config{}
+			if tt.nodes != nil {
+				c.Sync.FromHost = map[string]FromHostSync{"nodes": *tt.nodes}
+			}
+			c.ApplyDefaults()
+			if got := c.Sync.ReadsHostNodes(); got != tt.wantRead {
+				t.Errorf("ReadsHostNodes() = %v, want %v", got, tt.wantRead)
+			}
+			if got := c.Sync.ShowsAllHostNodes(); got != tt.wantShown {
+				t.Errorf("ShowsAllHostNodes() = %v, want %v", got, tt.wantShown)
+			}
+		})
+	}
+}

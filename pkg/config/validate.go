@@ -140,6 +140,16 @@ func validateSync(s Sync, path *field.Path) field.ErrorList {
 		case entry.Mode != NodeModeReal && entry.Mode != NodeModeFake:
 			errs = append(errs, field.NotSupported(kindPath.Child("mode"), entry.Mode, []NodeMode{NodeModeReal, NodeModeFake}))
 		}
+		switch {
+		case entry.All && kind != nodesKind:
+			errs = append(errs, field.Forbidden(kindPath.Child("all"), "only sync.fromHost.nodes has all"))
+		case entry.All && !s.FromHostEnabled(kind):
+			errs = append(errs, field.Invalid(kindPath.Child("all"), true, "needs sync.fromHost.nodes.enabled"))
+		case kind == nodesKind && entry.Selector != nil && !entry.All:
+			// Nodes that run the cluster's pods are always shown: a
+			// selector only says which of the others to show as well.
+			errs = append(errs, field.Invalid(kindPath.Child("selector"), metav1.FormatLabelSelector(entry.Selector), "needs sync.fromHost.nodes.all: true (it picks which host nodes to show besides those running the cluster's pods)"))
+		}
 	}
 
 	errs = append(errs, validateCustomResources(s.CustomResources, path.Child("customResources"))...)

@@ -66,6 +66,29 @@ func TestValidate(t *testing.T) {
 			input:    "sync: {fromHost: {nodes: {mode: virtual}}}",
 			wantErrs: []string{`sync.fromHost.nodes.mode: Unsupported value: "virtual": supported values: "real", "fake"`},
 		},
+		{name: "every host node", input: "sync: {fromHost: {nodes: {all: true}}}"},
+		{name: "every host node with real data", input: "sync: {fromHost: {nodes: {all: true, mode: real}}}"},
+		{name: "the host nodes of a label", input: "sync: {fromHost: {nodes: {all: true, selector: {matchLabels: {pool: tenants}}}}}"},
+		{
+			name:     "all on a kind other than nodes",
+			input:    "sync: {fromHost: {storageclasses: {enabled: true, all: true}}}",
+			wantErrs: []string{"sync.fromHost.storageclasses.all: Forbidden: only sync.fromHost.nodes has all"},
+		},
+		{
+			name:     "all host nodes without syncing nodes",
+			input:    "sync: {fromHost: {nodes: {enabled: false, all: true}}}",
+			wantErrs: []string{"sync.fromHost.nodes.all: Invalid value: true: needs sync.fromHost.nodes.enabled"},
+		},
+		{
+			name:     "a node selector without all",
+			input:    "sync: {fromHost: {nodes: {selector: {matchLabels: {pool: tenants}}}}}",
+			wantErrs: []string{`sync.fromHost.nodes.selector: Invalid value: "pool=tenants": needs sync.fromHost.nodes.all: true`},
+		},
+		{
+			name:     "a bad node selector",
+			input:    "sync: {fromHost: {nodes: {all: true, selector: {matchLabels: {'bad key!': x}}}}}",
+			wantErrs: []string{"sync.fromHost.nodes.selector.matchLabels"},
+		},
 		{
 			name:     "a kind not synced in that direction yet",
 			input:    "sync: {toHost: {storageclasses: {enabled: true}}, fromHost: {priorityclasses: {enabled: true}}}",

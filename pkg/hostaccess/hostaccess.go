@@ -25,7 +25,8 @@ const Name = "nest-syncer"
 
 // Rules are everything the syncer may do, in its host namespace only: the
 // kinds it copies down (docs/configuration.md, sync.toHost), events, the
-// kubelet paths it proxies (logs, exec, attach, port-forward), and every
+// kubelet paths it proxies (logs, exec, attach, port-forward), reading the
+// host's metrics of its pods (pods.metrics.k8s.io), and every
 // resource of the API groups of the custom resources it copies
 // (sync.customResources), if any.
 func Rules(customGroups ...string) []rbacv1.PolicyRule {
@@ -41,6 +42,9 @@ func Rules(customGroups ...string) []rbacv1.PolicyRule {
 		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "networkpolicies"}, Verbs: all},
 		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: all},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: all},
+		// The host's figures of its own pods, for the virtual cluster's
+		// metrics API (pkg/vmetrics, `kubectl top`).
+		{APIGroups: []string{"metrics.k8s.io"}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}},
 	}
 	if len(customGroups) > 0 {
 		groups := slices.Compact(slices.Sorted(slices.Values(customGroups)))

@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/exec"
@@ -59,6 +60,7 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	if r.Runtime == RuntimePod {
 		if err := p.deletePodRuntime(ctx, r); err != nil {
 			return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
@@ -66,6 +68,7 @@ func (p *Provider) delete(ctx context.Context, name string, withDatastore bool) 
 	} else if err := p.Stop(ctx, name); err != nil {
 		return err
 	}
+	p.logger.Debug("Control plane stopped", "name", name, "elapsed", time.Since(start).Round(time.Millisecond))
 	if err := p.cleanHost(ctx, r); err != nil {
 		return fmt.Errorf("delete virtual cluster %q: %w; its state is kept so that delete can be retried", name, err)
 	}
@@ -116,21 +119,39 @@ func (p *Provider) cleanHost(ctx context.Context, r *record) error {
 	if err != nil {
 		return err
 	}
+	// Listing every namespaced kind reaches deprecated ones (v1 Endpoints),
+	// whose warnings would reach the user's terminal on every delete.
+	cfg.WarningHandler = rest.NoWarnings{}
 	inv, err := inventoryHostNamespace(ctx, cfg, r.HostNamespace, r.Name)
 	if err != nil {
 		return err
 	}
+	p.logger.Debug("Host namespace listed", "namespace", r.HostNamespace, "owned", len(inv.owned), "foreign", len(inv.foreign))
 	if ownsNamespace(ns, r.Name) && len(inv.foreign) == 0 {
+		start := time.Now()
 		if err := host.CoreV1().Namespaces().Delete(ctx, r.HostNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete host namespace %s: %w", r.HostNamespace, err)
 		}
+		// The host's namespace controller acts on a deleted namespace only
+		// after a fixed 5 s (upstream's namespaceDeletionGracePeriod). Its
+		// pass then deletes what is left and removes the namespace if
+		// nothing remains; pods still terminating (or any object still
+		// finalizing) send it back to the queue for at least 5 s more.
+		// Deleting the cluster's own objects now, pods first, lets them go
+		// during that grace, so the first pass finds the namespace empty.
+		// Only a head start: the namespace controller deletes whatever
+		// this could not.
+		if err := deleteOwned(ctx, cfg, r.HostNamespace, r.Name, inv); err != nil {
+			p.logger.Warn("Could not delete the cluster's host objects ahead of the host's namespace controller; it will, more slowly", "namespace", r.HostNamespace, "error", err)
+		}
+		p.logger.Debug("Deleted the cluster's host objects; waiting for the host namespace to go", "namespace", r.HostNamespace, "elapsed", time.Since(start).Round(time.Millisecond))
 		if err := waitNamespaceGone(ctx, host, r.HostNamespace); err != nil {
 			return err
 		}
-		p.logger.Info("Host namespace deleted", "namespace", r.HostNamespace)
+		p.logger.Info("Host namespace deleted", "namespace", r.HostNamespace, "objects", len(inv.owned), "elapsed", time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	if err := deleteOwned(ctx, cfg, r.HostNamespace, inv.owned); err != nil {
+	if err := deleteOwned(ctx, cfg, r.HostNamespace, r.Name, inv); err != nil {
 		return err
 	}
 	if len(inv.foreign) > 0 {

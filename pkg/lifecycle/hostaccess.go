@@ -51,8 +51,9 @@ func serviceReads(cfg *config.Config) map[string][]string {
 	return reads
 }
 
-// readsHostNodes reports whether a cluster shows real host node data, for
-// which its syncer is granted read access to the host's nodes.
+// readsHostNodes reports whether a cluster reads the host's nodes (real
+// node data, or every host node shown), for which its syncer is granted
+// read access to them.
 func readsHostNodes(cfg *config.Config) bool {
-	return cfg.Sync.FromHostEnabled("nodes") && cfg.Sync.FromHost["nodes"].Mode == config.NodeModeReal
+	return cfg.Sync.ReadsHostNodes()
 }

@@ -25,7 +25,7 @@ type component struct {
 }
 
 // componentNames in start order; Down stops them in reverse.
-var componentNames = []string{"datastore", components.APIServer, components.ControllerManager, components.Scheduler, "kwok"}
+var componentNames = []string{"datastore", components.APIServer, components.ControllerManager, components.Scheduler, "kwok", components.Metrics}
 
 // nodeMonitorGracePeriod is how long the local host's node controller waits
 // for a heartbeat of a simulated node before marking it NotReady.
@@ -115,7 +115,18 @@ func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component 
 			LogPath: h.logPath("kwok"),
 		},
 	}
-	return []component{datastore, apiserver, controllerManager, scheduler, simulator}
+	metricsAddr := fmt.Sprintf("%s:%d", loopback, s.Ports.Metrics)
+	metrics := component{
+		name:    components.Metrics,
+		healthy: dialCheck("tcp", metricsAddr),
+		command: h.nestCommand(components.Metrics, components.Metrics,
+			"--kubeconfig="+h.kubeconfigFor(components.Metrics),
+			"--bind-address="+loopback,
+			"--port="+strconv.Itoa(s.Ports.Metrics),
+			"--requestheader-client-ca-file="+b.FrontProxyCACert(),
+		),
+	}
+	return []component{datastore, apiserver, controllerManager, scheduler, simulator, metrics}
 }
 
 func (h *Host) kwokConfigPath() string { return filepath.Join(h.dir, "kwok.yaml") }

@@ -39,6 +39,9 @@ type portSet struct {
 	ControllerManager int `json:"controllerManager"`
 	Scheduler         int `json:"scheduler"`
 	Kwok              int `json:"kwok"`
+	// Metrics is the simulated metrics API's (pkg/simmetrics); 0 in the
+	// state of a host made before it, which gets one at its next start.
+	Metrics int `json:"metrics,omitempty"`
 }
 
 func (h *Host) statePath() string { return filepath.Join(h.dir, "state.json") }
@@ -75,7 +78,7 @@ func (h *Host) saveState(s *state) error {
 
 func newState(datastore string, nodes int) (*state, error) {
 	s := &state{Datastore: datastore, Nodes: nodes, Created: time.Now().UTC()}
-	targets := []*int{&s.Ports.APIServer, &s.Ports.ControllerManager, &s.Ports.Scheduler, &s.Ports.Kwok}
+	targets := []*int{&s.Ports.APIServer, &s.Ports.ControllerManager, &s.Ports.Scheduler, &s.Ports.Kwok, &s.Ports.Metrics}
 	if datastore == DatastoreEtcd {
 		targets = append(targets, &s.Ports.Etcd, &s.Ports.EtcdPeer)
 	}

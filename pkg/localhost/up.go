@@ -146,10 +146,12 @@ func (h *Host) freeComponentPort(s *state, name string) error {
 		port = &s.Ports.Scheduler
 	case "kwok":
 		port = &s.Ports.Kwok
+	case components.Metrics:
+		port = &s.Ports.Metrics
 	default:
 		return nil
 	}
-	if ports.IsFree(*port) {
+	if *port != 0 && ports.IsFree(*port) {
 		return nil
 	}
 	p, err := ports.Free()
@@ -213,6 +215,9 @@ func (h *Host) writeKubeconfigs(s *state, b *pki.Bundle) error {
 	files := []struct{ path, user, cert, key string }{
 		{h.KubeconfigPath(), "nest-admin", b.AdminCert(), b.AdminKey()},
 		{h.kubeconfigFor("kwok"), "kwok", b.AdminCert(), b.AdminKey()},
+		// The metrics API registers itself (an APIService) and reviews
+		// its callers' access: an admin's work.
+		{h.kubeconfigFor(components.Metrics), components.Metrics, b.AdminCert(), b.AdminKey()},
 		{h.kubeconfigFor(components.ControllerManager), components.ControllerManager, b.ClientCert(components.ControllerManager), b.ClientKey(components.ControllerManager)},
 		{h.kubeconfigFor(components.Scheduler), components.Scheduler, b.ClientCert(components.Scheduler), b.ClientKey(components.Scheduler)},
 	}

@@ -9,21 +9,26 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nestcluster/nest/pkg/config"
 )
 
-func nodeLister(t *testing.T, nodes ...*corev1.Node) corelisters.NodeLister {
+// readHostNodes gives a syncer the host's nodes, as setUpHostNodes does
+// when the cluster reads them.
+func readHostNodes(t *testing.T, s *Syncer, nodes ...*corev1.Node) {
 	t.Helper()
-	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{indexVirtualNodeName: func(obj any) ([]string, error) {
+		return []string{s.virtualNodeName(obj.(*corev1.Node).Name)}, nil
+	}})
 	for _, n := range nodes {
 		if err := idx.Add(n); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return corelisters.NewNodeLister(idx)
+	s.hostNodes, s.hostNodeIndex = corelisters.NewNodeLister(idx), idx
 }
 
 func TestVirtualNodes(t *testing.T) {
@@ -48,20 +53,23 @@ func TestVirtualNodes(t *testing.T) {
 	tests := []struct {
 		name      string
 		nodes     config.FromHostSync
-		hostNodes corelisters.NodeLister // nil: no grant
-		wantName  string                 // "" checks the anonymised form
+		readNodes bool   // false: no grant
+		wantName  string // "" checks the anonymised form
 		wantReal  bool
 	}{
-		{"real", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeReal}, nodeLister(t, host), "worker-7", true},
-		{"real without the grant shows generated data", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeReal}, nil, "worker-7", false},
-		{"fake", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeFake}, nil, "", false},
-		{"nodes not synced from the host are fake", config.FromHostSync{Enabled: ptrTo(false), Mode: config.NodeModeReal}, nil, "", false},
+		{"real", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeReal}, true, "worker-7", true},
+		{"real without the grant shows generated data", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeReal}, false, "worker-7", false},
+		{"fake", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeFake}, false, "", false},
+		{"fake, every host node shown", config.FromHostSync{Enabled: ptrTo(true), Mode: config.NodeModeFake, All: true}, true, "", false},
+		{"nodes not synced from the host are fake", config.FromHostSync{Enabled: ptrTo(false), Mode: config.NodeModeReal}, false, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := &Syncer{vc: "dev", kubelet: kubelet, hostNodes: tt.hostNodes,
-				rules: config.Sync{FromHost: map[string]config.FromHostSync{"nodes": tt.nodes}}}
+			s := &Syncer{vc: "dev", kubelet: kubelet, rules: config.Sync{FromHost: map[string]config.FromHostSync{"nodes": tt.nodes}}}
+			if tt.readNodes {
+				readHostNodes(t, s, host)
+			}
 			name := s.virtualNodeName("worker-7")
 			if tt.wantName != "" && name != tt.wantName {
 				t.Fatalf("virtualNodeName() = %q, want %q", name, tt.wantName)
@@ -79,6 +87,10 @@ func TestVirtualNodes(t *testing.T) {
 			if !tt.wantReal {
 				if n.Annotations[annotationNodeMode] != "fake" || !equality.Semantic.DeepEqual(n.Status.Capacity, fakeNodeCapacity) || len(n.Status.Addresses) != 1 || n.Labels["zone"] != "" || n.Status.NodeInfo.OSImage != "" {
 					t.Errorf("node = %+v: want generated data only", n)
+				}
+				// Where pods may go is the host node's, when it is known.
+				if wantTaints := tt.readNodes; (len(n.Spec.Taints) == 1) != wantTaints {
+					t.Errorf("taints = %v, want the host node's: %v", n.Spec.Taints, wantTaints)
 				}
 				return
 			}
@@ -127,6 +139,122 @@ func TestMergeConditions(t *testing.T) {
 			t.Parallel()
 			if got := mergeConditions(tt.current, tt.want); !equality.Semantic.DeepEqual(got, tt.expect) {
 				t.Errorf("mergeConditions() = %+v, want %+v", got, tt.expect)
+			}
+		})
+	}
+}
+
+func TestShownNodes(t *testing.T) {
+	t.Parallel()
+	node := func(name string, l map[string]string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
+	}
+	a, b := node("worker-a", map[string]string{"pool": "tenants"}), node("worker-b", map[string]string{"pool": "system"})
+	tests := []struct {
+		name      string
+		mode      config.NodeMode
+		shown     labels.Selector // nil: only the nodes of the cluster's pods
+		wantShown map[string]bool // by host node
+	}{
+		{"only the nodes of pods", config.NodeModeReal, nil, map[string]bool{"worker-a": false, "worker-b": false}},
+		{"every node, real", config.NodeModeReal, labels.Everything(), map[string]bool{"worker-a": true, "worker-b": true}},
+		{"every node, fake", config.NodeModeFake, labels.Everything(), map[string]bool{"worker-a": true, "worker-b": true}},
+		{"the nodes of a label", config.NodeModeFake, labels.SelectorFromSet(labels.Set{"pool": "tenants"}), map[string]bool{"worker-a": true, "worker-b": false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := &Syncer{vc: "dev", rules: config.Sync{FromHost: map[string]config.FromHostSync{"nodes": {Enabled: ptrTo(true), Mode: tt.mode}}}}
+			readHostNodes(t, s, a, b)
+			s.shownNodes = tt.shown
+			for host, want := range tt.wantShown {
+				if got := s.shown(s.virtualNodeName(host)); got != want {
+					t.Errorf("shown(%s) = %v, want %v", host, got, want)
+				}
+			}
+			if s.shown("worker-z") || s.shown("vnode-0123456789") {
+				t.Error("a node the host does not have is shown")
+			}
+		})
+	}
+}
+
+func TestTranslateNodeNames(t *testing.T) {
+	t.Parallel()
+	host := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-7", Labels: map[string]string{labelHostname: "w7.example"}}}
+	onName := func(values ...string) corev1.NodeSelectorTerm {
+		return corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: values}}}
+	}
+	onHostname := func(values ...string) corev1.NodeSelectorTerm {
+		return corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: labelHostname, Operator: corev1.NodeSelectorOpIn, Values: values}}}
+	}
+	required := func(terms ...corev1.NodeSelectorTerm) *corev1.Affinity {
+		return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}
+	}
+	fake := (&Syncer{vc: "dev", rules: config.Sync{FromHost: map[string]config.FromHostSync{"nodes": {Enabled: ptrTo(true), Mode: config.NodeModeFake}}}}).virtualNodeName("worker-7")
+	tests := []struct {
+		name      string
+		mode      config.NodeMode
+		readNodes bool
+		nodeName  string
+		spec      corev1.PodSpec
+		want      corev1.PodSpec
+	}{
+		{
+			name: "a daemon set pod, real", mode: config.NodeModeReal, readNodes: true,
+			spec: corev1.PodSpec{Affinity: required(onName("worker-7"))},
+			want: corev1.PodSpec{Affinity: required(onName("worker-7"))},
+		},
+		{
+			name: "a daemon set pod, fake", mode: config.NodeModeFake, readNodes: true,
+			spec: corev1.PodSpec{Affinity: required(onName(fake))},
+			want: corev1.PodSpec{Affinity: required(onName("worker-7"))},
+		},
+		{
+			name: "a daemon set pod, fake, host nodes not read (a node of the cluster's pods)", mode: config.NodeModeFake,
+			spec: corev1.PodSpec{Affinity: required(onName(fake))},
+			want: corev1.PodSpec{Affinity: required(onName("worker-7"))},
+		},
+		{
+			name: "a host name label, fake", mode: config.NodeModeFake, readNodes: true,
+			spec: corev1.PodSpec{NodeSelector: map[string]string{labelHostname: fake, "disk": "ssd"}, Affinity: required(onHostname(fake, "vnode-unknown"))},
+			want: corev1.PodSpec{NodeSelector: map[string]string{labelHostname: "w7.example", "disk": "ssd"}, Affinity: required(onHostname("w7.example", "vnode-unknown"))},
+		},
+		{
+			name: "a host name label, real, stays", mode: config.NodeModeReal, readNodes: true,
+			spec: corev1.PodSpec{NodeSelector: map[string]string{labelHostname: "w7.example"}},
+			want: corev1.PodSpec{NodeSelector: map[string]string{labelHostname: "w7.example"}},
+		},
+		{
+			name: "a pod made on a node, fake", mode: config.NodeModeFake, readNodes: true, nodeName: fake,
+			want: corev1.PodSpec{Affinity: required(onName("worker-7"))},
+		},
+		{
+			name: "a pod made on a node, with its own affinity terms", mode: config.NodeModeReal, readNodes: true, nodeName: "worker-7",
+			spec: corev1.PodSpec{Affinity: required(onHostname("a"), onHostname("b"))},
+			want: corev1.PodSpec{Affinity: required(
+				corev1.NodeSelectorTerm{MatchExpressions: onHostname("a").MatchExpressions, MatchFields: onName("worker-7").MatchFields},
+				corev1.NodeSelectorTerm{MatchExpressions: onHostname("b").MatchExpressions, MatchFields: onName("worker-7").MatchFields},
+			)},
+		},
+		{
+			name: "a pod made on a node the host does not have", mode: config.NodeModeReal, readNodes: true, nodeName: "tenant-node",
+			want: corev1.PodSpec{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := &Syncer{vc: "dev", rules: config.Sync{FromHost: map[string]config.FromHostSync{"nodes": {Enabled: ptrTo(true), Mode: tt.mode}}}}
+			if tt.readNodes {
+				readHostNodes(t, s, host)
+			} else {
+				s.virtualNodeName("worker-7") // a host copy seen on it
+			}
+			spec := tt.spec.DeepCopy()
+			s.translateNodeNames(tt.nodeName, spec)
+			if !equality.Semantic.DeepEqual(*spec, tt.want) {
+				t.Errorf("translateNodeNames() = %+v\nwant %+v", spec, tt.want)
 			}
 		})
 	}

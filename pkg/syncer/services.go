@@ -33,8 +33,11 @@ const kindService = "services"
 const kindEndpoints = "endpoints"
 
 // isAPIServerService reports whether a virtual service is the virtual
-// apiserver's own `default/kubernetes`, which never goes to the host.
-func isAPIServerService(ns, name string) bool { return ns == "default" && name == "kubernetes" }
+// apiserver's own `default/kubernetes`, or the ExternalName to its
+// loopback metrics API (pkg/vmetrics), which never go to the host.
+func isAPIServerService(ns, name string) bool {
+	return ns == "default" && name == "kubernetes" || ns == "kube-system" && name == "nest-metrics"
+}
 
 func (s *Syncer) hostServiceName(ns, name string) string { return names.HostName(s.vc, ns, name) }
 

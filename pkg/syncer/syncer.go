@@ -90,6 +90,7 @@ type Syncer struct {
 	custom                 map[string]*customSync // by queue kind, once served on both sides
 	serviceMaps            serviceMappings        // sync.serviceMappings
 	hostNodes              corelisters.NodeLister // real node data; nil: none
+	hostNodeState                                 // every host node shown, name translation (nodes.go)
 	extraInformers         []informers.SharedInformerFactory
 	log                    *slog.Logger
 

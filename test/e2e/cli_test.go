@@ -102,7 +102,7 @@ func TestHostUpDryRun(t *testing.T) {
 	if _, err := h.Up(context.Background(), localhost.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"component etcd", "component kube-apiserver", "component kube-controller-manager", "component kube-scheduler", "kwok --kubeconfig"} {
+	for _, want := range []string{"component etcd", "component kube-apiserver", "component kube-controller-manager", "component kube-scheduler", "kwok --kubeconfig", "component nest-metrics"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out.String())
 		}

@@ -110,8 +110,8 @@ func TestHostLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stopped) != 5 {
-		t.Fatalf("down stopped %v, want all 5 components", stopped)
+	if len(stopped) != 6 {
+		t.Fatalf("down stopped %v, want all 6 components", stopped)
 	}
 	if procs := processesMentioning(t, h.Dir()); len(procs) > 0 {
 		t.Fatalf("processes left after down: %v", procs)

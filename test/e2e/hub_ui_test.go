@@ -116,12 +116,17 @@ func TestHubUIFullPath(t *testing.T) {
 	run(chromedp.Click(chromedp.ID("wizard-create")))
 	wait(tab, "the cluster's page", `document.querySelector('main h1').textContent === 'web-ui' && !!document.getElementById('conditions')`)
 
-	// Ready and its profile Applied, seen by the page's polling.
+	// Ready and its profile Applied, seen live through the hub's event
+	// stream (the page polls only while it is down).
+	wait(tab, "the live stream", `document.getElementById('live-state').dataset.state === 'live'`)
 	wait(tab, "Ready", `document.querySelector('.facts .badge').textContent === 'Ready'`)
 	t.Logf("the page showed Ready %s after Create", time.Since(start).Round(time.Second))
 	wait(tab, "the profile applied", `(r => r && r.textContent.includes('Applied'))(document.querySelector('#profiles tr[data-layer="base"]'))`)
 	// The hub records what the host counts against the quota.
 	wait(tab, "the usage", `(r => r && /^\d+ of 20$/.test(r.lastChild.textContent))(document.querySelector('#usage tr[data-dim="pods"]'))`)
+	// The reconciler reads the cluster's objects (the profile's ConfigMap
+	// and each namespace's root CA) and events.
+	wait(tab, "the synced objects", `(r => r && Number(r.children[1].textContent) >= 2)(document.querySelector('#objects-table tr[data-kind="ConfigMap"]'))`)
 	shot(tab, "virtualcluster")
 	vcID := eval(t, tab, `location.hash.split('/').pop()`)
 

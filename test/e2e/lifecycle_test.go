@@ -236,12 +236,33 @@ func TestDeleteKeepsForeignHostObjects(t *testing.T) {
 	if _, err := env.Client.CoreV1().ConfigMaps(vc.HostNamespace).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The cluster's pods go by label selector: neither a pod of the platform
+	// team's nor one labelled as another virtual cluster's may go with it.
+	foreignPods := []*corev1.Pod{
+		{ObjectMeta: metav1.ObjectMeta{Name: "log-shipper"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "neighbour", Labels: map[string]string{"nest.dev/managed-by": "nest", "nest.dev/virtual-cluster": "cohabited-too"}}},
+	}
+	for _, pod := range foreignPods {
+		pod.Spec.Containers = []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}
+		if _, err := env.Client.CoreV1().Pods(vc.HostNamespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	if err := p.Delete(ctx, "cohabited"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.Client.CoreV1().ConfigMaps(vc.HostNamespace).Get(ctx, foreign.Name, metav1.GetOptions{}); err != nil {
 		t.Fatalf("the foreign configmap after delete: %v", err)
+	}
+	for _, pod := range foreignPods {
+		got, err := env.Client.CoreV1().Pods(vc.HostNamespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("the foreign pod %s after delete: %v", pod.Name, err)
+		}
+		if got.DeletionTimestamp != nil {
+			t.Errorf("the foreign pod %s is being deleted", pod.Name)
+		}
 	}
 	for what, list := range map[string]func() (int, error){
 		"pods": func() (int, error) {
@@ -271,6 +292,69 @@ func TestDeleteKeepsForeignHostObjects(t *testing.T) {
 	}
 	if err := env.Client.CoreV1().Namespaces().Delete(ctx, vc.HostNamespace, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDeleteWithPods: a virtual cluster with pods on its host goes
+// entirely, its host namespace included, also when an earlier delete
+// stopped after deleting the namespace (a crash: the next delete carries
+// on). The test logs how long the delete took: about the host namespace
+// controller's fixed 5 s grace when that controller finds the namespace
+// empty on its first pass, 5 s more when it had to come back for pods
+// still terminating.
+func TestDeleteWithPods(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// crashAfterNamespaceDelete stops the control plane and deletes the
+		// host namespace before Delete, as a delete that died there would
+		// have left it.
+		crashAfterNamespaceDelete bool
+	}{
+		{name: "fresh"},
+		{name: "resumed", crashAfterNamespaceDelete: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := testenv.Get(t)
+			p, err := env.Provider()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := "podded-" + tc.name
+			vc, client := env.VirtualCluster(t, name, lifecycle.CreateOptions{})
+			ctx := context.Background()
+			const replicas = 20
+			if _, err := client.AppsV1().Deployments("default").Create(ctx, deployment("web", replicas), metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			owned := metav1.ListOptions{LabelSelector: "nest.dev/virtual-cluster=" + name}
+			testenv.Eventually(t, 2*time.Minute, "the pods on the host", func() (bool, error) {
+				pods, err := env.Client.CoreV1().Pods(vc.HostNamespace).List(ctx, owned)
+				return err == nil && len(pods.Items) == replicas, err
+			})
+			if tc.crashAfterNamespaceDelete {
+				if err := p.Stop(ctx, name); err != nil {
+					t.Fatal(err)
+				}
+				if err := env.Client.CoreV1().Namespaces().Delete(ctx, vc.HostNamespace, metav1.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			start := time.Now()
+			if err := p.Delete(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("delete of a cluster with %d pods on its host took %s", replicas, time.Since(start).Round(time.Millisecond))
+			if _, err := env.Client.CoreV1().Namespaces().Get(ctx, vc.HostNamespace, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Fatalf("host namespace after delete: err = %v, want NotFound", err)
+			}
+			if _, err := os.Stat(env.Home.ClusterDir(name)); !os.IsNotExist(err) {
+				t.Fatalf("state dir after delete: %v", err)
+			}
+		})
 	}
 }
 

@@ -20,7 +20,7 @@ const startupPods = 100
 
 // hostComponentOrder is the start order of the local host's processes
 // (their pid files in <host dir>/run); others found there sort last.
-var hostComponentOrder = []string{"datastore", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+var hostComponentOrder = []string{"datastore", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "nest-metrics"}
 
 // startupRun is one measurement of a fresh local host.
 type startupRun struct {

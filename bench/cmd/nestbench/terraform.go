@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +51,8 @@ func terraformBench(ctx context.Context, r *runner) report.Section {
 			"against a hub in this process with its default reconciler settings (SQLite), the local host registered once. "+
 			"Apply is timed from the start of `terraform apply` to the end of `terraform output -raw kubeconfig`; the kubeconfig is then checked (untimed) by listing Pipelines with it. "+
 			"Destroy is timed until `terraform destroy` returns (the virtual cluster gone from its host and the hub). %d runs, one after the other; "+
-			"the hub-side rows split the apply by the hub's own timestamps.",
+			"the hub-side rows split the apply by the hub's own timestamps, and give the part of a destroy spent in the hub reconciler's lifecycle delete (from its log). "+
+			"That delete waits for the host namespace to go, which takes at least the host namespace controller's fixed 5 s grace.",
 			fmtD(tfApplyGoal), fmtD(tfDestroyGoal), tfrun.DefaultTerraform, runs),
 	}
 	tf, err := tfrun.Terraform()
@@ -81,6 +83,7 @@ func terraformBench(ctx context.Context, r *runner) report.Section {
 	row("  hub: virtual cluster requested → Ready", res.ready, 0)
 	row("  hub: Ready → profile applied", res.profile, 0)
 	row("destroy", res.destroy, tfDestroyGoal)
+	row("  hub: lifecycle delete (host namespace gone)", res.hostDelete, 0)
 	sec.Tables = append(sec.Tables, table)
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		sec.Notes = append(sec.Notes, fmt.Sprintf("Load average after the runs (1, 5, 15 min): %s on %d CPUs. "+
@@ -91,7 +94,7 @@ func terraformBench(ctx context.Context, r *runner) report.Section {
 }
 
 type terraformResult struct {
-	apply, ready, profile, destroy []float64
+	apply, ready, profile, destroy, hostDelete []float64
 }
 
 func terraformRuns(ctx context.Context, r *runner, tf string, runs int) (*terraformResult, error) {
@@ -210,8 +213,35 @@ func terraformRuns(ctx context.Context, r *runner, tf string, runs int) (*terraf
 		if profile > 0 {
 			res.profile = append(res.profile, profile.Seconds())
 		}
+		if d, ok := lastHostDelete(filepath.Join(dir, "hub.log")); ok {
+			res.hostDelete = append(res.hostDelete, d.Seconds())
+		}
 	}
 	return res, nil
+}
+
+// lastHostDelete reads from the hub's log how long its last lifecycle
+// delete took (the reconciler logs it with the virtual cluster gone from
+// its host).
+func lastHostDelete(hubLog string) (time.Duration, bool) {
+	data, err := os.ReadFile(hubLog)
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(data), "\n")
+	for _, line := range slices.Backward(lines) {
+		if !strings.Contains(line, "deleted from its host") {
+			continue
+		}
+		for _, field := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(field, "elapsed="); ok {
+				d, err := time.ParseDuration(v)
+				return d, err == nil
+			}
+		}
+		return 0, false
+	}
+	return 0, false
 }
 
 // hubPhases reads from a virtual cluster's record how long the hub took

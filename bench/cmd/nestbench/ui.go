@@ -109,6 +109,6 @@ func uiBench(ctx context.Context, r *runner) report.Section {
 			strings.Join(strings.Fields(string(load))[:3], ", "), runtime.NumCPU()))
 	}
 	sec.Notes = append(sec.Notes, "The dashboard reads the whole fleet and filters, counts and pages it in the browser, drawing 50 rows at a time; "+
-		"it polls every 5 s while the tab is visible.")
+		"it then follows the hub's server-sent events (GET /api/v1/events/stream) and polls every 5 s only while that stream is down.")
 	return sec
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/syncer"
 	"github.com/nestcluster/nest/pkg/vdns"
+	"github.com/nestcluster/nest/pkg/vmetrics"
 )
 
 type flags struct {
@@ -32,9 +33,10 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 		Use:   "controlplane",
 		Short: "Run one virtual cluster's control plane in this process",
 		Long: `Run one virtual cluster's control plane in this process: its datastore
-(kine on SQLite unless nest.yaml names etcd or Postgres), kube-apiserver and
-the controllers that need no nodes. 'nest create' starts it for you; run it
-by hand (or in a pod) to host a virtual cluster yourself.`,
+(kine on SQLite unless nest.yaml names etcd or Postgres), kube-apiserver,
+the controllers that need no nodes, the syncer and the metrics API
+(metrics.k8s.io from the host's, for kubectl top). 'nest create' starts it
+for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 		Example: `  nest controlplane --name dev --dir /var/lib/nest/dev --port 6443 \
     --host-kubeconfig host.kubeconfig --host-namespace nest-dev
 
@@ -50,7 +52,7 @@ by hand (or in a pod) to host a virtual cluster yourself.`,
 			if f.datastore != "" {
 				cluster.Datastore.Endpoint = f.datastore
 			}
-			hooks := []controlplane.Hook{syncer.HookWithDNS(f.dnsIP)}
+			hooks := []controlplane.Hook{syncer.HookWithDNS(f.dnsIP), vmetrics.Hook()}
 			if f.dnsListen != "" {
 				hooks = append(hooks, vdns.Hook(vdns.HookConfig{Addr: f.dnsListen, Upstreams: f.dnsUpstreams}))
 			}

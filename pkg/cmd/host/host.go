@@ -20,7 +20,9 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 		Long: `The local host cluster is a real kube-apiserver, kube-controller-manager and
 kube-scheduler on a real datastore, running as processes on this machine.
 Its nodes are simulated by KWOK: pods are scheduled and reported Running,
-but no containers run. Virtual clusters are created inside it by default.`,
+but no containers run. Its metrics API (kubectl top) is simulated too: a
+running container uses exactly what it requests. Virtual clusters are
+created inside it by default.`,
 	}
 	c.AddCommand(
 		up.NewCommand(streams, globals),

@@ -30,6 +30,7 @@ import (
 
 	"github.com/nestcluster/nest/pkg/hub/audit"
 	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/feed"
 	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	nestlog "github.com/nestcluster/nest/pkg/log"
@@ -58,6 +59,12 @@ type Config struct {
 	// MaxInFlight bounds the API requests served at once (default
 	// DefaultMaxInFlight); the others wait in arrival order.
 	MaxInFlight int
+	// StreamInterval is how often the change feed behind
+	// /events/stream reads the store while anyone listens (default
+	// feed.DefaultInterval); StreamMaxAge how long one stream lasts
+	// before the client reconnects (default DefaultStreamMaxAge).
+	StreamInterval time.Duration
+	StreamMaxAge   time.Duration
 }
 
 // DefaultMaxInFlight is how many API requests are served at once by
@@ -67,6 +74,9 @@ type Config struct {
 const DefaultMaxInFlight = 8
 
 func (c *Config) validate() error {
+	if c.StreamMaxAge <= 0 {
+		c.StreamMaxAge = DefaultStreamMaxAge
+	}
 	if c.Store == nil {
 		return errors.New("api: Store is required")
 	}
@@ -109,6 +119,11 @@ type API struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	now      func() time.Time
+	// feed tells event streams which virtual clusters changed; closing
+	// streamsStop (StopStreams) ends them all.
+	feed        *feed.Feed
+	streamsStop chan struct{}
+	stopOnce    sync.Once
 }
 
 // New returns the API for cfg.
@@ -124,6 +139,10 @@ func New(cfg Config) (*API, error) {
 		return nil, err
 	}
 	a.openapi = doc
+	a.streamsStop = make(chan struct{})
+	if a.feed, err = feed.New(feed.Config{Store: cfg.Store, Logger: cfg.Logger, Interval: cfg.StreamInterval}); err != nil {
+		return nil, err
+	}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "nest_hub_http_requests_total", Help: "HTTP requests served by the hub, by route and status code.",
 	}, []string{"route", "code"})
@@ -209,6 +228,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController flush event streams.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -260,12 +282,15 @@ func newRequestID() string {
 // run the handler (in a transaction for changes, with idempotency for
 // creates) and write the response.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
-	select {
-	case a.slots <- struct{}{}:
-		defer func() { <-a.slots }()
-	case <-r.Context().Done():
-		writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the request ended while waiting to be served"})
-		return
+	// A stream lasts long and mostly waits: it takes no slot.
+	if !rt.Stream {
+		select {
+		case a.slots <- struct{}{}:
+			defer func() { <-a.slots }()
+		case <-r.Context().Done():
+			writeError(w, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the request ended while waiting to be served"})
+			return
+		}
 	}
 	info := r.Context().Value(requestInfoKey{}).(*requestInfo)
 	c := &call{api: a, route: rt, r: r, ctx: r.Context(), requestID: info.id}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nestcluster/nest/pkg/hub/api"
 	"github.com/nestcluster/nest/pkg/hub/auth"
@@ -40,7 +41,9 @@ func newHub(t *testing.T, s *store.Store, mutate ...func(*api.Config)) *hub {
 		t.Fatal(err)
 	}
 	fleet := &testFleet{}
-	cfg := api.Config{Store: s, Secrets: box, Fleet: fleet}
+	// Event streams end at once here (the permission tests call every
+	// route): TestEventStream keeps its own open.
+	cfg := api.Config{Store: s, Secrets: box, Fleet: fleet, StreamMaxAge: time.Millisecond}
 	for _, m := range mutate {
 		m(&cfg)
 	}

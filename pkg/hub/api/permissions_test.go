@@ -107,6 +107,8 @@ var allowedRoles = map[string]string{
 	"deleteVirtualCluster":        "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
 	"getVirtualClusterKubeconfig": "hub-admin tenant-admin project-admin project-editor virtualcluster-admin",
 
+	"streamEvents": "hub-admin tenant-admin project-admin project-editor project-viewer virtualcluster-admin",
+
 	"listAudit":       "hub-admin",
 	"listTenantAudit": "hub-admin tenant-admin",
 }

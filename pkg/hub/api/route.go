@@ -44,6 +44,9 @@ type Route struct {
 	// Public routes take no API key and check no permission: they
 	// authenticate the caller themselves (POST /login).
 	Public bool
+	// Stream routes answer with a text/event-stream that lasts; they
+	// take no in-flight slot.
+	Stream bool
 
 	serve func(c *call, body []byte) (any, *Error)
 	// cachedBy names the store collection (table) whose change epoch,
@@ -174,6 +177,12 @@ func route[Req, Resp any](id, method, path string, perm auth.Permission, scope S
 		}
 		return resp, nil
 	}
+	return r
+}
+
+// streaming marks a route that answers with server-sent events.
+func (r Route) streaming() Route {
+	r.Stream = true
 	return r
 }
 

@@ -98,6 +98,8 @@ func Routes() []Route {
 		route("deleteVirtualCluster", mDelete, vcPath, "virtualcluster.delete", ScopeProject, "virtualcluster", "Delete a virtual cluster: it turns Deleting, and goes once the reconciler removed it from its host", deleteVirtualCluster).withQuery("resourceVersion").withStatus(http.StatusAccepted),
 		route("getVirtualClusterKubeconfig", mGet, vcPath+"/kubeconfig", "virtualcluster.kubeconfig", ScopeProject, "virtualcluster", "Download the admin kubeconfig of a Ready virtual cluster (recorded in the audit log)", getVirtualClusterKubeconfig),
 
+		route("streamEvents", mGet, V1+"/events/stream", "virtualcluster.list", ScopeAny, "virtualcluster",
+			"Stream server-sent events (text/event-stream): each change of a virtual cluster the caller may get, as it is stored (event virtualcluster, or deleted); each event's data is this JSON; the stream ends after a while (event reconnect) and the client reconnects", streamEvents).streaming(),
 		route("listAudit", mGet, V1+"/audit", "audit.list", ScopeGlobal, "audit", "List (or export with format=csv) the audit log, oldest first", listAudit).
 			asList("format", "principal", "action", "resource", "resourceId", "tenantId", "projectId", "requestId"),
 		route("listTenantAudit", mGet, tenant+"/audit", "audit.list", ScopeTenant, "audit", "List (or export with format=csv) a tenant's audit log", listAudit).

@@ -71,6 +71,10 @@ type Config struct {
 	// before it acts (default two LeaderChecks: a leader cut off from the
 	// database has stopped by then).
 	LeaderWait time.Duration
+	// ObserveInterval is how often, at most, a Ready virtual cluster's
+	// synced-object counts and events are read (default 1m; at its next
+	// reconcile after that).
+	ObserveInterval time.Duration
 }
 
 func (c *Config) validate() error {
@@ -106,6 +110,9 @@ func (c *Config) validate() error {
 	if c.LeaderWait <= 0 {
 		c.LeaderWait = 2 * c.LeaderCheck
 	}
+	if c.ObserveInterval <= 0 {
+		c.ObserveInterval = time.Minute
+	}
 	return nil
 }
 
@@ -122,6 +129,10 @@ type Reconciler struct {
 	hosts  workqueue.TypedRateLimitingInterface[string]
 	// hostFiles serializes writes of one host's kubeconfig file.
 	hostFiles sync.Mutex
+	// observed is when each virtual cluster's objects and events were
+	// last read (observeInto).
+	observedMu sync.Mutex
+	observed   map[string]time.Time
 }
 
 // New returns a reconciler; Run starts it.

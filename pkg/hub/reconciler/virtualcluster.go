@@ -70,11 +70,12 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 		}); err != nil {
 			return err
 		}
+		start := time.Now()
 		if err := r.provider.Delete(ctx, name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
 			r.failed(ctx, vc.ID, store.VCDeleting, "Deleting", err)
 			return err
 		}
-		log.Info("Virtual cluster deleted from its host", "hostCluster", host.Name)
+		log.Info("Virtual cluster deleted from its host", "hostCluster", host.Name, "elapsed", time.Since(start).Round(time.Millisecond))
 		return r.forget(ctx, vc)
 	}
 
@@ -155,6 +156,7 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 	}); err != nil {
 		return err
 	}
+	r.observeInto(ctx, vc.ID, name, hostKubeconfig, c.HostNamespace, log)
 	// Profiles once Ready; their failures stay in their status and
 	// condition (the phase stays Ready) and are retried with backoff.
 	return r.reconcileProfiles(ctx, vc, name, log)
@@ -162,6 +164,9 @@ func (r *Reconciler) reconcile(ctx context.Context, id string) error {
 
 // forget deletes the record of a virtual cluster that is gone.
 func (r *Reconciler) forget(ctx context.Context, vc *store.VirtualCluster) error {
+	r.observedMu.Lock()
+	delete(r.observed, vc.ID)
+	r.observedMu.Unlock()
 	if err := r.store.VirtualClusters.Delete(ctx, vc.ID, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("forget virtual cluster %s: %w", vc.ID, err)
 	}

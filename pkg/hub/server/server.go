@@ -217,6 +217,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Requests keep running when ctx ends: Shutdown lets them finish.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(a.StopStreams)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

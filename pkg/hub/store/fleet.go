@@ -111,6 +111,36 @@ type VirtualClusterStatus struct {
 	// quota (requests of the synced pods, claims' storage, pods), as the
 	// reconciler last read it; empty before the quota exists.
 	Used Resources `json:"used,omitzero"`
+	// Objects counts, per kind the syncer copies, the objects in the
+	// virtual cluster and their synced copies in the host namespace, as
+	// the reconciler last read them (ObservedAt).
+	Objects []ObjectCount `json:"objects,omitempty"`
+	// Events are the virtual cluster's most recent Kubernetes events
+	// (host events the syncer copied up included), newest first, at most
+	// MaxClusterEvents.
+	Events     []ClusterEvent `json:"events,omitempty"`
+	ObservedAt time.Time      `json:"observedAt,omitzero"`
+}
+
+// MaxClusterEvents bounds the events kept in a virtual cluster's status.
+const MaxClusterEvents = 20
+
+// ObjectCount is how many objects of one kind a virtual cluster holds,
+// and how many of them the syncer copied to its host namespace.
+type ObjectCount struct {
+	Kind    string `json:"kind"`
+	Virtual int    `json:"virtual"`
+	Host    int    `json:"host"`
+}
+
+// ClusterEvent is one Kubernetes event of a virtual cluster.
+type ClusterEvent struct {
+	Type     string    `json:"type"` // Normal or Warning
+	Reason   string    `json:"reason"`
+	Object   string    `json:"object"` // "Pod default/web-0"
+	Message  string    `json:"message"`
+	Count    int32     `json:"count,omitempty"`
+	LastSeen time.Time `json:"lastSeen,omitzero"`
 }
 
 // Profile phases in a virtual cluster.

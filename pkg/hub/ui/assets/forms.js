@@ -100,3 +100,60 @@ export function statusArea(id) {
 export function ok(el, ...text) {
   replace(el, h('p', { class: 'ok' }, ...text));
 }
+
+// isStale tells a write refused because the object changed since it was
+// read (the hub's 409 "conflict" on resourceVersion) from other errors.
+export function isStale(err) {
+  return !!err && err.status === 409 && err.code === 'conflict' && (!err.details || !err.details.field || err.details.field === 'resourceVersion');
+}
+
+// staleNotice says an edit lost a race and offers Reload, which reads the
+// object again (reload returns it) and hands it to onReloaded; the form's
+// input is kept, so Save then writes it over the other change.
+export function staleNotice(what, reload, onReloaded) {
+  const btn = h('button', { type: 'button', class: 'secondary small', 'data-reload': what }, 'Reload');
+  const box = h('div', { class: 'error stale', role: 'alert' },
+    h('p', {}, `${what} was changed by someone else since you opened it: reload to see their change. Your input is kept; Save after reloading writes it over theirs.`), btn);
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try {
+      const fresh = await reload();
+      onReloaded(fresh);
+      replace(box, h('p', { class: 'ok', role: 'status' }, `Reloaded ${what} (now version ${fresh.resourceVersion}). Your input is kept: Save to write it.`));
+    } catch (err) {
+      replace(box, h('p', {}, err.message || String(err)));
+    }
+  });
+  return box;
+}
+
+// textarea is a multi-line control with the field's id.
+export function textarea(id, attrs = {}) {
+  return h('textarea', { id, rows: 6, spellcheck: 'false', autocomplete: 'off', ...attrs });
+}
+
+// fileInto is a file picker that loads the chosen file into a textarea
+// (text) or hands its bytes to onBytes as base64 (binary archives).
+export function fileInto(id, label, { target, accept, onBytes } = {}) {
+  const input = h('input', { type: 'file', id, accept: accept || false });
+  input.addEventListener('change', async () => {
+    const f = input.files && input.files[0];
+    if (!f) return;
+    if (target) {
+      target.value = await f.text();
+      target.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    if (onBytes) onBytes(await base64(f), f);
+  });
+  return h('div', { class: 'field file' }, h('label', { for: id }, label), input);
+}
+
+// base64 reads a file's bytes as base64 (how JSON carries []byte).
+export function base64(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).replace(/^data:[^,]*,/, ''));
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}

@@ -213,6 +213,12 @@ func Seed(ctx context.Context, s *store.Store, count int) (*Fleet, error) {
 				vc.Status.Profiles = []store.ProfileStatus{{ProfileID: f.Profile, Name: "tools", Version: "1.1.0", Phase: store.ProfileDrifted,
 					AppliedAt: now, Layers: []store.ProfileLayerStatus{{Name: "base", Status: "Drifted", Drift: []store.ProfileDrift{
 						{Object: "apps/v1 Deployment tools/echo", Reason: "Changed", Fields: []string{"spec.replicas"}}}}}}}
+				// What the reconciler reads from a running cluster.
+				vc.Status.Objects = []store.ObjectCount{{Kind: "Pod", Virtual: 3, Host: 3}, {Kind: "Service", Virtual: 2, Host: 1}, {Kind: "ConfigMap", Virtual: 4, Host: 1}}
+				vc.Status.Events = []store.ClusterEvent{
+					{Type: "Warning", Reason: "BackOff", Object: "Pod tools/echo-0", Message: "Back-off restarting failed container", Count: 4, LastSeen: now},
+					{Type: "Normal", Reason: "Scheduled", Object: "Pod tools/echo-0", Message: "Successfully assigned tools/echo-0", Count: 1, LastSeen: now.Add(-time.Minute)}}
+				vc.Status.ObservedAt = now
 			}
 			if err := s.VirtualClusters.Create(ctx, vc); err != nil {
 				return err

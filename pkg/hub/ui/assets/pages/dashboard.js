@@ -5,6 +5,7 @@ import { listAll } from '../api.js';
 import { h, s, replace, age, errorBox, phaseBadge, announce } from '../dom.js';
 import { directory, nameOf, quantity } from '../directory.js';
 import { can } from '../perms.js';
+import { liveStream } from '../live.js';
 
 export const PHASES = ['Ready', 'Provisioning', 'Pending', 'Paused', 'Failed', 'Unknown', 'Deleting'];
 const POLL_MS = 5000;
@@ -22,10 +23,12 @@ export async function render(main, _params, ctx) {
   const summary = h('p', { id: 'vc-summary', class: 'muted', 'aria-live': 'polite' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of virtual clusters' });
   const problem = h('div');
+  const liveState = h('span', { id: 'live-state', class: 'live-state', 'data-state': 'down' }, `Updating every ${POLL_MS / 1000} s`);
   const field = (id, label, control) => h('div', { class: 'field' }, h('label', { for: id }, label), control);
 
   replace(main,
     h('div', { class: 'title-row' }, h('h1', {}, 'Fleet'),
+      liveState,
       can(ctx.me, 'virtualcluster.create', { any: true }) ? h('a', { href: '#/create', id: 'new-vc', class: 'button' }, 'New virtual cluster') : null),
     counts,
     h('form', { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
@@ -159,8 +162,25 @@ export async function render(main, _params, ctx) {
   }
   await refresh();
   announce(`${state.vcs.length} virtual clusters`);
-  const timer = setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
-  return () => clearInterval(timer);
+  // Live: each change the hub streams is merged into the list and drawn
+  // at the next frame; polling takes over while the stream is down.
+  let frame = 0;
+  const redraw = () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => { frame = 0; draw(); drawCharts(); });
+  };
+  const stream = liveStream({
+    virtualcluster(vc) {
+      const i = state.vcs.findIndex((x) => x.id === vc.id);
+      if (i >= 0) state.vcs[i] = vc; else state.vcs.push(vc);
+      redraw();
+    },
+    deleted(vc) { state.vcs = state.vcs.filter((x) => x.id !== vc.id); redraw(); },
+    resync: () => refresh(),
+    state(st) { liveState.textContent = st === 'live' ? 'Live' : `Updating every ${POLL_MS / 1000} s`; liveState.dataset.state = st; },
+  });
+  const timer = setInterval(() => { if (!document.hidden && stream.state() !== 'live') refresh(); }, POLL_MS);
+  return () => { clearInterval(timer); stream.stop(); if (frame) cancelAnimationFrame(frame); };
 }
 
 // creationsChart: virtual clusters created per day over the last 14 days.

@@ -5,8 +5,10 @@
 import { api, listAll } from '../api.js';
 import { h, replace, when, errorBox, phaseBadge, announce, confirmDialog } from '../dom.js';
 import { can, scopesWith } from '../perms.js';
-import { directory, nameOf } from '../directory.js';
+import { directory, nameOf, quantity } from '../directory.js';
 import { field, showErrors, apiFieldError, check, statusArea, ok } from '../forms.js';
+import { editButton } from '../edit.js';
+import { hostForm, editHostButton, groupForm, editGroupButton, dialogs as fleetDialogs } from './fleetforms.js';
 
 // perTenant lists path(tenant) for every tenant where perm is held.
 async function perTenant(me, perm, path) {
@@ -26,6 +28,48 @@ function tenantsWith(me, dir, perm) {
 const dims = (r) => ['cpu', 'memory', 'storage', 'pods'].filter((d) => r && r[d]).map((d) => `${d} ${r[d]}`).join(', ') || '—';
 
 const dialog = confirmDialog('confirm');
+
+// actions puts a row's buttons side by side (none: nothing).
+function actions(...buttons) {
+  const bs = buttons.filter(Boolean);
+  return bs.length ? h('span', { class: 'row-actions' }, bs) : null;
+}
+
+function countBy(xs, key) {
+  const m = new Map();
+  for (const x of xs) { const k = key(x); if (k) m.set(k, (m.get(k) || 0) + 1); }
+  return m;
+}
+
+// allocated is what the quotas placed on a host add up to, with the share
+// of its capacity.
+function allocated(st) {
+  const a = st.allocated || {}, c = st.capacity || {};
+  return ['cpu', 'memory', 'storage', 'pods'].filter((d) => a[d]).map((d) => {
+    const share = quantity(c[d]) > 0 ? ` (${Math.round(100 * quantity(a[d]) / quantity(c[d]))}%)` : '';
+    return `${d} ${a[d]}${share}`;
+  }).join(', ') || '—';
+}
+
+// health says how many of a group's hosts answered their last check.
+function health(g, hosts) {
+  const hs = g.hostClusterIds.map((id) => hosts.get(id)).filter(Boolean);
+  if (!hs.length) return 'no host';
+  const ready = hs.filter((x) => x.status.phase === 'Ready').length;
+  return h('span', { class: 'badge phase-' + (ready === hs.length ? 'ready' : ready ? 'pending' : 'unreachable') }, `${ready}/${hs.length} hosts Ready`);
+}
+
+// sumCapacity adds hosts' capacity per dimension (as plain numbers, with
+// memory and storage in Gi).
+function sumCapacity(hosts) {
+  const out = {};
+  for (const d of ['cpu', 'memory', 'storage', 'pods']) {
+    const n = hosts.reduce((t, x) => t + (quantity((x.status.capacity || {})[d]) || 0), 0);
+    if (!n) continue;
+    out[d] = d === 'memory' || d === 'storage' ? `${Math.round(n / 2 ** 30)}Gi` : String(Math.round(n * 100) / 100);
+  }
+  return out;
+}
 
 // deleteButton asks, then sends DELETE path?resourceVersion=rv.
 function deleteButton(what, label, path, rv, done, extra = '') {
@@ -78,8 +122,14 @@ export const pages = [
       return { items: [...dir.projects.values()], dir };
     },
     columns: [['Name', (p) => p.name], ['Display name', (p) => p.displayName || ''], ['Tenant', (p, x) => nameOf(x.dir.tenants, p.tenantId)], ['Created', (p) => when(p.createdAt)]],
-    rowAction: (me, p, done) => (can(me, 'project.delete', { tenantId: p.tenantId, projectId: p.id })
-      ? deleteButton('project', p.name, `/tenants/${p.tenantId}/projects/${p.id}`, p.resourceVersion, done, 'A project with virtual clusters is refused.') : null),
+    rowAction: (me, p, done) => actions(
+      can(me, 'project.update', { tenantId: p.tenantId, projectId: p.id }) ? editButton('project', p.name, p, `/tenants/${p.tenantId}/projects/${p.id}`, () => {
+        const display = input('projecte-display', { maxlength: 256, value: p.displayName || '' });
+        return { body: field('Display name', display), checks: () => ({ 'projecte-display': check.text(display.value, 256) }),
+          ids: { displayName: 'projecte-display' }, payload: (rv) => ({ displayName: display.value, resourceVersion: rv }) };
+      }, done) : null,
+      can(me, 'project.delete', { tenantId: p.tenantId, projectId: p.id })
+        ? deleteButton('project', p.name, `/tenants/${p.tenantId}/projects/${p.id}`, p.resourceVersion, done, 'A project with virtual clusters is refused.') : null),
     async header(me, done) {
       const dir = await directory(me);
       const tenants = tenantsWith(me, dir, 'project.create');
@@ -105,8 +155,14 @@ export const pages = [
       return { items, users, me };
     },
     columns: [['Name', (t) => t.name], ['Description', (t) => t.description || ''], ['Members', (t, x) => members(t, x)], ['Created', (t) => when(t.createdAt)]],
-    rowAction: (me, t, done) => (can(me, 'team.delete', { tenantId: t.tenantId })
-      ? deleteButton('team', t.name, `/tenants/${t.tenantId}/teams/${t.id}`, t.resourceVersion, done, 'Its role bindings go with it.') : null),
+    rowAction: (me, t, done) => actions(
+      can(me, 'team.update', { tenantId: t.tenantId }) ? editButton('team', t.name, t, `/tenants/${t.tenantId}/teams/${t.id}`, () => {
+        const desc = input('teame-description', { maxlength: 1024, value: t.description || '' });
+        return { body: field('Description', desc), checks: () => ({ 'teame-description': check.text(desc.value, 1024) }),
+          ids: { description: 'teame-description' }, payload: (rv) => ({ description: desc.value, resourceVersion: rv }) };
+      }, done) : null,
+      can(me, 'team.delete', { tenantId: t.tenantId })
+        ? deleteButton('team', t.name, `/tenants/${t.tenantId}/teams/${t.id}`, t.resourceVersion, done, 'Its role bindings go with it.') : null),
     async header(me, done) {
       const dir = await directory(me);
       const tenants = tenantsWith(me, dir, 'team.create');
@@ -128,8 +184,20 @@ export const pages = [
     path: 'users', title: 'Users', perm: 'user.list', global: true,
     async load() { return { items: await listAll('/users') }; },
     columns: [['Name', (u) => u.name], ['Email', (u) => u.email || ''], ['Disabled', (u) => (u.disabled ? 'yes' : 'no')], ['Created', (u) => when(u.createdAt)]],
-    rowAction: (me, u, done) => (can(me, 'user.delete') && u.id !== me.user.id
-      ? deleteButton('user', u.name, `/users/${u.id}`, u.resourceVersion, done, 'Its API keys and role bindings go with it.') : null),
+    rowAction: (me, u, done) => actions(
+      can(me, 'user.update') ? editButton('user', u.name, u, `/users/${u.id}`, () => {
+        const email = input('usere-email', { type: 'email', maxlength: 254, value: u.email || '' });
+        const password = input('usere-password', { type: 'password', autocomplete: 'new-password', maxlength: 256 });
+        const disabled = h('input', { type: 'checkbox', id: 'usere-disabled', checked: !!u.disabled, disabled: u.id === me.user.id });
+        return { body: h('div', { class: 'stack' }, field('Email', email), field('New password', password, 'Empty keeps the current one; 12 to 256 characters.'),
+          h('div', { class: 'check' }, disabled, ' ', h('label', { for: 'usere-disabled' }, u.id === me.user.id ? 'Disabled (not yourself)' : 'Disabled: refuse its keys and password'))),
+        checks: () => ({ 'usere-email': check.email(email.value.trim()),
+          'usere-password': password.value && (password.value.length < 12 || password.value.length > 256) ? 'must be 12 to 256 characters long' : '' }),
+        ids: { email: 'usere-email', password: 'usere-password', disabled: 'usere-disabled' },
+        payload: (rv) => ({ email: email.value.trim() || undefined, password: password.value || undefined, disabled: disabled.checked, resourceVersion: rv }) };
+      }, done) : null,
+      can(me, 'user.delete') && u.id !== me.user.id
+        ? deleteButton('user', u.name, `/users/${u.id}`, u.resourceVersion, done, 'Its API keys and role bindings go with it.') : null),
     header(me, done) {
       if (!can(me, 'user.create')) return null;
       const name = input('user-name', { maxlength: 63 });
@@ -151,8 +219,18 @@ export const pages = [
     async load() { return { items: await listAll('/roles') }; },
     columns: [['Name', (r) => r.name], ['Kind', (r) => (r.builtin ? 'built-in' : 'custom')], ['Description', (r) => r.description || ''],
       ['Permissions', (r) => h('details', {}, h('summary', {}, `${r.permissions.length} permissions`), r.permissions.join(', '))]],
-    rowAction: (me, r, done) => (!r.builtin && can(me, 'role.delete')
-      ? deleteButton('role', r.name, `/roles/${r.id}`, r.resourceVersion, done, 'Its role bindings go with it.') : null),
+    rowAction: (me, r, done) => actions(
+      !r.builtin && can(me, 'role.update') ? editButton('role', r.name, r, `/roles/${r.id}`, () => {
+        const desc = input('rolee-description', { maxlength: 1024, value: r.description || '' });
+        const perms = h('textarea', { id: 'rolee-permissions', rows: 5, spellcheck: 'false', value: r.permissions.join('\n') });
+        const list = () => perms.value.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+        return { body: h('div', { class: 'stack' }, field('Description', desc), field('Permissions', perms, 'One resource.verb a line (virtualcluster.get, project.*).')),
+          checks: () => ({ 'rolee-description': check.text(desc.value, 1024), 'rolee-permissions': list().length ? '' : 'name at least one permission' }),
+          ids: (f) => (f === 'description' ? 'rolee-description' : /^permissions/.test(f) ? 'rolee-permissions' : undefined),
+          payload: (rv) => ({ description: desc.value, permissions: list(), resourceVersion: rv }) };
+      }, done) : null,
+      !r.builtin && can(me, 'role.delete')
+        ? deleteButton('role', r.name, `/roles/${r.id}`, r.resourceVersion, done, 'Its role bindings go with it.') : null),
     async header(me, done) {
       if (!can(me, 'role.create')) return null;
       const perms = (await api('/permissions')).items;
@@ -203,20 +281,40 @@ export const pages = [
   },
   {
     path: 'hosts', title: 'Host clusters', perm: 'hostcluster.list', global: true,
-    async load() { return { items: await listAll('/hostclusters') }; },
+    async load(me) {
+      const [items, groups, vcs] = await Promise.all([listAll('/hostclusters'), can(me, 'clustergroup.list') ? listAll('/clustergroups').catch(() => []) : [],
+        can(me, 'virtualcluster.list') ? listAll('/virtualclusters').catch(() => []) : []]);
+      return { items, groups, placed: countBy(vcs, (v) => v.status && v.status.hostClusterId) };
+    },
     columns: [['Name', (x) => x.name], ['State', (x) => phaseBadge(x.status.phase)], ['Kubernetes', (x) => x.status.kubernetesVersion || '—'],
-      ['Nodes', (x) => String(x.status.nodes || 0)], ['Capacity', (x) => dims(x.status.capacity)], ['Allocated', (x) => dims(x.status.allocated)],
-      ['Checked', (x) => when(x.status.lastCheck)], ['Message', (x) => x.status.message || '']],
+      ['Nodes', (x) => String(x.status.nodes || 0)], ['Capacity', (x) => dims(x.status.capacity)], ['Allocated', (x) => allocated(x.status)],
+      ['Virtual clusters', (x, d) => String(d.placed.get(x.id) || 0)], ['Groups', (x, d) => d.groups.filter((g) => g.hostClusterIds.includes(x.id)).map((g) => g.name).join(', ') || '—'],
+      ['Checked', (x) => when(x.status.lastCheck)], ['Message', (x) => x.status.message || x.description || '']],
+    rowAction: (me, x, done) => actions(
+      can(me, 'hostcluster.update') ? editHostButton(x, done) : null,
+      can(me, 'hostcluster.delete') ? deleteButton('host cluster', x.name, `/hostclusters/${x.id}`, x.resourceVersion, done, 'The hub refuses while it runs virtual clusters or is in a group.') : null),
+    header: (me, done) => (can(me, 'hostcluster.create') ? hostForm(done) : null),
   },
   {
     path: 'groups', title: 'Cluster groups', perm: 'clustergroup.list', global: true,
-    async load() {
-      const [items, hosts] = await Promise.all([listAll('/clustergroups'), listAll('/hostclusters').catch(() => [])]);
-      return { items, hosts: new Map(hosts.map((x) => [x.id, x])) };
+    async load(me) {
+      const [items, hosts, vcs, profiles] = await Promise.all([listAll('/clustergroups'), listAll('/hostclusters').catch(() => []),
+        can(me, 'virtualcluster.list') ? listAll('/virtualclusters').catch(() => []) : [], listAll('/clusterprofiles').catch(() => [])]);
+      return { items, hostList: hosts, hosts: new Map(hosts.map((x) => [x.id, x])), profiles, placed: countBy(vcs, (v) => v.clusterGroupId) };
     },
     columns: [['Name', (g) => g.name], ['Hosts', (g, x) => g.hostClusterIds.map((id) => nameOf(x.hosts, id)).join(', ') || '—'],
-      ['Quota per cluster', (g) => dims(g.quota)], ['Max clusters', (g) => (g.maxVirtualClusters ? String(g.maxVirtualClusters) : 'no limit')],
-      ['Oversubscription', (g) => `${g.oversubscriptionPercent}%`], ['Endpoint', (g) => g.endpointType]],
+      ['Health', (g, x) => health(g, x.hosts)], ['Capacity', (g, x) => dims(sumCapacity(g.hostClusterIds.map((id) => x.hosts.get(id)).filter(Boolean)))],
+      ['Virtual clusters', (g, x) => `${x.placed.get(g.id) || 0} / ${g.maxVirtualClusters ? g.maxVirtualClusters : 'no limit'}`],
+      ['Quota per cluster', (g) => dims(g.quota)], ['Oversubscription', (g) => `${g.oversubscriptionPercent}%`], ['Endpoint', (g) => g.endpointType],
+      ['Profiles', (g, x) => (g.profiles || []).map((r) => `${nameOf(new Map(x.profiles.map((p) => [p.id, p])), r.profileId)} ${r.version || 'latest'}`).join(', ') || '—']],
+    rowAction: (me, g, done, x) => actions(
+      can(me, 'clustergroup.update') ? editGroupButton(g, x.hostList, x.profiles, done) : null,
+      can(me, 'clustergroup.delete') ? deleteButton('cluster group', g.name, `/clustergroups/${g.id}`, g.resourceVersion, done, 'The hub refuses while it has virtual clusters.') : null),
+    async header(me, done) {
+      if (!can(me, 'clustergroup.create')) return null;
+      const [hosts, profiles] = await Promise.all([listAll('/hostclusters').catch(() => []), listAll('/clusterprofiles').catch(() => [])]);
+      return groupForm(hosts, profiles, done);
+    },
   },
   {
     path: 'audit', title: 'Audit log', perm: 'audit.list',
@@ -241,7 +339,7 @@ export async function render(p, main, _params, ctx) {
           h('thead', {}, h('tr', {}, cols.map(([c]) => h('th', { scope: 'col' }, c)), p.rowAction ? h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')) : null)),
           h('tbody', {}, x.items.map((item) => h('tr', { 'data-id': item.id },
             cols.map(([, f], i) => (i === 0 ? h('th', { scope: 'row' }, f(item, x)) : h('td', {}, f(item, x)))),
-            p.rowAction ? h('td', {}, p.rowAction(ctx.me, item, load)) : null))))));
+            p.rowAction ? h('td', {}, p.rowAction(ctx.me, item, load, x)) : null))))));
       if (focused) { const row = body.querySelector(`tr[data-id="${focused.dataset.id}"] button`); if (row) row.focus(); }
     } catch (err2) {
       replace(body, errorBox(err2));
@@ -249,7 +347,7 @@ export async function render(p, main, _params, ctx) {
   }
   let header = null;
   try { header = p.header ? await p.header(ctx.me, load) : null; } catch (err) { header = errorBox(err); }
-  replace(main, h('h1', {}, p.title), header, problem, body, dialog.el);
+  replace(main, h('h1', {}, p.title), header, problem, body, dialog.el, ...fleetDialogs);
   await load();
   main.dataset.loaded = 'true';
 }

@@ -6,10 +6,12 @@ import { api, listAll } from '../api.js';
 import { h, replace, when, errorBox, phaseBadge } from '../dom.js';
 import { can } from '../perms.js';
 import { lineDiff, hunks } from '../diff.js';
+import { profileForm } from './profileform.js';
 
 export async function renderList(main, _params, ctx) {
   const items = await listAll('/clusterprofiles');
-  replace(main, h('h1', {}, 'Cluster profiles'),
+  const upload = ctx && can(ctx.me, 'clusterprofile.create') ? profileForm({ done: (p) => { location.hash = `#/profiles/${p.id}`; } }) : null;
+  replace(main, h('h1', {}, 'Cluster profiles'), upload,
     h('p', { class: 'muted' }, `${items.length} cluster profiles`),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'profiles' },
       h('caption', { class: 'sr-only' }, 'Cluster profiles'),
@@ -44,6 +46,8 @@ export async function renderOne(main, params, ctx) {
       replace(out, diffView(a, b, from.select.value, to.select.value));
     } catch (err) { replace(out, errorBox(err)); }
   }
+  const upload = can(me, 'clusterprofile.update') ? profileForm({ current: { ...p, spec, versions: vs.map((v) => v.version) },
+    done: (np) => renderOne(main, params, ctx).then(() => main.querySelector('h1').after(h('p', { class: 'ok', id: 'pf-done', role: 'status' }, `Uploaded version ${np.version}: it is the current one now.`))) }) : null;
   const attached = h('div', { id: 'attached' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/profiles' }, '‹ Cluster profiles')),
@@ -59,6 +63,7 @@ export async function renderOne(main, params, ctx) {
       h('tbody', {}, vs.slice().reverse().map((v) => h('tr', {}, h('th', { scope: 'row' }, v.version, v.version === p.version ? ' (current)' : ''), h('td', {}, when(v.createdAt))))))),
     h('h2', {}, `Layers of ${p.version}`),
     layersView(spec.layers || []),
+    upload,
     h('h2', {}, 'Compare versions'),
     vs.length > 1
       ? [h('form', { class: 'filters', id: 'diff-form', onsubmit: showDiff }, from.field, to.field, h('button', { type: 'submit', id: 'diff-show' }, 'Show the diff')), out]

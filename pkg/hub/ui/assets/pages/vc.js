@@ -6,6 +6,7 @@ import { h, replace, when, age, errorBox, phaseBadge, announce, confirmDialog } 
 import { can } from '../perms.js';
 import { quantity } from '../directory.js';
 import { field, showErrors, apiFieldError, check } from '../forms.js';
+import { liveStream } from '../live.js';
 
 const DIMS = [['cpu', 'CPU'], ['memory', 'Memory'], ['storage', 'Storage'], ['pods', 'Pods']];
 
@@ -28,6 +29,7 @@ export async function render(main, params, ctx) {
     await api('/hostclusters/' + vc.status.hostClusterId).then((x) => hostNames.set(x.id, x.name)).catch(() => {});
   }
   const title = h('h1', {}, vc.name);
+  const liveState = h('span', { id: 'live-state', class: 'live-state', 'data-state': 'down' }, `Updating every ${POLL_MS / 1000} s`);
   const facts = h('dl', { class: 'facts' });
   const conditions = h('tbody');
   const actions = h('div', { id: 'vc-actions', class: 'actions', role: 'group', 'aria-label': 'Actions' });
@@ -35,6 +37,9 @@ export async function render(main, params, ctx) {
   const events = h('div');
   const usage = h('div', { id: 'usage', class: 'usage' });
   const profiles = h('div', { id: 'profiles' });
+  const objects = h('div', { id: 'objects' });
+  const kubeEvents = h('div', { id: 'kube-events' });
+  let eventFilter = '';
   const dialog = confirmDialog('confirm');
   // The group's quota bounds a resize, for those who may read it.
   let group = null;
@@ -60,7 +65,35 @@ export async function render(main, params, ctx) {
       h('th', { scope: 'row' }, c.type), h('td', {}, c.status), h('td', {}, c.reason || ''), h('td', {}, c.message || ''),
       h('td', {}, when(c.lastTransitionTime)))));
     if (!conds.length) conditions.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No conditions yet.')));
-    drawUsage(); drawProfiles();
+    drawUsage(); drawProfiles(); drawObserved();
+  }
+
+  // drawObserved: the counts of synced kinds and the recent Kubernetes
+  // events the reconciler last read from the cluster (status.objects,
+  // status.events), with a Warning/Normal filter.
+  function drawObserved() {
+    const st = vc.status || {};
+    const objs = st.objects || [];
+    const seen = st.observedAt ? h('p', { class: 'muted' }, `Read by the hub; last changed ${when(st.observedAt)}.`) : null;
+    replace(objects, objs.length ? [h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'objects-table' },
+      h('caption', { class: 'sr-only' }, 'Synced objects per kind'),
+      h('thead', {}, h('tr', {}, ['Kind', 'In the virtual cluster', 'Synced to the host'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, objs.map((o) => h('tr', { 'data-kind': o.kind }, h('th', { scope: 'row' }, o.kind), h('td', { class: 'num' }, String(o.virtual)), h('td', { class: 'num' }, String(o.host))))))), seen]
+      : h('p', { class: 'muted' }, st.phase === 'Ready' ? 'The hub reads the counts shortly after the cluster turns Ready.' : 'Counted while the cluster is Ready.'));
+    const evs = (st.events || []).filter((e) => !eventFilter || e.type === eventFilter);
+    const filter = h('select', { id: 'kube-events-type' }, [['', 'All'], ['Warning', 'Warnings'], ['Normal', 'Normal']].map(([v, l]) => h('option', { value: v, selected: v === eventFilter }, l)));
+    filter.addEventListener('change', () => { eventFilter = filter.value; drawObserved(); document.getElementById('kube-events-type').focus(); });
+    const hadFocus = document.activeElement && document.activeElement.id === 'kube-events-type';
+    replace(kubeEvents,
+      (st.events || []).length ? h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'kube-events-type' }, 'Show'), filter)) : null,
+      evs.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'kube-events-table' },
+        h('caption', { class: 'sr-only' }, 'Recent Kubernetes events'),
+        h('thead', {}, h('tr', {}, ['Last seen', 'Type', 'Reason', 'Object', 'Message', 'Count'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, evs.map((e) => h('tr', { class: e.type === 'Warning' ? 'warning' : '' },
+          h('td', {}, e.lastSeen ? `${age(e.lastSeen)} ago` : '—'), h('td', {}, e.type === 'Warning' ? h('span', { class: 'badge phase-failed' }, '⚠ Warning') : e.type),
+          h('td', {}, e.reason), h('td', {}, e.object), h('td', {}, e.message), h('td', { class: 'num' }, String(e.count || 1)))))))
+        : h('p', { class: 'muted' }, (st.events || []).length ? 'No events of that type.' : 'No Kubernetes events recorded yet.'));
+    if (hadFocus) filter.focus();
   }
 
   // drawUsage: what the host counts as used against each quota dimension.
@@ -270,23 +303,42 @@ export async function render(main, params, ctx) {
 
   replace(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '‹ Fleet')),
-    title, actions, message, facts,
+    h('div', { class: 'title-row' }, title, liveState), actions, message, facts,
     h('h2', {}, 'Usage'), usage,
     h('h2', {}, 'Conditions'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'conditions' },
       h('thead', {}, h('tr', {}, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((c) => h('th', { scope: 'col' }, c)))), conditions)),
     h('h2', {}, 'Profiles'), profiles,
-    h('h2', {}, 'Synced objects'),
-    h('p', { class: 'muted' }, 'The hub does not record synced-object counts yet; the virtual cluster\'s own API (with the kubeconfig) lists them.'),
-    may.audit ? [h('h2', {}, 'Events'), events] : null,
+    h('h2', {}, 'Synced objects'), objects,
+    h('h2', {}, 'Kubernetes events'), kubeEvents,
+    may.audit ? [h('h2', {}, 'Audit events'), events] : null,
     dialog.el);
   drawFacts(); drawActions(); loadEvents();
   main.dataset.loaded = 'true';
+  // Live: the hub streams this cluster's changes; polling takes over
+  // while the stream is down. An open dialog is left alone (it holds the
+  // resourceVersion it read); the next change after it closes redraws.
+  let gone = false;
+  const stream = liveStream({
+    virtualcluster(x) {
+      if (x.id !== vc.id || gone) return;
+      vc = x;
+      if (!dialog.el.open) { drawFacts(); drawActions(); loadEvents(); }
+    },
+    deleted(x) {
+      if (x.id !== vc.id) return;
+      gone = true;
+      replace(facts, h('p', {}, 'This virtual cluster is gone.'));
+      replace(actions);
+    },
+    resync: () => { if (!gone && !dialog.el.open) reload(); },
+    state(st) { liveState.textContent = st === 'live' ? 'Live' : `Updating every ${POLL_MS / 1000} s`; liveState.dataset.state = st; },
+  });
   const timer = setInterval(async () => {
-    if (document.hidden || dialog.el.open) return;
+    if (document.hidden || dialog.el.open || stream.state() === 'live') return;
     if ((await reload()) === 'gone') clearInterval(timer);
   }, POLL_MS);
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); stream.stop(); };
 }
 
 // usageRow is one dimension: used against quota, as a meter and text.
