@@ -113,7 +113,9 @@ type API struct {
 	// slots holds a token per request being served: sending takes one,
 	// and senders blocked on the full channel are let in first come,
 	// first served.
-	slots    chan struct{}
+	slots chan struct{}
+	// pages are the encoded responses of the routes marked cachedBy.
+	pages    pageCache
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	now      func() time.Time
@@ -296,6 +298,13 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
 		a.servePublic(w, c)
 		return
 	}
+	if rt.cachedBy != "" && rt.Method == http.MethodGet {
+		// The route's page cache needs the auth epoch too: one query
+		// reads both, before authenticating.
+		if auth, change, err := a.store.Epochs(c.ctx, rt.cachedBy); err == nil {
+			c.epochs = callEpochs{read: true, auth: auth, change: change}
+		}
+	}
 	if e := a.authenticate(c); e != nil {
 		writeError(w, e)
 		return
@@ -337,6 +346,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, rt *Route) {
 		return
 	}
 	if rt.Method == http.MethodGet {
+		if c.epochs.read {
+			a.serveCached(w, c, body)
+			return
+		}
 		resp, e := rt.serve(c, body)
 		a.respond(w, c, resp, e)
 		return
@@ -490,7 +503,13 @@ func (a *API) authenticate(c *call) *Error {
 		a.limiter.fail(ip, a.now())
 		return toError(auth.ErrUnauthenticated, "")
 	}
-	p, err := a.authn.Authenticate(c.ctx, key, a.now())
+	var p *auth.Principal
+	var err error
+	if c.epochs.read {
+		p, err = a.authn.AuthenticateAt(c.ctx, key, a.now(), c.epochs.auth)
+	} else {
+		p, err = a.authn.Authenticate(c.ctx, key, a.now())
+	}
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		a.limiter.fail(ip, a.now())
 		a.log.Info("Authentication failed", "requestId", c.requestID, "client", ip)

@@ -29,7 +29,13 @@ type Fleet interface {
 // for a call outside one).
 func (c *call) afterCommit(fn func()) { c.after = append(c.after, fn) }
 
+// changed tells the reconciler of a change: this process's directly,
+// once the call's transaction commits, and the other hub replicas' through
+// the store (the leader may be another replica).
 func (c *call) changed(resource, id string) {
+	// Inside the call's transaction this only marks it; a failure to
+	// notify fails its commit.
+	_ = c.store().NotifyChange(c.ctx, resource, id)
 	if f := c.api.cfg.Fleet; f != nil {
 		c.afterCommit(func() { f.Changed(resource, id) })
 	}

@@ -49,6 +49,10 @@ type Route struct {
 	Stream bool
 
 	serve func(c *call, body []byte) (any, *Error)
+	// cachedBy names the store collection (table) whose change epoch,
+	// with the auth epoch, keeps the route's encoded responses valid
+	// (pageCache); "" caches nothing.
+	cachedBy string
 }
 
 // Pattern is the net/http pattern of the route.
@@ -67,6 +71,15 @@ type call struct {
 	raw func(w http.ResponseWriter)
 	// after run once the call's transaction committed.
 	after []func()
+	// epochs are the store's epochs read for the page cache.
+	epochs callEpochs
+}
+
+// callEpochs are the auth epoch and a collection's change epoch, read
+// together at the start of a call (store.Epochs).
+type callEpochs struct {
+	read         bool
+	auth, change int64
 }
 
 func (c *call) store() *store.Store { return c.api.store }
@@ -195,6 +208,14 @@ func (r Route) withMaxBody(n int64) Route {
 func (r Route) public() Route {
 	r.Public = true
 	r.Scope = ScopeNone
+	return r
+}
+
+// cached keeps the route's responses while the auth epoch and the change
+// epoch of table stay the same: the route reads nothing but auth data and
+// that collection.
+func (r Route) cached(table string) Route {
+	r.cachedBy = table
 	return r
 }
 

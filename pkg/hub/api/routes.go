@@ -90,8 +90,8 @@ func Routes() []Route {
 		route("listClusterProfileVersions", mGet, V1+"/clusterprofiles/{clusterprofile}/versions", "clusterprofile.get", ScopeAny, "clusterprofile", "List the versions of a cluster profile, oldest first", listClusterProfileVersions),
 		route("getClusterProfileVersion", mGet, V1+"/clusterprofiles/{clusterprofile}/versions/{version}", "clusterprofile.get", ScopeAny, "clusterprofile", "Get one version of a cluster profile", getClusterProfileVersion),
 
-		route("listAllVirtualClusters", mGet, V1+"/virtualclusters", "virtualcluster.list", ScopeAny, "virtualcluster", "List the virtual clusters of every project the caller may list them in (the fleet)", listAllVirtualClusters).asList("name", "phase", "clusterGroupId", "tenantId", "projectId"),
-		route("listVirtualClusters", mGet, project+"/virtualclusters", "virtualcluster.list", ScopeProject, "virtualcluster", "List the virtual clusters of a project", listVirtualClusters).asList("name", "phase", "clusterGroupId"),
+		route("listAllVirtualClusters", mGet, V1+"/virtualclusters", "virtualcluster.list", ScopeAny, "virtualcluster", "List the virtual clusters of every project the caller may list them in (the fleet)", listAllVirtualClusters).asList("name", "phase", "clusterGroupId", "tenantId", "projectId").cached("virtual_clusters"),
+		route("listVirtualClusters", mGet, project+"/virtualclusters", "virtualcluster.list", ScopeProject, "virtualcluster", "List the virtual clusters of a project", listVirtualClusters).asList("name", "phase", "clusterGroupId").cached("virtual_clusters"),
 		route("createVirtualCluster", mPost, project+"/virtualclusters", "virtualcluster.create", ScopeProject, "virtualcluster", "Create a virtual cluster on a cluster group; the reconciler provisions it", createVirtualCluster),
 		route("getVirtualCluster", mGet, vcPath, "virtualcluster.get", ScopeProject, "virtualcluster", "Get a virtual cluster with its status", getVirtualCluster),
 		route("updateVirtualCluster", mPut, vcPath, "virtualcluster.update", ScopeProject, "virtualcluster", "Pause, resume, resize, upgrade or change the profiles of a virtual cluster", updateVirtualCluster),

@@ -167,8 +167,7 @@ func NewAuthenticator(s *store.Store) *Authenticator {
 // Authenticate turns an API key into a Principal (shared: callers must
 // not change it). Every failure is ErrUnauthenticated.
 func (a *Authenticator) Authenticate(ctx context.Context, key string, now time.Time) (*Principal, error) {
-	_, hash, err := SplitKey(key)
-	if err != nil {
+	if _, _, err := SplitKey(key); err != nil {
 		return nil, ErrUnauthenticated
 	}
 	// The epoch is read before the principal is loaded, so a principal is
@@ -176,6 +175,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string, now time.T
 	epoch, err := a.store.AuthEpoch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	return a.AuthenticateAt(ctx, key, now, epoch)
+}
+
+// AuthenticateAt is Authenticate with the auth epoch read by the caller
+// (store.Epochs reads it with another epoch in one query), before this
+// call.
+func (a *Authenticator) AuthenticateAt(ctx context.Context, key string, now time.Time, epoch int64) (*Principal, error) {
+	_, hash, err := SplitKey(key)
+	if err != nil {
+		return nil, ErrUnauthenticated
 	}
 	a.mu.Lock()
 	if epoch != a.epoch {

@@ -4,7 +4,8 @@
 //
 // Work comes from a queue of virtual cluster ids fed on start with every
 // virtual cluster (so a hub restarted in the middle of a create finishes
-// it), on every change the API commits, on a periodic resync and when a
+// it), on every change the API commits (through this replica or, heard
+// through the store, another), on a periodic resync and when a
 // host's health changes. Each step is idempotent: create when the
 // lifecycle has no record, start when stopped and not paused, stop when
 // paused, delete when deleting. Status is written back with optimistic
@@ -66,6 +67,10 @@ type Config struct {
 	// checks that it still holds it (default 2s).
 	LeaderRetry time.Duration
 	LeaderCheck time.Duration
+	// LeaderWait is how long a replica that took the leader lock waits
+	// before it acts (default two LeaderChecks: a leader cut off from the
+	// database has stopped by then).
+	LeaderWait time.Duration
 	// ObserveInterval is how often, at most, a Ready virtual cluster's
 	// synced-object counts and events are read (default 1m; at its next
 	// reconcile after that).
@@ -101,6 +106,9 @@ func (c *Config) validate() error {
 	}
 	if c.LeaderCheck <= 0 {
 		c.LeaderCheck = 2 * time.Second
+	}
+	if c.LeaderWait <= 0 {
+		c.LeaderWait = 2 * c.LeaderCheck
 	}
 	if c.ObserveInterval <= 0 {
 		c.ObserveInterval = time.Minute
@@ -154,7 +162,8 @@ func newQueue(name string) workqueue.TypedRateLimitingInterface[string] {
 
 // Changed tells the reconciler that an object changed ("hostcluster" or
 // "virtualcluster"); it implements api.Fleet. A replica that is not the
-// leader drops it: the leader sees the change at its next resync.
+// leader drops it: the leader hears the change through the store
+// (Store.NotifyChange, Store.Listen).
 func (r *Reconciler) Changed(resource, id string) {
 	r.queues.Lock()
 	defer r.queues.Unlock()
@@ -192,8 +201,11 @@ func LifecycleName(vc *store.VirtualCluster) string {
 // checking every LeaderCheck that it still does (a leader that lost its
 // database connection, or whose check takes longer than that, stops); the
 // others try again every LeaderRetry and take over when the leader stops
-// or dies, waiting two LeaderChecks after taking the lock before they act,
-// so that a leader cut off from the database has stopped by then.
+// or dies, waiting LeaderWait (two LeaderChecks) after taking the lock
+// before they act, so that a leader cut off from the database has stopped
+// by then. Taking the lock moves the store's leader epoch on, and the
+// leader's writes are fenced with its epoch: a cut-off leader that has
+// not noticed yet cannot write once another replica took the lock.
 func (r *Reconciler) Run(ctx context.Context) error {
 	waiting := false
 	for {
@@ -202,10 +214,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case err == nil:
 			// A leader that lost its connection (and so the lock) notices
 			// within one LeaderCheck: give it two before acting.
-			r.log.Info("This hub replica took the leader lock", "wait", 2*r.cfg.LeaderCheck)
+			r.log.Info("This hub replica took the leader lock", "wait", r.cfg.LeaderWait, "epoch", lead.Epoch())
 			select {
 			case <-ctx.Done():
-			case <-time.After(2 * r.cfg.LeaderCheck):
+			case <-time.After(r.cfg.LeaderWait):
 				if err := lead.Check(ctx); err == nil {
 					r.log.Info("This hub replica is the leader: it runs the reconciler")
 					r.lead(ctx, lead)
@@ -229,9 +241,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 }
 
-// lead reconciles until ctx is done or the leader lock is lost.
+// lead reconciles until ctx is done or the leader lock is lost. Every
+// write of the term is fenced with the lock's epoch: once another replica
+// has taken the lock, it is refused and the term ends.
 func (r *Reconciler) lead(ctx context.Context, l *store.Leader) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(store.WithFence(ctx, l.Epoch()))
 	defer cancel()
 	checked := make(chan struct{})
 	go func() {
@@ -256,25 +270,35 @@ func (r *Reconciler) lead(ctx context.Context, l *store.Leader) {
 			}
 		}
 	}()
-	r.reconcileTerm(ctx)
+	r.reconcileTerm(ctx, cancel)
 	cancel()
 	<-checked
 }
 
-// reconcileTerm runs the workers of one term as leader until ctx is done.
-func (r *Reconciler) reconcileTerm(ctx context.Context) {
+// reconcileTerm runs the workers of one term as leader until ctx is done;
+// a fenced write calls stop.
+func (r *Reconciler) reconcileTerm(ctx context.Context, stop context.CancelFunc) {
 	r.log.Info("Reconciler is starting", "workers", r.cfg.Workers, "resync", r.cfg.Resync, "healthInterval", r.cfg.HealthInterval)
 	vcs, hosts := newQueue("virtualclusters"), newQueue("hostclusters")
 	r.queues.Lock()
 	r.vcs, r.hosts = vcs, hosts
 	r.queues.Unlock()
 	var wg sync.WaitGroup
+	// Changes committed through the other replicas, heard before the
+	// first listing so that none falls between the two.
+	if l, err := r.store.Listen(ctx); err != nil {
+		r.log.Warn("Cannot hear changes made through other hub replicas; they are seen at the resync", "err", err, "resync", r.cfg.Resync)
+	} else {
+		r.log.Info("Listening for changes made through other hub replicas")
+		wg.Add(1)
+		go func() { defer wg.Done(); r.hear(ctx, l) }()
+	}
 	for range r.cfg.Workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.work(ctx, "virtual cluster", vcs, r.reconcile) }()
+		go func() { defer wg.Done(); r.work(ctx, stop, "virtual cluster", vcs, r.reconcile) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); r.work(ctx, "host cluster", hosts, r.checkHost) }()
+	go func() { defer wg.Done(); r.work(ctx, stop, "host cluster", hosts, r.checkHost) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); r.every(ctx, r.cfg.HealthInterval, r.enqueueHosts) }()
 	wg.Add(1)
@@ -287,6 +311,33 @@ func (r *Reconciler) reconcileTerm(ctx context.Context) {
 	hosts.ShutDown()
 	wg.Wait()
 	r.log.Info("Reconciler stopped")
+}
+
+// hear queues the changes that other replicas commit until ctx is done;
+// after a gap (a lost connection) it queues everything.
+func (r *Reconciler) hear(ctx context.Context, l *store.Listener) {
+	defer l.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-l.C:
+			switch {
+			case !ok:
+				return
+			case c == store.Change{}:
+				r.log.Info("Changes made through other hub replicas may have been missed: looking at everything again")
+				for _, fn := range []func(context.Context) error{r.enqueueVCs, r.enqueueHosts} {
+					if err := fn(ctx); err != nil && ctx.Err() == nil {
+						r.log.Warn("Could not list work", "err", err)
+					}
+				}
+			default:
+				r.log.Debug("Heard a change made through another hub replica", "resource", c.Resource, "id", c.ID)
+				r.Changed(c.Resource, c.ID)
+			}
+		}
+	}
 }
 
 // every runs fn now and then every interval until ctx is done.
@@ -328,8 +379,9 @@ func (r *Reconciler) enqueueHosts(ctx context.Context) error {
 }
 
 // work processes keys of q with fn until q shuts down. A failed key is
-// retried with backoff.
-func (r *Reconciler) work(ctx context.Context, kind string, q workqueue.TypedRateLimitingInterface[string], fn func(context.Context, string) error) {
+// retried with backoff; a fenced write (another replica leads now) stops
+// the term.
+func (r *Reconciler) work(ctx context.Context, stop context.CancelFunc, kind string, q workqueue.TypedRateLimitingInterface[string], fn func(context.Context, string) error) {
 	for {
 		id, shutdown := q.Get()
 		if shutdown {
@@ -339,6 +391,10 @@ func (r *Reconciler) work(ctx context.Context, kind string, q workqueue.TypedRat
 		switch {
 		case ctx.Err() != nil:
 			q.Forget(id)
+		case errors.Is(err, store.ErrFenced):
+			r.log.Error("Another hub replica took the leader lock: stopping the reconciler", "kind", kind, "id", id, "err", err)
+			q.Forget(id)
+			stop()
 		case errors.Is(err, errRetry):
 			q.AddAfter(id, time.Second)
 		case err != nil:

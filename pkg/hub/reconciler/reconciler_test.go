@@ -3,7 +3,9 @@ package reconciler_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
+	nestlog "github.com/nestcluster/nest/pkg/log"
 )
 
 // unreachable is a host kubeconfig whose server does not listen.
@@ -169,5 +172,88 @@ func TestUsedOf(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// syncLog is a log the reconciler's goroutines and the test share.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor waits until the log holds text (a deadlock guard only bounds
+// it).
+func (l *syncLog) waitFor(t *testing.T, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(l.String(), text); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never held %q:\n%s", text, l.String())
+		}
+	}
+}
+
+// TestFencedLeaderStops: a leader whose lock another replica has taken
+// (the leader epoch moved on) and which has not noticed yet (its next
+// check is an hour away) gets its first write refused, writes nothing and
+// stops reconciling.
+func TestFencedLeaderStops(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := storetest.Postgres(t).URL(t)
+	s := storetest.OpenURL(t, url)
+	box, err := secrets.New(bytes.Repeat([]byte{3}, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncLog
+	r, err := reconciler.New(reconciler.Config{Store: s, Secrets: box, DataDir: t.TempDir(), NestBinary: "/bin/true", Logger: nestlog.New(&log, 0),
+		Resync: time.Hour, HealthInterval: time.Hour, LeaderCheck: time.Hour, LeaderRetry: time.Hour, LeaderWait: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	log.waitFor(t, "Listening for changes made through other hub replicas")
+
+	// Another replica takes the lock (as its TryLeader does: the epoch
+	// moves on) while this one still believes it leads.
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE leader_epoch SET epoch = epoch + 1 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	vc := &store.VirtualCluster{Meta: store.Meta{Name: "dev"}, ProjectID: "p", Status: store.VirtualClusterStatus{HostClusterID: "gone"}}
+	if err := s.VirtualClusters.Create(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed("virtualcluster", vc.ID)
+	log.waitFor(t, "Another hub replica took the leader lock: stopping the reconciler")
+	log.waitFor(t, "Reconciler stopped")
+	got, err := s.VirtualClusters.Get(ctx, vc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceVersion != 1 || got.Status.Phase != "" {
+		t.Fatalf("the fenced leader wrote the virtual cluster: %+v", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/nestcluster/nest/pkg/hub/auth"
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/server"
+	"github.com/nestcluster/nest/pkg/hub/store"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
 	nestlog "github.com/nestcluster/nest/pkg/log"
 )
@@ -295,7 +297,11 @@ func TestReplicasOneReconciler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
-	if _, err := pg.Exec(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1`); err != nil {
+	// Only this database's leader lock (another test's Postgres database
+	// may hold one), and wait for the backend to be gone.
+	if _, err := pg.Exec(`SELECT pg_terminate_backend(l.pid, 10000) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+		WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.pid <> pg_backend_pid()`, int64(leaderLockKey>>32), int64(leaderLockKey&0xffffffff)); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(t, &logA, lost, 1)
@@ -319,6 +325,9 @@ func TestReplicasOneReconciler(t *testing.T) {
 	stopA()
 }
 
+// leaderLockKey is the store's leader lock ("nest" in ASCII, then "lead").
+const leaderLockKey = 0x6e6573746c656164
+
 // before reports whether the first line of replica a holding textA comes
 // before the last line of replica b holding textB.
 func before(log, a, textA, b, textB string) bool {
@@ -332,4 +341,126 @@ func before(log, a, textA, b, textB string) bool {
 		}
 	}
 	return first >= 0 && last > first
+}
+
+// send makes a request with a JSON body and returns the status and body.
+func send(t *testing.T, c *http.Client, method, url, key string, body any) (int, []byte) {
+	t.Helper()
+	data, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, url, bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// unreachableHost is a host kubeconfig whose server does not listen.
+const unreachableHost = `apiVersion: v1
+kind: Config
+clusters:
+- name: h
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: h
+  context: {cluster: h, user: u}
+current-context: h
+`
+
+// TestReplicasNotifyLeader runs two hubs on one Postgres database whose
+// reconciler resyncs and checks hosts only hourly: creates sent to the
+// replica that does not lead are picked up by the leader's reconciler at
+// once (told through LISTEN/NOTIFY), which only the notification can do
+// within the test.
+func TestReplicasNotifyLeader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := storetest.Postgres(t).URL(t)
+	dir := t.TempDir()
+	key := auth.NewKey()
+	cfg := func(log *syncBuffer) server.Config {
+		return server.Config{DataDir: dir, Database: db, BootstrapKey: key, Logger: nestlog.New(log, 1),
+			Reconciler: reconciler.Config{NestBinary: "/bin/true", Resync: time.Hour, HealthInterval: time.Hour,
+				LeaderRetry: 100 * time.Millisecond, LeaderCheck: 100 * time.Millisecond}}
+	}
+	var both syncBuffer
+	logA, logB := syncBuffer{name: "A", shared: &both}, syncBuffer{name: "B", shared: &both}
+	_, _, stopA := start(t, cfg(&logA))
+	defer stopA()
+	waitLog(t, &logA, "Listening for changes made through other hub replicas", 1)
+	urlB, clientB, stopB := start(t, cfg(&logB))
+	defer stopB()
+	waitLog(t, &logB, "this one serves the API and stands by", 1)
+	s := storetest.OpenURL(t, db)
+
+	// A host cluster registered through B is checked by A at once.
+	code, body := send(t, clientB, "POST", urlB+"/api/v1/hostclusters", key, map[string]any{"name": "h", "kubeconfig": unreachableHost})
+	if code != http.StatusCreated {
+		t.Fatalf("create host cluster: %d %s", code, body)
+	}
+	var host store.HostCluster
+	if err := json.Unmarshal(body, &host); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		h, err := s.HostClusters.Get(ctx, host.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Status.Phase == store.HostUnreachable {
+			host = *h
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader never checked the host created through the other replica:\n%s", both.String())
+		}
+	}
+
+	// It answers now (as far as the hub knows: the checker's part, written
+	// in the store, tells no one); a virtual cluster created on it
+	// through B is taken up by A's reconciler at once.
+	host.Status = store.HostClusterStatus{Phase: store.HostReady, Capacity: store.Resources{CPU: "8", Memory: "32Gi", Storage: "100Gi", Pods: "110"}}
+	if err := s.HostClusters.Update(ctx, &host); err != nil {
+		t.Fatal(err)
+	}
+	var obj struct{ ID string }
+	post := func(path string, req map[string]any) string {
+		t.Helper()
+		code, body := send(t, clientB, "POST", urlB+path, key, req)
+		if code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, code, body)
+		}
+		if err := json.Unmarshal(body, &obj); err != nil {
+			t.Fatal(err)
+		}
+		return obj.ID
+	}
+	group := post("/api/v1/clustergroups", map[string]any{"name": "pool", "hostClusterIds": []string{host.ID}, "quota": map[string]any{"cpu": "1"}})
+	tenant := post("/api/v1/tenants", map[string]any{"name": "acme"})
+	project := post("/api/v1/tenants/"+tenant+"/projects", map[string]any{"name": "web"})
+	vc := post("/api/v1/tenants/"+tenant+"/projects/"+project+"/virtualclusters", map[string]any{"name": "dev", "clusterGroupId": group})
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		v, err := s.VirtualClusters.Get(ctx, vc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status.Phase != store.VCPending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader never took up the virtual cluster created through the other replica:\n%s", both.String())
+		}
+	}
+	if strings.Contains(logB.String(), "This hub replica is the leader") {
+		t.Fatalf("B led:\n%s", both.String())
+	}
 }

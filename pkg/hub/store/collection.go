@@ -179,18 +179,36 @@ type Collection[T any] struct {
 	// authData: principals are made of these objects, so every write
 	// bumps the auth epoch (see Store.AuthEpoch).
 	authData bool
+	// epoch: every write bumps the collection's change epoch (see
+	// Store.Epochs).
+	epoch bool
 }
 
 func (c *Collection[T]) markAuthData() { c.authData = true }
 
+// markEpoch makes every write of the collection bump its change epoch (a
+// row of change_epoch named after its table).
+func (c *Collection[T]) markEpoch() { c.epoch = true }
+
+// marks notes in the transaction of ctx what its commit must bump.
+func (c *Collection[T]) marks(ctx context.Context) {
+	if c.authData {
+		authChanged(ctx)
+	}
+	if c.epoch {
+		epochChanged(ctx, c.t.name)
+	}
+}
+
 // write runs fn, a write of the collection, in a transaction that bumps
-// the auth epoch when the collection is auth data; else as it comes.
+// the auth epoch when the collection is auth data, or that checks the
+// leader epoch when ctx is fenced (WithFence); else as it comes.
 func (c *Collection[T]) write(ctx context.Context, fn func(ctx context.Context) error) error {
-	if !c.authData {
+	if _, fenced := fenceOf(ctx); !c.authData && !c.epoch && !fenced {
 		return fn(ctx)
 	}
 	return c.s.InTx(ctx, func(ctx context.Context) error {
-		authChanged(ctx)
+		c.marks(ctx)
 		return fn(ctx)
 	})
 }
@@ -310,9 +328,7 @@ func (c *Collection[T]) Update(ctx context.Context, obj *T) error {
 // version is stored; another value must match it (else ErrConflict).
 func (c *Collection[T]) Delete(ctx context.Context, id string, resourceVersion int64) error {
 	return c.s.InTx(ctx, func(ctx context.Context) error {
-		if c.authData {
-			authChanged(ctx)
-		}
+		c.marks(ctx)
 		for _, stmt := range c.beforeDelete {
 			if _, err := c.s.exec(ctx, stmt, id); err != nil {
 				return fmt.Errorf("delete %s %s: %w", c.t.name, id, err)

@@ -265,6 +265,7 @@ func (s *Store) initFleet() {
 		},
 		map[string]string{"tenantId": "tenant_id", "projectId": "project_id", "clusterGroupId": "cluster_group_id",
 			"hostClusterId": "host_cluster_id", "phase": "phase"})
+	s.VirtualClusters.markEpoch()
 }
 
 // All returns every object matching filters, in creation order.

@@ -14,6 +14,47 @@ import (
 // ErrNotLeader is a leader lock held by another hub replica.
 var ErrNotLeader = errors.New("another hub replica holds the leader lock")
 
+// ErrFenced is a write of a leader whose lock another replica has taken
+// since (the leader epoch moved on).
+var ErrFenced = errors.New("another hub replica has taken the leader lock since")
+
+type fenceKey struct{}
+
+// WithFence returns a context whose writes (Create, Update, Delete of the
+// collections, and any InTx) check, in their transaction, that the leader
+// epoch is still epoch, and fail with ErrFenced otherwise. On PostgreSQL
+// the check holds the epoch's row in share mode until the transaction
+// ends, so a new leader's epoch waits for the writes in flight.
+func WithFence(ctx context.Context, epoch int64) context.Context {
+	return context.WithValue(ctx, fenceKey{}, epoch)
+}
+
+func fenceOf(ctx context.Context) (int64, bool) {
+	epoch, ok := ctx.Value(fenceKey{}).(int64)
+	return epoch, ok
+}
+
+// checkFence checks the fence of ctx, once per transaction.
+func (s *Store) checkFence(ctx context.Context, st *txState) error {
+	want, ok := fenceOf(ctx)
+	if !ok || st.fenced {
+		return nil
+	}
+	q := `SELECT epoch FROM leader_epoch WHERE id = 1`
+	if s.dialect == Postgres {
+		q += ` FOR SHARE`
+	}
+	var epoch int64
+	if err := s.queryRow(ctx, q).Scan(&epoch); err != nil {
+		return fmt.Errorf("check the leader epoch: %w", err)
+	}
+	if epoch != want {
+		return fmt.Errorf("%w: the leader epoch is %d, not %d", ErrFenced, epoch, want)
+	}
+	st.fenced = true
+	return nil
+}
+
 // leaderLock is the PostgreSQL advisory lock of the leader ("nest" in
 // ASCII, then "lead"); migrations use another one.
 const leaderLock = 0x6e6573746c656164
@@ -23,10 +64,32 @@ const leaderLock = 0x6e6573746c656164
 // on one connection kept for the purpose, so it ends when that connection
 // does (the replica died, or lost the database); on SQLite, which one
 // replica serves, an exclusive lock on the file DATABASE-leader.
+//
+// Taking the lock increases the store's leader epoch; the holder's writes
+// carry it (WithFence) and are refused once another replica has taken the
+// lock since, even before the holder's Check notices.
 type Leader struct {
-	mu   sync.Mutex
-	conn *sql.Conn // PostgreSQL
-	file *os.File  // SQLite
+	mu    sync.Mutex
+	conn  *sql.Conn // PostgreSQL
+	file  *os.File  // SQLite
+	epoch int64
+	store *Store
+}
+
+// Epoch is the leader epoch this hold of the lock began: the fence of its
+// writes (WithFence).
+func (l *Leader) Epoch() int64 { return l.epoch }
+
+// bumpEpoch increases the leader epoch, as a new holder of the lock.
+func (s *Store) bumpEpoch(ctx context.Context, q querier) (int64, error) {
+	var epoch int64
+	if _, err := q.ExecContext(ctx, s.rebind(`UPDATE leader_epoch SET epoch = epoch + 1 WHERE id = 1`)); err != nil {
+		return 0, fmt.Errorf("increase the leader epoch: %w", err)
+	}
+	if err := q.QueryRowContext(ctx, `SELECT epoch FROM leader_epoch WHERE id = 1`).Scan(&epoch); err != nil {
+		return 0, fmt.Errorf("read the leader epoch: %w", err)
+	}
+	return epoch, nil
 }
 
 // TryLeader takes the leader lock, or fails at once with ErrNotLeader when
@@ -45,7 +108,12 @@ func (s *Store) TryLeader(ctx context.Context) (*Leader, error) {
 			}
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		return &Leader{file: f}, nil
+		epoch, err := s.bumpEpoch(ctx, s.db)
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+		return &Leader{file: f, epoch: epoch, store: s}, nil
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -60,29 +128,48 @@ func (s *Store) TryLeader(ctx context.Context) (*Leader, error) {
 		_ = conn.Close()
 		return nil, ErrNotLeader
 	}
-	return &Leader{conn: conn}, nil
+	l := &Leader{conn: conn, store: s}
+	// On the lock's connection: a new epoch only while holding the lock.
+	// It waits for the writes of the previous holder in flight (they
+	// hold the epoch's row in share mode), and refuses the later ones.
+	if l.epoch, err = s.bumpEpoch(ctx, conn); err != nil {
+		l.Release()
+		return nil, err
+	}
+	return l, nil
 }
 
 // Check reports whether the lock is still held: on PostgreSQL, whether its
-// connection still answers and still holds it. A holder whose Check fails
-// must stop acting as leader at once.
+// connection still answers and still holds it; and whether the leader
+// epoch is still the one it began. A holder whose Check fails must stop
+// acting as leader at once.
 func (l *Leader) Check(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var q querier
 	switch {
 	case l.file != nil:
-		return nil
+		q = l.store.db
 	case l.conn == nil:
 		return errors.New("the leader lock was released")
-	}
-	var held bool
-	err := l.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+	default:
+		q = l.conn
+		var held bool
+		err := l.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
 		AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)`, int64(leaderLock>>32), int64(leaderLock&0xffffffff)).Scan(&held)
-	if err != nil {
-		return fmt.Errorf("check the leader lock: %w", err)
+		if err != nil {
+			return fmt.Errorf("check the leader lock: %w", err)
+		}
+		if !held {
+			return errors.New("the leader lock is not held any more")
+		}
 	}
-	if !held {
-		return errors.New("the leader lock is not held any more")
+	var epoch int64
+	if err := q.QueryRowContext(ctx, `SELECT epoch FROM leader_epoch WHERE id = 1`).Scan(&epoch); err != nil {
+		return fmt.Errorf("check the leader epoch: %w", err)
+	}
+	if epoch != l.epoch {
+		return fmt.Errorf("%w: the leader epoch is %d, not %d", ErrFenced, epoch, l.epoch)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,8 +56,11 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
-	// path is the SQLite database's file.
+	// path is the SQLite database's file, url the PostgreSQL database's.
 	path string
+	url  string
+	// origin names this store in the changes it notifies.
+	origin string
 
 	// stmts are the prepared statements of the queries run so far, by
 	// their text (as written, with ? placeholders).
@@ -114,11 +118,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(20)
-		s = &Store{db: db, dialect: Postgres}
+		s = &Store{db: db, dialect: Postgres, url: url}
 	default:
 		return nil, fmt.Errorf("database %q: want sqlite:PATH or postgres://...", RedactURL(url))
 	}
 	s.now = time.Now
+	s.origin = newOrigin()
 	s.stmts = map[string]*sql.Stmt{}
 	s.initCollections()
 	s.initFleet()
@@ -172,6 +177,12 @@ type txState struct {
 	// authChanged: the transaction wrote data that principals are made
 	// of, so the commit bumps the auth epoch.
 	authChanged bool
+	// changes are notified to the other replicas when it commits.
+	changes []Change
+	// fenced: the leader epoch of the context's fence was checked.
+	fenced bool
+	// epochs are the change epochs (tables) its commit bumps.
+	epochs []string
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -185,7 +196,10 @@ type querier interface {
 // receives join it. It commits when fn returns nil and rolls back
 // otherwise. Nested calls join the outer transaction.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*txState); ok {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		if err := s.checkFence(ctx, st); err != nil {
+			return err
+		}
 		return fn(ctx)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -193,6 +207,10 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	st := &txState{tx: tx}
+	if err := s.checkFence(context.WithValue(ctx, txKey{}, st), st); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	if err := fn(context.WithValue(ctx, txKey{}, st)); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -205,9 +223,22 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) er
 			return fmt.Errorf("bump the auth epoch: %w", err)
 		}
 	}
+	for _, name := range st.epochs {
+		// Last, like the auth epoch: the row lock is held only until the
+		// commit.
+		if _, err := s.exec(context.WithValue(ctx, txKey{}, st), `UPDATE change_epoch SET epoch = epoch + 1 WHERE name = ?`, name); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("bump the change epoch of %s: %w", name, err)
+		}
+	}
+	if err := s.sendChanges(context.WithValue(ctx, txKey{}, st), st.changes); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", s.mapError(err))
 	}
+	s.committedChanges(st.changes)
 	return nil
 }
 
@@ -218,6 +249,27 @@ func authChanged(ctx context.Context) {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
 		st.authChanged = true
 	}
+}
+
+// epochChanged marks the transaction of ctx as one that changes the
+// collection stored in table: its commit bumps the table's change epoch.
+func epochChanged(ctx context.Context, table string) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && !slices.Contains(st.epochs, table) {
+		st.epochs = append(st.epochs, table)
+	}
+}
+
+// Epochs returns the auth epoch (see AuthEpoch) and the change epoch of
+// the collection stored in table: a number that every committed change of
+// the collection increases, in the same transaction. What was read from
+// the collection (and from auth data) after the two were read stays true
+// while both stay the same, on any number of replicas. Only the virtual
+// clusters have a change epoch ("virtual_clusters").
+func (s *Store) Epochs(ctx context.Context, table string) (auth, change int64, err error) {
+	if err := s.queryRow(ctx, `SELECT a.epoch, c.epoch FROM auth_epoch a, change_epoch c WHERE a.id = 1 AND c.name = ?`, table).Scan(&auth, &change); err != nil {
+		return 0, 0, fmt.Errorf("read the epochs of %s: %w", table, err)
+	}
+	return auth, change, nil
 }
 
 // AuthEpoch returns the auth epoch: a number that every committed change
