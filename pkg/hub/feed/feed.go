@@ -122,7 +122,11 @@ func (f *Feed) Subscribers() int {
 // poll reads the store every interval and publishes what changed since
 // the previous read.
 func (f *Feed) poll(ctx context.Context, ready chan<- struct{}) {
+	_, lastEpoch, epochErr := f.cfg.Store.Epochs(ctx, "virtual_clusters")
 	seen, err := f.snapshot(ctx)
+	if epochErr != nil {
+		lastEpoch = -1 // read the records at the next tick
+	}
 	if err != nil {
 		f.cfg.Logger.Warn("Could not read the virtual clusters for the change feed", "err", err)
 	}
@@ -135,6 +139,13 @@ func (f *Feed) poll(ctx context.Context, ready chan<- struct{}) {
 			return
 		case <-t.C:
 		}
+		// The change epoch, read before the records, moves with every
+		// committed change of a virtual cluster on any replica: while it
+		// stays, nothing changed and the records need not be read.
+		_, epoch, err := f.cfg.Store.Epochs(ctx, "virtual_clusters")
+		if err == nil && seen != nil && epoch == lastEpoch {
+			continue
+		}
 		now, err := f.snapshot(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -142,6 +153,7 @@ func (f *Feed) poll(ctx context.Context, ready chan<- struct{}) {
 			}
 			continue
 		}
+		lastEpoch = epoch
 		if seen == nil {
 			seen = now
 			continue
