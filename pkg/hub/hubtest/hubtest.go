@@ -77,3 +77,18 @@ func Run(t testing.TB, opts ...Option) *Hub {
 	})
 	return h
 }
+
+// UnreachableHost is a host kubeconfig whose server does not listen.
+const UnreachableHost = `apiVersion: v1
+kind: Config
+clusters:
+- name: h
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user: {token: t}
+contexts:
+- name: h
+  context: {cluster: h, user: u}
+current-context: h
+`

@@ -12,27 +12,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/nestcluster/nest/pkg/hub/hubtest"
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/secrets"
 	"github.com/nestcluster/nest/pkg/hub/store"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
 	nestlog "github.com/nestcluster/nest/pkg/log"
 )
-
-// unreachable is a host kubeconfig whose server does not listen.
-const unreachable = `apiVersion: v1
-kind: Config
-clusters:
-- name: h
-  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
-users:
-- name: u
-  user: {token: t}
-contexts:
-- name: h
-  context: {cluster: h, user: u}
-current-context: h
-`
 
 // TestUnreachableHost: a host that does not answer is marked Unreachable
 // and its virtual clusters Unknown, never deleted nor failed; a virtual
@@ -46,7 +32,7 @@ func TestUnreachableHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := box.Encrypt([]byte(unreachable))
+	enc, err := box.Encrypt([]byte(hubtest.UnreachableHost))
 	if err != nil {
 		t.Fatal(err)
 	}

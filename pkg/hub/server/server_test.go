@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nestcluster/nest/pkg/hub/auth"
+	"github.com/nestcluster/nest/pkg/hub/hubtest"
 	"github.com/nestcluster/nest/pkg/hub/reconciler"
 	"github.com/nestcluster/nest/pkg/hub/server"
 	"github.com/nestcluster/nest/pkg/hub/store"
@@ -361,21 +362,6 @@ func send(t *testing.T, c *http.Client, method, url, key string, body any) (int,
 	return resp.StatusCode, out
 }
 
-// unreachableHost is a host kubeconfig whose server does not listen.
-const unreachableHost = `apiVersion: v1
-kind: Config
-clusters:
-- name: h
-  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
-users:
-- name: u
-  user: {token: t}
-contexts:
-- name: h
-  context: {cluster: h, user: u}
-current-context: h
-`
-
 // TestReplicasNotifyLeader runs two hubs on one Postgres database whose
 // reconciler resyncs and checks hosts only hourly: creates sent to the
 // replica that does not lead are picked up by the leader's reconciler at
@@ -403,7 +389,7 @@ func TestReplicasNotifyLeader(t *testing.T) {
 	s := storetest.OpenURL(t, db)
 
 	// A host cluster registered through B is checked by A at once.
-	code, body := send(t, clientB, "POST", urlB+"/api/v1/hostclusters", key, map[string]any{"name": "h", "kubeconfig": unreachableHost})
+	code, body := send(t, clientB, "POST", urlB+"/api/v1/hostclusters", key, map[string]any{"name": "h", "kubeconfig": hubtest.UnreachableHost})
 	if code != http.StatusCreated {
 		t.Fatalf("create host cluster: %d %s", code, body)
 	}
