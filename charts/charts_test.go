@@ -89,20 +89,27 @@ func TestSyncerClusterRulesFileIsGenerated(t *testing.T) {
 }
 
 // TestRenderClusterRules: the chart grants cluster-scoped rules only when
-// its config turns on a kind that needs them, exactly
-// pkg/hostaccess.ClusterRules of that config.
+// its config turns on a kind that needs them or reads the host's nodes,
+// exactly pkg/hostaccess.ChartClusterRules of that config.
 func TestRenderClusterRules(t *testing.T) {
 	t.Parallel()
 	enabled := map[string]any{"enabled": true}
 	tests := []struct {
 		name string
 		sync map[string]any
-	}{
+	}{ // a name with "node reads" must grant reading the host's nodes
 		{"defaults: none", nil},
 		{"namespaced opt-in kinds: none", map[string]any{"toHost": map[string]any{"serviceaccounts": enabled, "ingresses": enabled}}},
 		{"priority classes down", map[string]any{"toHost": map[string]any{"priorityclasses": enabled}}},
 		{"classes up", map[string]any{"fromHost": map[string]any{"storageclasses": enabled, "ingressclasses": enabled}}},
 		{"all three", map[string]any{"toHost": map[string]any{"priorityclasses": enabled}, "fromHost": map[string]any{"storageclasses": enabled, "ingressclasses": enabled}}},
+		{"fake nodes (explicit): none", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"mode": "fake"}}}},
+		{"real nodes: node reads", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"mode": "real"}}}},
+		{"every host node: node reads", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"all": true}}}},
+		{"every host node by selector, fake data: node reads", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"all": true, "mode": "fake", "selector": map[string]any{"matchLabels": map[string]any{"pool": "a"}}}}}},
+		{"real nodes, explicitly enabled: node reads", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"enabled": true, "mode": "real"}}}},
+		{"real nodes, nodes not synced: none", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"enabled": false, "mode": "real"}}}},
+		{"classes up and node reads", map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"mode": "real"}, "storageclasses": enabled}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +126,10 @@ func TestRenderClusterRules(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := hostaccess.ClusterRules(cfg)
+			want := hostaccess.ChartClusterRules(cfg)
+			if reads := slices.ContainsFunc(want, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "nodes") }); reads != strings.Contains(tt.name, "node reads") {
+				t.Fatalf("pkg/hostaccess.ChartClusterRules(%v) reads nodes: %v", tt.sync, reads)
+			}
 			r := render(t, values)
 			var role rbacv1.ClusterRole
 			found := find(t, r, "ClusterRole", "dev-nest-"+testNS, &role)

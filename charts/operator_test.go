@@ -1,13 +1,16 @@
 package charts
 
 import (
+	"cmp"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/nestcluster/nest/pkg/hostaccess"
 )
@@ -34,17 +37,30 @@ func TestRenderNestOperatorChart(t *testing.T) {
 		values   map[string]any
 		want     []string
 		wantArgs []string
+		// wantClaim is the records' claim: its storage class, size, and
+		// whether it is kept on uninstall; nil: an emptyDir.
+		wantClaim *wantClaim
 	}{
 		{
 			name: "defaults",
 			want: []string{"ClusterRole/ops-nest-operator", "ClusterRoleBinding/ops-nest-operator", "ConfigMap/ops-nest-operator",
-				"CustomResourceDefinition/virtualclusters.nest.dev", "Deployment/ops-nest-operator", "Role/ops-nest-operator",
-				"RoleBinding/ops-nest-operator", "ServiceAccount/ops-nest-operator"},
-			wantArgs: []string{"operator", "--kubeconfig=/etc/nest-operator/host.kubeconfig", "--install-crd=false", "--leader-election-namespace=$(POD_NAMESPACE)"},
+				"CustomResourceDefinition/virtualclusters.nest.dev", "Deployment/ops-nest-operator", "PersistentVolumeClaim/ops-nest-operator-state",
+				"Role/ops-nest-operator", "RoleBinding/ops-nest-operator", "ServiceAccount/ops-nest-operator"},
+			wantArgs:  []string{"operator", "--kubeconfig=/etc/nest-operator/host.kubeconfig", "--install-crd=false", "--leader-election-namespace=$(POD_NAMESPACE)", "--state-dir=/var/lib/nest-operator"},
+			wantClaim: &wantClaim{size: "1Gi", keep: true},
 		},
 		{
-			name:   "one namespace, no CRD, chart values",
-			values: map[string]any{"watchNamespace": "team-a", "crds": map[string]any{"install": false}, "chartValues": map[string]any{"persistence": map[string]any{"enabled": false}}},
+			name:   "records on a claim of a class, not kept",
+			values: map[string]any{"persistence": map[string]any{"storageClass": "fast", "size": "64Mi", "keep": false, "accessModes": []any{"ReadWriteOncePod"}}},
+			want: []string{"ClusterRole/ops-nest-operator", "ClusterRoleBinding/ops-nest-operator", "ConfigMap/ops-nest-operator",
+				"CustomResourceDefinition/virtualclusters.nest.dev", "Deployment/ops-nest-operator", "PersistentVolumeClaim/ops-nest-operator-state",
+				"Role/ops-nest-operator", "RoleBinding/ops-nest-operator", "ServiceAccount/ops-nest-operator"},
+			wantClaim: &wantClaim{class: "fast", size: "64Mi", mode: corev1.ReadWriteOncePod},
+		},
+		{
+			name: "one namespace, no CRD, chart values, no persistence",
+			values: map[string]any{"watchNamespace": "team-a", "crds": map[string]any{"install": false}, "chartValues": map[string]any{"persistence": map[string]any{"enabled": false}},
+				"persistence": map[string]any{"enabled": false}},
 			want: []string{"ClusterRole/ops-nest-operator", "ClusterRoleBinding/ops-nest-operator", "ConfigMap/ops-nest-operator",
 				"Deployment/ops-nest-operator", "Role/ops-nest-operator", "RoleBinding/ops-nest-operator", "ServiceAccount/ops-nest-operator"},
 			wantArgs: []string{"--namespace=team-a", "--chart-values=/etc/nest-operator/chart-values.yaml"},
@@ -69,7 +85,62 @@ func TestRenderNestOperatorChart(t *testing.T) {
 			if sc := dep.Spec.Template.Spec.Containers[0].SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 				t.Errorf("container security context %+v, want a read-only root filesystem", sc)
 			}
+			// Two pods never share the records: the old one is gone before
+			// the new one starts.
+			if dep.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+				t.Errorf("strategy %q, want Recreate", dep.Spec.Strategy.Type)
+			}
+			checkStateVolume(t, r, &dep, tt.wantClaim)
 		})
+	}
+}
+
+type wantClaim struct {
+	class, size string
+	mode        corev1.PersistentVolumeAccessMode
+	keep        bool
+}
+
+// checkStateVolume: the state directory (--state-dir) is on the release's
+// claim as want says, writable by the pod's group, or an emptyDir.
+func checkStateVolume(t *testing.T, r *Rendered, dep *appsv1.Deployment, want *wantClaim) {
+	t.Helper()
+	pod := dep.Spec.Template.Spec
+	if !slices.ContainsFunc(pod.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == "state" && m.MountPath == "/var/lib/nest-operator" && !m.ReadOnly
+	}) {
+		t.Errorf("mounts %+v, want state at /var/lib/nest-operator", pod.Containers[0].VolumeMounts)
+	}
+	i := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "state" })
+	if i < 0 {
+		t.Fatal("no state volume")
+	}
+	v := pod.Volumes[i]
+	if want == nil {
+		if v.EmptyDir == nil {
+			t.Errorf("state volume %+v, want an emptyDir", v.VolumeSource)
+		}
+		return
+	}
+	if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "ops-nest-operator-state" {
+		t.Fatalf("state volume %+v, want the claim ops-nest-operator-state", v.VolumeSource)
+	}
+	if sc := pod.SecurityContext; sc == nil || sc.FSGroup == nil || *sc.FSGroup != 65532 {
+		t.Errorf("pod security context %+v, want fsGroup 65532 (the claim writable by the non-root user)", sc)
+	}
+	var pvc corev1.PersistentVolumeClaim
+	find(t, r, "PersistentVolumeClaim", "ops-nest-operator-state", &pvc)
+	if got := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; got.String() != want.size {
+		t.Errorf("claim size %s, want %s", got.String(), want.size)
+	}
+	if got := ptr.Deref(pvc.Spec.StorageClassName, ""); got != want.class {
+		t.Errorf("claim storage class %q, want %q", got, want.class)
+	}
+	if mode := cmp.Or(want.mode, corev1.ReadWriteOnce); !slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{mode}) {
+		t.Errorf("claim access modes %v, want %s", pvc.Spec.AccessModes, mode)
+	}
+	if kept := pvc.Annotations["helm.sh/resource-policy"] == "keep"; kept != want.keep {
+		t.Errorf("claim kept on uninstall: %v, want %v", kept, want.keep)
 	}
 }
 
@@ -90,6 +161,11 @@ func TestNestOperatorValuesSchemaRejects(t *testing.T) {
 		{"namespace", map[string]any{"watchNamespace": "Team_A"}, "/watchNamespace"},
 		{"pull policy", map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, "/image/pullPolicy"},
 		{"crds as string", map[string]any{"crds": map[string]any{"install": "yes"}}, "/crds/install"},
+		{"persistence unknown key", map[string]any{"persistence": map[string]any{"existing": "x"}}, "persistence"},
+		{"persistence enabled as string", map[string]any{"persistence": map[string]any{"enabled": "true"}}, "/persistence/enabled"},
+		{"persistence size", map[string]any{"persistence": map[string]any{"size": "lots"}}, "/persistence/size"},
+		{"persistence access mode", map[string]any{"persistence": map[string]any{"accessModes": []any{"ReadOnlyMany"}}}, "/persistence/accessModes/0"},
+		{"persistence no access mode", map[string]any{"persistence": map[string]any{"accessModes": []any{}}}, "/persistence/accessModes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -59,15 +59,35 @@ func ClusterRules(s config.Sync) []rbacv1.PolicyRule {
 	return rules
 }
 
+// NodeReadSetting is the key of ClusterRulesBySetting under which the
+// node read rules are: unlike the others it is on not with its kind's
+// enabled but when Sync.ReadsHostNodes (sync.fromHost.nodes enabled, the
+// default, with mode real or all true).
+const NodeReadSetting = "fromHost.nodes"
+
 // ClusterRulesBySetting maps each setting that needs cluster-scoped rules
-// ("toHost.priorityclasses", ...) to them: what the chart renders from its
-// config.
+// ("toHost.priorityclasses", ..., NodeReadSetting) to them: what the chart
+// renders from its config.
 func ClusterRulesBySetting() map[string][]rbacv1.PolicyRule {
 	out := map[string][]rbacv1.PolicyRule{}
 	for _, c := range clusterSettings {
 		out[c.direction+"."+c.kind] = []rbacv1.PolicyRule{*c.rule.DeepCopy()}
 	}
+	out[NodeReadSetting] = NodeReadRules()
 	return out
+}
+
+// ChartClusterRules are the cluster-scoped rules the nest chart grants its
+// service account for the sync settings: ClusterRules, and NodeReadRules
+// when the syncer reads the host's nodes. (The process runtime grants the
+// node reads apart, with EnsureGrants, since its host credentials may not
+// be allowed to.)
+func ChartClusterRules(s config.Sync) []rbacv1.PolicyRule {
+	rules := ClusterRules(s)
+	if s.ReadsHostNodes() {
+		rules = append(rules, NodeReadRules()...)
+	}
+	return rules
 }
 
 // ClusterName is the name of the ClusterRole and ClusterRoleBinding of the

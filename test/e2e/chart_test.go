@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,6 +173,7 @@ func TestChartInstallsAndItsServiceAccountRunsTheSyncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAccess(ctx, t, asSA, ns)
+	checkNodeReadGrant(ctx, t, env, asSA, release, ns)
 	kubectl := testenv.KubectlBinary(t)
 	for _, c := range []struct {
 		args []string
@@ -344,6 +346,79 @@ func checkAccess(ctx context.Context, t *testing.T, asSA kubernetes.Interface, n
 		}
 	}
 	t.Logf("checked %d permissions of pkg/hostaccess.Rules, each in 3 scopes", checked)
+}
+
+// checkNodeReadGrant: with a config that reads the host's nodes (real
+// node data) the chart adds a ClusterRole and binding that let the
+// account read nodes, and nothing more. The test creates those two objects
+// next to the installed release and asks again.
+func checkNodeReadGrant(ctx context.Context, t *testing.T, env *testenv.Env, asSA kubernetes.Interface, release, ns string) {
+	t.Helper()
+	chart, err := charts.Load(charts.NestChart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restCfg, err := kube.RESTConfig(env.Kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(env.Client.Discovery()))
+	can := func(attrs authorizationv1.ResourceAttributes) bool {
+		r, err := asSA.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("self subject access review %+v: %v", attrs, err)
+		}
+		return r.Status.Allowed
+	}
+	nodes, err := charts.Render(chart, charts.Release{Name: release, Namespace: ns, Values: map[string]any{
+		"controlPlane": map[string]any{"config": map[string]any{"sync": map[string]any{"fromHost": map[string]any{"nodes": map[string]any{"mode": "real"}}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := 0
+	for _, o := range nodes.Objects {
+		if o.GetKind() != "ClusterRole" && o.GetKind() != "ClusterRoleBinding" {
+			continue
+		}
+		m, err := mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ri := dyn.Resource(m.Resource)
+		if _, err := ri.Create(ctx, o, metav1.CreateOptions{FieldManager: "helm"}); err != nil {
+			t.Fatalf("install %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+		t.Cleanup(func() { _ = ri.Delete(context.Background(), o.GetName(), metav1.DeleteOptions{}) })
+		added++
+	}
+	if added != 2 {
+		t.Fatalf("%d cluster-scoped RBAC objects for real node data, want a ClusterRole and its binding", added)
+	}
+	for _, tt := range []struct {
+		attrs authorizationv1.ResourceAttributes
+		want  bool
+	}{
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "get"}, true},
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "list"}, true},
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "watch"}, true},
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "update"}, false},
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "delete"}, false},
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Subresource: "proxy", Verb: "get"}, false},
+		{authorizationv1.ResourceAttributes{Resource: "persistentvolumes", Verb: "list"}, false},
+		{authorizationv1.ResourceAttributes{Resource: "pods", Verb: "list", Namespace: "default"}, false},
+	} {
+		// RBAC answers from its informers' cache: wait for the new binding.
+		testenv.Eventually(t, time.Minute, fmt.Sprintf("%s %s/%s with real node data: %v", tt.attrs.Verb, tt.attrs.Resource, tt.attrs.Subresource, tt.want), func() (bool, error) {
+			return can(tt.attrs) == tt.want, nil
+		})
+	}
 }
 
 // tokenKubeconfig writes a kubeconfig for the host with nothing but token.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -27,6 +29,7 @@ import (
 	"github.com/nestcluster/nest/pkg/chartrelease"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/names"
+	"github.com/nestcluster/nest/pkg/nesthome"
 	"github.com/nestcluster/nest/pkg/operator"
 	"github.com/nestcluster/nest/pkg/operator/apis/v1alpha1"
 )
@@ -94,11 +97,21 @@ func operatorPodRuntimeFlow(t *testing.T, oe *operatorEnv) {
 		t.Fatalf("the kubeconfig of the Secret does not work: %v", err)
 	}
 
-	if err := oe.dyn.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+	oe.deletePodCluster(t, "web", ref.Name)
+}
+
+// deletePodCluster deletes the VirtualCluster name of runtime pod and
+// checks its Helm release, host namespace and kubeconfig Secret gone.
+func (oe *operatorEnv) deletePodCluster(t *testing.T, name, secretName string) {
+	t.Helper()
+	ctx := context.Background()
+	cluster := operator.ClusterName(oe.namespace, name)
+	hostNS := names.HostNamespace(cluster)
+	if err := oe.dyn.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 3*time.Minute, "the VirtualCluster to go", func() (bool, error) {
-		_, err := oe.get(ctx, "web")
+		_, err := oe.get(ctx, name)
 		if apierrors.IsNotFound(err) {
 			return true, nil
 		}
@@ -110,9 +123,132 @@ func operatorPodRuntimeFlow(t *testing.T, oe *operatorEnv) {
 	if _, err := oe.env.Client.CoreV1().Namespaces().Get(ctx, hostNS, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("host namespace %s after delete: %v, want NotFound", hostNS, err)
 	}
-	if _, err := oe.env.Client.CoreV1().Secrets(oe.namespace).Get(ctx, ref.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := oe.env.Client.CoreV1().Secrets(oe.namespace).Get(ctx, secretName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("kubeconfig Secret after delete: %v, want NotFound", err)
 	}
+}
+
+// TestOperatorRestartKeepsPodClusters: the operator's lifecycle records
+// are on the nest-operator chart's claim (persistence, on by default), so
+// a replaced operator pod starts on the records of the one before. Here
+// the first operator makes a VirtualCluster of runtime pod and stops; a
+// second one (its own Home opened on the same directory, informers and
+// Lease holder, as a new pod mounting the claim) takes it over: while no
+// operator runs the VirtualCluster's kubeconfig Secret is deleted, and the
+// second operator making it again shows that its reconcile ran to the end
+// without making the cluster again: the lifecycle record is the first
+// one's, no warning is raised, the host namespace, the Helm release
+// (revision 1 only), its StatefulSet, Service, pod and published
+// kubeconfig keep their uids, and the VirtualCluster stays Ready. Deleting
+// it then still removes everything.
+func TestOperatorRestartKeepsPodClusters(t *testing.T) {
+	t.Parallel()
+	oe := newOperatorEnv(t, "op-restart")
+	oe.chartValues = map[string]any{"persistence": map[string]any{"enabled": false}}
+	ctx := context.Background()
+	first := oe.start(t, "first", true)
+	if err := oe.apply(ctx, "metadata: {name: keep}\nspec: {runtime: pod}"); err != nil {
+		t.Fatal(err)
+	}
+	cluster := operator.ClusterName(oe.namespace, "keep")
+	hostNS, full := names.HostNamespace(cluster), cluster+"-nest"
+	testenv.Eventually(t, 3*time.Minute, "the release's pod", func() (bool, error) {
+		pod, err := oe.env.Client.CoreV1().Pods(hostNS).Get(ctx, full+"-0", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return pod.Status.Phase == corev1.PodRunning, fmt.Errorf("phase %s", pod.Status.Phase)
+	})
+	runChartPod(t, oe.env, hostNS, full+"-0")
+	vc := oe.waitPhase(t, "keep", v1alpha1.PhaseReady)
+	ref := vc.Status.KubeconfigSecretRef
+	if ref == nil {
+		t.Fatal("no kubeconfigSecretRef")
+	}
+	before := podClusterUIDs(t, oe.env, hostNS, full)
+	record, err := oe.provider(t).Get(ctx, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first.stop()
+	restart := time.Now()
+	if err := oe.env.Client.CoreV1().Secrets(oe.namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	state, err := nesthome.Open(oe.state.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oe.state = state
+	oe.start(t, "second", true)
+	testenv.Eventually(t, 3*time.Minute, "the second operator to make the kubeconfig Secret again", func() (bool, error) {
+		_, err := oe.env.Client.CoreV1().Secrets(oe.namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	vc, err = oe.get(ctx, "keep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vc.Status.Phase != v1alpha1.PhaseReady || condition(vc, v1alpha1.ConditionFailed).Status == metav1.ConditionTrue {
+		t.Errorf("after the restart: phase %s, Failed %+v; want Ready", vc.Status.Phase, condition(vc, v1alpha1.ConditionFailed))
+	}
+	after := podClusterUIDs(t, oe.env, hostNS, full)
+	if !maps.Equal(after, before) {
+		t.Errorf("host objects after the restart:\n got  %v\n want %v (none made again)", after, before)
+	}
+	// Without the records the second operator would try to make the
+	// cluster again: its Helm install fails (the release exists), and it
+	// converges only by a retry that writes a new record.
+	if got, err := oe.provider(t).Get(ctx, cluster); err != nil || !got.Created.Equal(record.Created) {
+		t.Errorf("lifecycle record after the restart: %+v, %v; want the first operator's, made %s", got, err, record.Created)
+	}
+	events, err := oe.env.Client.CoreV1().Events(oe.namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=keep,type=Warning"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		if e.LastTimestamp.After(restart) || e.EventTime.After(restart) {
+			t.Errorf("warning on the VirtualCluster after the restart: %s: %s", e.Reason, e.Message)
+		}
+	}
+	oe.deletePodCluster(t, "keep", ref.Name)
+}
+
+// podClusterUIDs are the uids of a pod-runtime cluster's host objects by
+// kind/name: its namespace, Helm release records, StatefulSet, Service,
+// pod and published kubeconfig.
+func podClusterUIDs(t *testing.T, env *testenv.Env, hostNS, full string) map[string]types.UID {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]types.UID{}
+	add := func(kind string, o metav1.Object, err error) {
+		if err != nil {
+			t.Fatalf("%s in %s: %v", kind, hostNS, err)
+		}
+		out[kind+"/"+o.GetName()] = o.GetUID()
+	}
+	ns, err := env.Client.CoreV1().Namespaces().Get(ctx, hostNS, metav1.GetOptions{})
+	add("Namespace", ns, err)
+	sts, err := env.Client.AppsV1().StatefulSets(hostNS).Get(ctx, full, metav1.GetOptions{})
+	add("StatefulSet", sts, err)
+	svc, err := env.Client.CoreV1().Services(hostNS).Get(ctx, full, metav1.GetOptions{})
+	add("Service", svc, err)
+	pod, err := env.Client.CoreV1().Pods(hostNS).Get(ctx, full+"-0", metav1.GetOptions{})
+	add("Pod", pod, err)
+	kc, err := env.Client.CoreV1().Secrets(hostNS).Get(ctx, full+"-kubeconfig", metav1.GetOptions{})
+	add("Secret", kc, err)
+	releases, err := env.Client.CoreV1().Secrets(hostNS).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range releases.Items {
+		add("Secret", &releases.Items[i], nil)
+	}
+	return out
 }
 
 // TestOperatorChartInCluster: the nest-operator chart, rendered with the
