@@ -106,6 +106,9 @@ type copyOf[T metav1.Object] struct {
 	// update returns the host copy carrying want's content, or false when
 	// it cannot be updated in place (then it is replaced).
 	update func(host, want T) (T, bool)
+	// replaced, if set, is called once the copy was deleted to be replaced,
+	// to make it again at once (else the next pass makes it).
+	replaced func() error
 }
 
 // syncCopy converges one host copy: absent when not wanted; created, kept
@@ -145,14 +148,20 @@ func syncCopy[T metav1.Object](ctx context.Context, s *Syncer, c copyOf[T], ns, 
 	if c.current(c.host, want) {
 		return nil
 	}
+	replace := func() error {
+		if err := remove("replace"); err != nil || c.replaced == nil {
+			return err
+		}
+		return c.replaced()
+	}
 	updated, ok := c.update(c.host, want)
 	if !ok {
-		return remove("replace")
+		return replace()
 	}
 	maps.Copy(updated.GetAnnotations(), want.GetAnnotations())
 	_, err := c.client.Update(ctx, updated, metav1.UpdateOptions{})
 	if apierrors.IsInvalid(err) { // an immutable copy: replace it
-		return remove("replace")
+		return replace()
 	}
 	return wrap(err, "update host "+c.kind+" "+hname)
 }

@@ -254,6 +254,12 @@ func objectRefKind[T metav1.Object](obj T, kind, apiVersion string) corev1.Objec
 
 // warn records a Warning event on a virtual object, once per reason.
 func (s *Syncer) warn(ctx context.Context, obj corev1.ObjectReference, reason, message string) error {
+	return s.record(ctx, obj, corev1.EventTypeWarning, reason, message)
+}
+
+// record records an event of a type on a virtual object, once per object
+// and reason (the event's name is made of them).
+func (s *Syncer) record(ctx context.Context, obj corev1.ObjectReference, typ, reason, message string) error {
 	if obj.Name == "" {
 		return nil
 	}
@@ -264,7 +270,7 @@ func (s *Syncer) warn(ctx context.Context, obj corev1.ObjectReference, reason, m
 	ev := &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: obj.Name + "." + string(obj.UID)[:min(8, len(obj.UID))] + "." + strings.ToLower(reason), Namespace: ns},
 		InvolvedObject: obj,
-		Reason:         reason, Message: message, Type: corev1.EventTypeWarning,
+		Reason:         reason, Message: message, Type: typ,
 		Source:         corev1.EventSource{Component: "nest-syncer"},
 		FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1,
 	}

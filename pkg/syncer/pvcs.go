@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -38,15 +39,16 @@ func (s *Syncer) syncPVC(ctx context.Context, ns, name string) error {
 		// A tenant's class or volume (when those go down) is named by its
 		// host copy, which must be Nest's before the claim may use it; its
 		// sync brings the claim back.
-		var classReady, volumeReady bool
-		if class, classReady, err = s.hostClass(ctx, v.Spec.StorageClassName); err != nil {
+		var classWait, volumeWait string
+		if class, classWait, err = s.hostClass(ctx, v.Spec.StorageClassName); err != nil {
 			return err
 		}
-		if volume, volumeReady, err = s.hostVolumeName(ctx, v.Spec.VolumeName); err != nil {
+		if volume, volumeWait, err = s.hostVolumeName(ctx, v.Spec.VolumeName); err != nil {
 			return err
 		}
-		if !classReady || !volumeReady {
-			return nil
+		if wait := cmp.Or(classWait, volumeWait); wait != "" {
+			s.log.Debug("Claim waits before going to the host", "claim", ns+"/"+name, "reason", wait)
+			return s.record(ctx, objectRef(v, "PersistentVolumeClaim"), corev1.EventTypeNormal, reasonClaimPending, wait)
 		}
 	}
 	err = syncCopy(ctx, s, copyOf[*corev1.PersistentVolumeClaim]{
@@ -119,14 +121,18 @@ func (s *Syncer) translatePVC(v *corev1.PersistentVolumeClaim, hname string) *co
 	return &corev1.PersistentVolumeClaim{ObjectMeta: meta, Spec: *spec}
 }
 
+// reasonClaimPending is the reason of the (Normal) event on a virtual claim
+// that waits for its class or volume before going to the host.
+const reasonClaimPending = "WaitingForHostCopy"
+
 // hostClass is the class a host claim names: see hostClassName; nil stays
 // nil (the host's default class).
-func (s *Syncer) hostClass(ctx context.Context, class *string) (*string, bool, error) {
+func (s *Syncer) hostClass(ctx context.Context, class *string) (*string, string, error) {
 	if class == nil {
-		return nil, true, nil
+		return nil, "", nil
 	}
-	hname, ready, err := s.hostClassName(ctx, *class)
-	return &hname, ready, err
+	hname, wait, err := s.hostClassName(ctx, *class)
+	return &hname, wait, err
 }
 
 // claimVolumeUp names the tenant's volume in a virtual claim that the host

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/nestcluster/nest/pkg/names"
@@ -53,22 +54,36 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	if !haveV && haveH {
+	owned := haveH && s.ownsObject(h, ns, name)
+	if haveH && (!haveV || owned && hostOrigin(h, v) != originSame) {
 		// The lister may lag a recreation (see recreateVirtualService):
-		// losing the host copy would lose its cluster IP. Ask the apiserver.
-		live, err := s.virtual.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
-		if err == nil {
-			v, haveV = live, true
-		} else if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("read virtual service %s/%s: %w", ns, name, err)
+		// losing the host copy would lose its cluster IP. Ask the apiserver,
+		// and go on with what it says.
+		if v, err = s.liveService(ctx, ns, name); err != nil {
+			return err
 		}
+		haveV = v != nil
 	}
-	if haveH && s.ownsObject(h, ns, name) {
-		if intent, ok := h.Annotations[annotationRecreating]; ok {
-			return s.finishRecreation(ctx, v, h, intent)
+	if owned {
+		switch hostOrigin(h, v) {
+		case originRecreating:
+			return s.finishRecreation(ctx, h, h.Annotations[annotationRecreating])
+		case originReplaced:
+			// Made from an earlier service of this name, which is gone (a
+			// tenant deleted and made it again): the copy goes, with its
+			// cluster IP, and the next pass makes a fresh one. The
+			// resource version guards against a stale cache: a copy
+			// changed since (a recreation naming its new origin) stays.
+			uid, rv := h.UID, h.ResourceVersion
+			err := s.host.CoreV1().Services(s.hostNamespace).Delete(ctx, hname, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+			if err == nil {
+				s.log.Info("Host service of an earlier virtual service of the same name deleted", "service", ns+"/"+name, "host", hname)
+			}
+			return ignoreGone(err, "delete host service "+hname+" of a gone virtual service")
 		}
 	}
 	wanted := haveV && !isAPIServerService(ns, name)
+	replaced := false // h is gone: nothing to copy up from it this pass
 	err = syncCopy(ctx, s, copyOf[*corev1.Service]{
 		kind: "service", hostName: hname, client: s.host.CoreV1().Services(s.hostNamespace),
 		host: h, exists: haveH, wanted: wanted, virtual: objectRef(v, "Service"),
@@ -79,6 +94,10 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 			return ok && sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && equality.Semantic.DeepEqual(merged.Spec, h.Spec)
 		},
 		update: mergeService,
+		replaced: func() error {
+			replaced = true
+			return s.remakeHostService(ctx, ns, name, v.UID, hname)
+		},
 	}, ns, name)
 	if err != nil {
 		return err
@@ -93,7 +112,7 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 			return err
 		}
 	}
-	if !wanted || !haveH || !s.ownsObject(h, ns, name) {
+	if !wanted || !haveH || replaced || !s.ownsObject(h, ns, name) {
 		return nil
 	}
 	return s.syncServiceUp(ctx, v, h)
@@ -113,6 +132,75 @@ func (s *Syncer) translateService(v *corev1.Service, hname string) *corev1.Servi
 	h.Spec.ClusterIP, h.Spec.ClusterIPs = v.Spec.ClusterIP, v.Spec.ClusterIPs
 	h.Spec.IPFamilies, h.Spec.IPFamilyPolicy = v.Spec.IPFamilies, v.Spec.IPFamilyPolicy
 	return h
+}
+
+// liveService reads a virtual service from the apiserver, not the cache;
+// nil when there is none.
+func (s *Syncer) liveService(ctx context.Context, ns, name string) (*corev1.Service, error) {
+	live, err := s.virtual.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read virtual service %s/%s: %w", ns, name, err)
+	}
+	return live, nil
+}
+
+// origin is what a host service copy is to the virtual service of its name.
+type origin int
+
+const (
+	// originSame: made from this virtual service (its uid annotation).
+	originSame origin = iota
+	// originRecreating: a recreation of the virtual service is recorded on
+	// the copy (annotationRecreating); finishRecreation decides.
+	originRecreating
+	// originGone: no virtual service of that name: the copy goes.
+	originGone
+	// originReplaced: made from an earlier virtual service of that name,
+	// which is gone: the copy goes and a fresh one is made.
+	originReplaced
+)
+
+// hostOrigin says what the host copy h (Nest's) is to the virtual service
+// v (nil when there is none), as read from the apiserver when it matters.
+func hostOrigin(h, v *corev1.Service) origin {
+	switch {
+	case h.Annotations[annotationRecreating] != "":
+		return originRecreating
+	case v == nil:
+		return originGone
+	case h.Annotations[names.AnnotationVirtualUID] != string(v.UID):
+		return originReplaced
+	}
+	return originSame
+}
+
+// remakeHostService makes the host copy of a virtual service again right
+// after the old copy was deleted to be replaced (an immutable field
+// changed), if the virtual service is still the one it was made from, as
+// the apiserver (not the cache) says: a tenant's delete that landed
+// meanwhile is not undone. One that lands after this read and before the
+// create leaves a copy whose virtual service is gone, and the virtual
+// delete's pass removes it (syncService asks the apiserver).
+func (s *Syncer) remakeHostService(ctx context.Context, ns, name string, uid types.UID, hname string) error {
+	at(s.hooks.beforeHostRemake, ns, name)
+	live, err := s.liveService(ctx, ns, name)
+	if err != nil || live == nil || live.UID != uid || live.DeletionTimestamp != nil {
+		return err
+	}
+	at(s.hooks.afterHostRecheck, ns, name)
+	services := s.host.CoreV1().Services(s.hostNamespace)
+	want := s.translateService(live, hname)
+	_, err = services.Create(ctx, want, metav1.CreateOptions{})
+	if apierrors.IsInvalid(err) {
+		_, err = services.Create(ctx, hostAllocated(want), metav1.CreateOptions{})
+	}
+	if apierrors.IsAlreadyExists(err) { // made meanwhile, or not Nest's: the next pass sees
+		return nil
+	}
+	return wrap(err, "make host service "+hname+" again")
 }
 
 // hostAllocated is a host service left to the host to allocate: its IP or
@@ -185,7 +273,8 @@ func nodePorts(svc *corev1.Service) map[string]int32 {
 // its cluster IP, node ports and load-balancer status.
 func (s *Syncer) syncServiceUp(ctx context.Context, v, h *corev1.Service) error {
 	hostIP, virtualIP := h.Spec.ClusterIP, v.Spec.ClusterIP
-	if hostIP != "" && hostIP != corev1.ClusterIPNone && virtualIP != corev1.ClusterIPNone && virtualIP != hostIP {
+	hasIP := func(ip string) bool { return ip != "" && ip != corev1.ClusterIPNone }
+	if hasIP(hostIP) && hasIP(virtualIP) && virtualIP != hostIP {
 		return s.recreateVirtualService(ctx, v, h)
 	}
 	hostPorts := nodePorts(h)
@@ -250,39 +339,101 @@ func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Servic
 		// No service of that name at all: the tenant deleted it after the
 		// intent was written. Its delete wins: the intent goes, and so
 		// does the host copy, on the next pass.
-		return s.dropRecreationIntent(ctx, h)
+		return s.dropRecreationIntent(ctx, h, "")
 	}
 	if err != nil {
 		return ignoreGone(err, fmt.Sprintf("delete virtual service %s/%s to give it its host cluster IP", v.Namespace, v.Name))
 	}
-	refused, err := createServiceAnyIP(ctx, services, again)
+	return s.createRecorded(ctx, h, again)
+}
+
+// createRecorded creates the virtual service a recreation recorded on its
+// host copy h, then drops the record in the same pass, naming the new
+// service as the copy's origin. What the apiserver (not the cache) shows
+// between the delete and the create decides (recreationStep): a tenant's
+// new service of that name, or its namespace going, is not overridden.
+func (s *Syncer) createRecorded(ctx context.Context, h, again *corev1.Service) error {
+	at(s.hooks.beforeRecreate, again.Namespace, again.Name)
+	live, err := s.liveService(ctx, again.Namespace, again.Name)
 	if err != nil {
-		return fmt.Errorf("recreate virtual service %s/%s: %w", v.Namespace, v.Name, err)
+		return err
+	}
+	nsObj, err := s.virtual.CoreV1().Namespaces().Get(ctx, again.Namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		nsObj, err = nil, nil
+	}
+	if err != nil {
+		return fmt.Errorf("read virtual namespace %s: %w", again.Namespace, err)
+	}
+	switch recreationStep(live, nsObj) {
+	case stepAdopt: // a service of that name exists: the next pass sees to its copy
+		return s.dropRecreationIntent(ctx, h, "")
+	case stepAbandon:
+		s.log.Info("Virtual service not recreated: its namespace is going", "service", again.Namespace+"/"+again.Name)
+		return s.dropRecreationIntent(ctx, h, "")
+	}
+	made, refused, err := createServiceAnyIP(ctx, s.virtual.CoreV1().Services(again.Namespace), again)
+	if err != nil {
+		return fmt.Errorf("recreate virtual service %s/%s: %w", again.Namespace, again.Name, err)
+	}
+	at(s.hooks.afterRecreate, again.Namespace, again.Name)
+	if err := s.dropRecreationIntent(ctx, h, made.UID); err != nil {
+		return err
 	}
 	if refused != nil {
 		// It has another IP for now; it moves to the host's on a later pass.
-		return fmt.Errorf("recreate virtual service %s/%s with cluster IP %s: %w", v.Namespace, v.Name, h.Spec.ClusterIP, refused)
+		return fmt.Errorf("recreate virtual service %s/%s with cluster IP %s: %w", again.Namespace, again.Name, again.Spec.ClusterIP, refused)
 	}
-	s.log.Info("Virtual service moved to its host cluster IP", "service", v.Namespace+"/"+v.Name, "clusterIP", h.Spec.ClusterIP)
-	return nil // the create's event brings us back to drop the intent
+	s.log.Info("Virtual service moved to its host cluster IP", "service", again.Namespace+"/"+again.Name, "clusterIP", again.Spec.ClusterIP)
+	return nil
+}
+
+// step is what a recreation does once the old virtual service is deleted.
+type step int
+
+const (
+	stepCreate  step = iota // create the service from the record
+	stepAdopt               // a service of that name exists (the tenant made one): keep it, drop the record
+	stepAbandon             // the namespace is gone or going: create nothing, drop the record (the copy goes)
+)
+
+// recreationStep decides a recreation's next step from the live virtual
+// service of the name (nil: none) and its namespace (nil: gone).
+func recreationStep(live *corev1.Service, ns *corev1.Namespace) step {
+	switch {
+	case live != nil:
+		return stepAdopt
+	case ns == nil || ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating:
+		return stepAbandon
+	}
+	return stepCreate
 }
 
 // createServiceAnyIP creates a virtual service with the cluster IP it asks
 // for or, when that is refused (taken meanwhile), with any IP: the tenant is
-// never left without its service. refused says why the asked IP was not
-// taken; err, that the service could not be made at all. A service that
-// exists already counts as made.
-func createServiceAnyIP(ctx context.Context, services corev1client.ServiceInterface, svc *corev1.Service) (refused, err error) {
-	_, refused = services.Create(ctx, svc, metav1.CreateOptions{})
-	if refused == nil || apierrors.IsAlreadyExists(refused) {
-		return nil, nil
+// never left without its service. made is the service; refused says why
+// the asked IP was not taken; err, that the service could not be made at
+// all. A service that exists already counts as made (the one read back).
+func createServiceAnyIP(ctx context.Context, services corev1client.ServiceInterface, svc *corev1.Service) (made *corev1.Service, refused, err error) {
+	made, refused = services.Create(ctx, svc, metav1.CreateOptions{})
+	if refused == nil {
+		return made, nil, nil
+	}
+	if apierrors.IsAlreadyExists(refused) {
+		made, err = services.Get(ctx, svc.Name, metav1.GetOptions{})
+		return made, nil, wrap(err, "read service "+svc.Namespace+"/"+svc.Name)
 	}
 	anyIP := svc.DeepCopy()
 	anyIP.Spec.ClusterIP, anyIP.Spec.ClusterIPs = "", nil
-	if _, err := services.Create(ctx, anyIP, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return refused, fmt.Errorf("%w (with cluster IP %s: %v)", err, svc.Spec.ClusterIP, refused)
+	made, err = services.Create(ctx, anyIP, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		made, err = services.Get(ctx, svc.Name, metav1.GetOptions{})
+		return made, refused, wrap(err, "read service "+svc.Namespace+"/"+svc.Name)
 	}
-	return refused, nil
+	if err != nil {
+		return nil, refused, fmt.Errorf("%w (with cluster IP %s: %v)", err, svc.Spec.ClusterIP, refused)
+	}
+	return made, refused, nil
 }
 
 // leakedIPAge is how old an IP allocation without its service must be
@@ -326,29 +477,32 @@ func (s *Syncer) claimableIP(ctx context.Context, ip string) error {
 // until the new one exists: the recreation survives a crash in between.
 const annotationRecreating = names.Domain + "/recreating"
 
-// finishRecreation completes a recreation the host copy records: the
-// virtual service is created from the intent if it is missing, and the
-// intent dropped once it exists.
-func (s *Syncer) finishRecreation(ctx context.Context, v, h *corev1.Service, intent string) error {
-	if v == nil {
-		var again corev1.Service
-		if err := json.Unmarshal([]byte(intent), &again); err != nil {
-			return fmt.Errorf("recreation recorded on host service %s: %w", h.Name, err)
-		}
-		if _, err := createServiceAnyIP(ctx, s.virtual.CoreV1().Services(again.Namespace), &again); err != nil {
-			return fmt.Errorf("finish recreating virtual service %s/%s: %w", again.Namespace, again.Name, err)
-		}
-		s.log.Info("Virtual service recreated after an interruption", "service", again.Namespace+"/"+again.Name)
-		return nil // its event brings us back to drop the intent
+// finishRecreation completes a recreation the host copy records, after a
+// crash (or a failed pass) between the virtual delete and dropping the
+// record: the virtual service, as the apiserver shows it, is created from
+// the record if it is missing (createRecorded decides), and the record is
+// dropped, naming the service as the copy's origin.
+func (s *Syncer) finishRecreation(ctx context.Context, h *corev1.Service, intent string) error {
+	var again corev1.Service
+	if err := json.Unmarshal([]byte(intent), &again); err != nil {
+		return fmt.Errorf("recreation recorded on host service %s: %w", h.Name, err)
 	}
-	return s.dropRecreationIntent(ctx, h)
+	live, err := s.liveService(ctx, again.Namespace, again.Name)
+	if err != nil {
+		return err
+	}
+	if live != nil {
+		return s.dropRecreationIntent(ctx, h, live.UID)
+	}
+	s.log.Info("Finishing the recreation of a virtual service after an interruption", "service", again.Namespace+"/"+again.Name)
+	return s.createRecorded(ctx, h, &again)
 }
 
 // dropRecreationIntent removes annotationRecreating from a host service
 // (h is the copy before the intent was written or as read since: its
-// resource version may be stale, then the update conflicts and the next
-// pass, which reads the intent again, decides anew).
-func (s *Syncer) dropRecreationIntent(ctx context.Context, h *corev1.Service) error {
+// resource version may be stale, so it is read again) and, when origin is
+// set, names that virtual service as the copy's origin.
+func (s *Syncer) dropRecreationIntent(ctx context.Context, h *corev1.Service, origin types.UID) error {
 	current, err := s.host.CoreV1().Services(s.hostNamespace).Get(ctx, h.Name, metav1.GetOptions{})
 	if err != nil {
 		return ignoreGone(err, "read host service "+h.Name)
@@ -358,7 +512,13 @@ func (s *Syncer) dropRecreationIntent(ctx context.Context, h *corev1.Service) er
 	}
 	done := current.DeepCopy()
 	delete(done.Annotations, annotationRecreating)
+	if origin != "" {
+		done.Annotations[names.AnnotationVirtualUID] = string(origin)
+	}
 	_, err = s.host.CoreV1().Services(s.hostNamespace).Update(ctx, done, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("drop the recreation intent of host service %s: %w", h.Name, err) // retried: the record must not outlive the create
+	}
 	return ignoreGone(err, "drop the recreation intent of host service "+h.Name)
 }
 

@@ -220,39 +220,72 @@ func (s *Syncer) syncStorageClass(ctx context.Context, name string) error {
 }
 
 // hostClassName is the class a host claim or volume names for a virtual
-// class name: the host copy of a tenant's class when storage classes are
-// synced down and the virtual cluster has that class (asked of the
-// apiserver when the cache does not show it yet), else the name unchanged
-// (a host class, known by name or copied up). ready reports whether that
-// host copy exists and is Nest's.
-func (s *Syncer) hostClassName(ctx context.Context, name string) (hname string, ready bool, err error) {
+// class name: with storage classes synced down, the host copy of the
+// tenant's class (the virtual class is asked of the apiserver when the
+// cache does not show it yet); else the name unchanged (a host class,
+// known by name or copied up). wait says why a claim must not go to the
+// host yet (see classWait), "" when it may.
+func (s *Syncer) hostClassName(ctx context.Context, name string) (hname, wait string, err error) {
 	if name == "" || !s.enabled(kindStorageClass) {
-		return name, true, nil
+		return name, "", nil
 	}
-	_, ok, err := found(s.tenantStorageClasses.Get(name))
-	if err == nil && !ok {
-		_, ok, err = found(s.virtual.StorageV1().StorageClasses().Get(ctx, name, metav1.GetOptions{}))
+	_, tenantHas, err := found(s.tenantStorageClasses.Get(name))
+	if err == nil && !tenantHas {
+		_, tenantHas, err = found(s.virtual.StorageV1().StorageClasses().Get(ctx, name, metav1.GetOptions{}))
 	}
-	if err != nil || !ok {
-		return name, true, wrap(err, "read virtual storage class "+name)
+	if err != nil {
+		return name, "", wrap(err, "read virtual storage class "+name)
 	}
 	hname = s.clusterHostName(name)
-	h, have, err := found(s.hostStorageClassCopies.Get(hname))
-	return hname, have && s.ownsObject(h, "", name), err
+	copy, haveCopy, err := found(s.hostStorageClassCopies.Get(hname))
+	if err != nil {
+		return hname, "", err
+	}
+	if !haveCopy {
+		copy = nil
+	}
+	return hname, s.classWait(name, tenantHas, copy), nil
+}
+
+// classWait says why a claim naming the tenant's class name (storage
+// classes synced down) must wait, or "": the class must exist in the
+// virtual cluster (a claim made before its class would otherwise reach the
+// host naming a host class of that name, or none) and its host copy (nil
+// when missing) must exist and be Nest's. The class's sync brings the
+// waiting claims back (enqueueClaims).
+func (s *Syncer) classWait(name string, tenantHas bool, copy *storagev1.StorageClass) string {
+	hname := s.clusterHostName(name)
+	switch {
+	case !tenantHas:
+		return fmt.Sprintf("waits for storage class %q: the virtual cluster has no such class yet (storage classes are synced to the host: the claim goes once the class and its host copy %s exist)", name, hname)
+	case copy == nil:
+		return fmt.Sprintf("waits for storage class %q: its host copy %s is not made yet", name, hname)
+	case !s.ownsObject(copy, "", name):
+		return fmt.Sprintf("waits for storage class %q: host storage class %s exists and is not managed by Nest", name, hname)
+	}
+	return ""
 }
 
 // hostVolumeName is the volume a host claim names for its virtual claim's
 // volumeName: the host copy of the tenant's volume when volumes are synced
-// down (ready once that copy exists and is Nest's; a volume the virtual
-// cluster does not have yet is waited for), else none (a tenant may not
-// pick host volumes).
-func (s *Syncer) hostVolumeName(ctx context.Context, name string) (hname string, ready bool, err error) {
+// down (wait is "" once that copy exists and is Nest's; a volume the
+// virtual cluster does not have yet is waited for), else none (a tenant may
+// not pick host volumes).
+func (s *Syncer) hostVolumeName(ctx context.Context, name string) (hname, wait string, err error) {
 	if name == "" || !s.enabled(kindPV) {
-		return "", true, nil
+		return "", "", nil
 	}
 	hname = s.clusterHostName(name)
 	h, have, err := found(s.hostPVs.Get(hname))
-	return hname, have && s.ownsObject(h, "", name), err
+	switch {
+	case err != nil:
+		return hname, "", err
+	case !have:
+		return hname, fmt.Sprintf("waits for persistent volume %q: its host copy %s is not made yet", name, hname), nil
+	case !s.ownsObject(h, "", name):
+		return hname, fmt.Sprintf("waits for persistent volume %q: host volume %s exists and is not managed by Nest", name, hname), nil
+	}
+	return hname, "", nil
 }
 
 // volumeRefusal says why a tenant's volume may not go to the host, or "":
@@ -403,6 +436,8 @@ func (s *Syncer) syncPV(ctx context.Context, name string) error {
 		if ns, claim, ok := s.volumeClaim(v); ok {
 			hostClaim = s.hostObjectName(ns, claim)
 		}
+		// A volume need not wait for its class: its copy names the
+		// class's host name at once, and the host binds by name.
 		if hostClass, _, err = s.hostClassName(ctx, v.Spec.StorageClassName); err != nil {
 			return err
 		}

@@ -10,7 +10,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/nestcluster/nest/pkg/config"
@@ -245,5 +248,91 @@ func TestPriorityClassesUp(t *testing.T) {
 	if c.Name != "batch-low" || c.Value != -10 || c.GlobalDefault || c.Description != "for batch" || *c.PreemptionPolicy != never ||
 		c.Labels["nest.dev/managed-by"] != "nest" || c.Labels["team"] != "infra" || c.UID != "" || c.ResourceVersion != "" || len(h.Labels) != 1 {
 		t.Fatalf("copy %+v of %+v", c, h)
+	}
+}
+
+// TestClaimWaitsForItsClass: with storage classes (volumes) synced down, a
+// claim goes to the host only once the tenant's class (volume) exists and
+// its host copy is Nest's, named by that copy; a class that is not synced
+// (the kind off) is the host's, named as it is, and never waited for.
+func TestClaimWaitsForItsClass(t *testing.T) {
+	t.Parallel()
+	indexer := func(objs ...metav1.Object) cache.Indexer {
+		ix := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+		for _, o := range objs {
+			if err := ix.Add(o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ix
+	}
+	owner := syncerWith(kindStorageClass, kindPV)
+	copyOfClass := func(name string) *storagev1.StorageClass {
+		v := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name, UID: "u-" + types.UID(name)}}
+		return owner.translateStorageClass(v, owner.clusterHostName(name))
+	}
+	copyOfVolume := func(name string) *corev1.PersistentVolume {
+		v := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name, UID: "u-" + types.UID(name)}}
+		return owner.translatePV(v, owner.clusterHostName(name), noClaim, "")
+	}
+	with := func(s *Syncer) *Syncer {
+		s.tenantStorageClasses = storagelisters.NewStorageClassLister(indexer(
+			&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}},
+			&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "slow"}},
+			&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "taken"}}))
+		s.hostStorageClassCopies = storagelisters.NewStorageClassLister(indexer(
+			copyOfClass("fast"),
+			&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "taken-x-dev"}})) // a host admin's
+		s.hostPVs = corelisters.NewPersistentVolumeLister(indexer(
+			copyOfVolume("disk1"),
+			&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "held-x-dev"}}))
+		return s
+	}
+	tests := []struct {
+		name             string
+		s                *Syncer
+		class, volume    string
+		wantClass        string
+		wantVolume       string
+		wantWait         string // substring; "" means the claim goes now
+		tenantHasNoClass bool   // the claim came before its class (the cache and the apiserver miss it)
+	}{
+		{"classes not synced: a host class, as named", with(syncerWith()), "standard", "", "standard", "", "", false},
+		{"no class: the host's default", with(syncerWith(kindStorageClass)), "", "", "", "", "", false},
+		{"the tenant's class and its copy: named by the copy", with(syncerWith(kindStorageClass)), "fast", "", "fast-x-dev", "", "", false},
+		{"class before its host copy", with(syncerWith(kindStorageClass)), "slow", "", "slow-x-dev", "", `host copy slow-x-dev is not made yet`, false},
+		{"claim before its class", with(syncerWith(kindStorageClass)), "later", "", "later-x-dev", "", `the virtual cluster has no such class yet`, true},
+		{"a host class of the translated name, not Nest's", with(syncerWith(kindStorageClass)), "taken", "", "taken-x-dev", "", `taken-x-dev exists and is not managed by Nest`, false},
+		{"volumes not synced: volumeName dropped", with(syncerWith(kindStorageClass)), "fast", "disk1", "fast-x-dev", "", "", false},
+		{"the tenant's volume and its copy", with(syncerWith(kindStorageClass, kindPV)), "fast", "disk1", "fast-x-dev", "disk1-x-dev", "", false},
+		{"volume before its host copy", with(syncerWith(kindStorageClass, kindPV)), "fast", "disk9", "fast-x-dev", "disk9-x-dev", `persistent volume "disk9": its host copy disk9-x-dev is not made yet`, false},
+		{"a host volume of the translated name, not Nest's", with(syncerWith(kindStorageClass, kindPV)), "fast", "held", "fast-x-dev", "held-x-dev", `held-x-dev exists and is not managed by Nest`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var class string
+			var classWait string
+			if tt.tenantHasNoClass {
+				// hostClassName would ask the apiserver (test/e2e covers it).
+				class, classWait = tt.s.clusterHostName(tt.class), tt.s.classWait(tt.class, false, nil)
+			} else {
+				var err error
+				if class, classWait, err = tt.s.hostClassName(t.Context(), tt.class); err != nil {
+					t.Fatal(err)
+				}
+			}
+			volume, volumeWait, err := tt.s.hostVolumeName(t.Context(), tt.volume)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait := classWait + volumeWait
+			if class != tt.wantClass || volume != tt.wantVolume {
+				t.Errorf("host class %q volume %q, want %q %q", class, volume, tt.wantClass, tt.wantVolume)
+			}
+			if tt.wantWait == "" && wait != "" || !strings.Contains(wait, tt.wantWait) {
+				t.Errorf("wait %q, want %q", wait, tt.wantWait)
+			}
+		})
 	}
 }

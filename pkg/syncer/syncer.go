@@ -103,6 +103,23 @@ type Syncer struct {
 	fromHostListers
 	storageListers
 	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
+	hooks     syncHooks       // test seams; unset in production
+}
+
+// syncHooks let a test run a tenant's writes at exact points between two
+// API calls of a sync (services.go); unset (nil) in production.
+type syncHooks struct {
+	beforeRecreate   func(ns, name string) // a recreation deleted the virtual service, before the recheck
+	afterRecreate    func(ns, name string) // a recreation created it again, before its record is dropped
+	beforeHostRemake func(ns, name string) // a host copy was deleted to be replaced, before the recheck
+	afterHostRecheck func(ns, name string) // that recheck found the virtual service, before the create
+}
+
+// at runs a hook if it is set.
+func at(hook func(ns, name string), ns, name string) {
+	if hook != nil {
+		hook(ns, name)
+	}
 }
 
 // Hook runs the syncer inside a control plane; it does nothing when the

@@ -20,8 +20,9 @@ import (
 	"github.com/nestcluster/nest/pkg/lifecycle"
 )
 
-// waitForWarning waits for a Warning event of reason on the virtual object
-// name (cluster-scoped objects' events are in default).
+// waitForWarning waits for an event of reason (Warning, or Normal for the
+// syncer's pending notes) on the virtual object name (cluster-scoped
+// objects' events are in default).
 func waitForWarning(t *testing.T, client kubernetes.Interface, name, reason string) {
 	t.Helper()
 	testenv.Eventually(t, time.Minute, "a "+reason+" warning on "+name, func() (bool, error) {
@@ -34,7 +35,8 @@ func waitForWarning(t *testing.T, client kubernetes.Interface, name, reason stri
 // down, a tenant's class and volumes reach the host under names of this
 // cluster (never the host's default class), claims name them, the host
 // binds a volume to the claim its claimRef names and to the claim naming it
-// by volumeName, and the binding and phases come back up. Host objects of
+// by volumeName, and the binding and phases come back up. A claim made
+// before its class waits (no host claim) and then names the class's copy. Host objects of
 // the translated names that Nest did not make are left alone (a warning
 // event, no claim using them). Deleting the cluster removes the grant and
 // the copies.
@@ -213,6 +215,31 @@ func TestSyncerStorageDown(t *testing.T) {
 				t.Fatalf("host claim %s using a host object not Nest's: %v", name, err)
 			}
 		}
+	})
+
+	t.Run("a claim made before its class waits for it, then names its copy", func(t *testing.T) {
+		create("claim early of class later (not made yet)", func() error {
+			_, err := client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim("early", "later", ""), metav1.CreateOptions{})
+			return err
+		})
+		waitForWarning(t, client, "early", "WaitingForHostCopy") // a Normal event: the syncer saw the claim
+		if _, err := env.Client.CoreV1().PersistentVolumeClaims(vc.HostNamespace).Get(ctx, "early-x-default-x-stor", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("host claim made before its class: %v", err)
+		}
+		create("class later", func() error {
+			_, err := client.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "later"}, Provisioner: "example.com/none"}, metav1.CreateOptions{})
+			return err
+		})
+		testenv.Eventually(t, time.Minute, "host claim early naming later-x-stor", func() (bool, error) {
+			hc, err := env.Client.CoreV1().PersistentVolumeClaims(vc.HostNamespace).Get(ctx, "early-x-default-x-stor", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			if hc.Spec.StorageClassName == nil || *hc.Spec.StorageClassName != "later-x-stor" {
+				t.Fatalf("host claim names class %v, want later-x-stor", hc.Spec.StorageClassName)
+			}
+			return true, nil
+		})
 	})
 
 	t.Run("a deleted volume goes from the host", func(t *testing.T) {
