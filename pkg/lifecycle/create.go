@@ -125,11 +125,18 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 			return nil, err
 		}
 	}
-	// Only opt-in kinds that are cluster-scoped on the host need more.
-	if err := hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync)); err != nil {
+	// Only opt-in kinds that are cluster-scoped on the host need more. The
+	// chart renders its own ClusterRole (cluster-scoped kinds and node
+	// reads) for its own service account; the reads of mapped host
+	// services in other namespaces are granted here to whichever account
+	// the control plane runs as.
+	account, readNodes := hostaccess.Name, readsHostNodes(cfg)
+	if opts.Runtime == RuntimePod {
+		account, readNodes = chartServiceAccount(name, opts.ChartValues), false
+	} else if err := hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync)); err != nil {
 		return nil, err
 	}
-	if err := hostaccess.EnsureGrants(ctx, host, namespace, hostaccess.Name, name, serviceReads(cfg), readsHostNodes(cfg)); errors.Is(err, hostaccess.ErrNodeGrantForbidden) {
+	if err := hostaccess.EnsureGrants(ctx, host, namespace, account, name, serviceReads(cfg), readNodes); errors.Is(err, hostaccess.ErrNodeGrantForbidden) {
 		p.logger.Warn("Virtual nodes will show generated data: these host credentials may not grant reading nodes", "error", err)
 	} else if err != nil {
 		return nil, err

@@ -36,6 +36,17 @@ func chartFullname(release string) string {
 	return release + "-nest"
 }
 
+// chartServiceAccount is the chart's "nest.serviceAccountName": the
+// account its control plane runs as.
+func chartServiceAccount(release string, values map[string]any) string {
+	if sa, ok := values["serviceAccount"].(map[string]any); ok {
+		if name, ok := sa["name"].(string); ok && name != "" {
+			return name
+		}
+	}
+	return chartFullname(release)
+}
+
 // chartValues are the release values: the user's, then the cluster's name
 // and nest.yaml, which win.
 func chartValues(name string, cfg *config.Config, user map[string]any) (map[string]any, error) {

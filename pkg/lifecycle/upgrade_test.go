@@ -84,3 +84,26 @@ func TestChartValues(t *testing.T) {
 		}
 	}
 }
+
+// TestChartServiceAccount: the account the chart's control plane runs as,
+// which the grants outside the namespace name.
+func TestChartServiceAccount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, release string
+		values        map[string]any
+		want          string
+	}{
+		{name: "default", release: "dev", want: "dev-nest"},
+		{name: "release naming nest", release: "nest-a", want: "nest-a"},
+		{name: "named by the values", release: "dev", values: map[string]any{"serviceAccount": map[string]any{"name": "mine"}}, want: "mine"},
+		{name: "empty name", release: "dev", values: map[string]any{"serviceAccount": map[string]any{"name": ""}}, want: "dev-nest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := chartServiceAccount(tt.release, tt.values); got != tt.want {
+				t.Errorf("chartServiceAccount = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
