@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -159,30 +160,15 @@ func (c *Config) listPods(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, r, err)
 		return
 	}
-	for i := range pods {
-		pods[i].TypeMeta = metav1.TypeMeta{}
-	}
 	writeJSON(w, http.StatusOK, &metricsv1beta1.PodMetricsList{
-		TypeMeta: metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: Group + "/" + Version},
-		Items:    nonNil(pods),
+		TypeMeta: listTypeMeta("PodMetricsList"),
+		Items:    listItems(pods),
 	})
 }
 
 func (c *Config) getPod(w http.ResponseWriter, r *http.Request) {
-	ns, name := r.PathValue("namespace"), r.PathValue("name")
-	pods, err := c.Source.Pods(r.Context(), ns, labels.Everything())
-	if err != nil {
-		c.writeError(w, r, err)
-		return
-	}
-	for _, p := range pods {
-		if p.Name == name {
-			p.TypeMeta = metav1.TypeMeta{Kind: "PodMetrics", APIVersion: Group + "/" + Version}
-			writeJSON(w, http.StatusOK, &p)
-			return
-		}
-	}
-	writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("podmetrics.metrics.k8s.io %q not found", name))
+	pods, err := c.Source.Pods(r.Context(), r.PathValue("namespace"), labels.Everything())
+	writeOne(c, w, r, pods, err, "PodMetrics", "podmetrics")
 }
 
 func (c *Config) listNodes(w http.ResponseWriter, r *http.Request) {
@@ -195,32 +181,58 @@ func (c *Config) listNodes(w http.ResponseWriter, r *http.Request) {
 		c.writeError(w, r, err)
 		return
 	}
-	for i := range nodes {
-		nodes[i].TypeMeta = metav1.TypeMeta{}
-	}
 	writeJSON(w, http.StatusOK, &metricsv1beta1.NodeMetricsList{
-		TypeMeta: metav1.TypeMeta{Kind: "NodeMetricsList", APIVersion: Group + "/" + Version},
-		Items:    nonNil(nodes),
+		TypeMeta: listTypeMeta("NodeMetricsList"),
+		Items:    listItems(nodes),
 	})
 }
 
 func (c *Config) getNode(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
 	nodes, err := c.Source.Nodes(r.Context(), labels.Everything())
+	writeOne(c, w, r, nodes, err, "NodeMetrics", "nodemetrics")
+}
+
+// metricsObject is a pointer to PodMetrics or NodeMetrics: both embed
+// TypeMeta and ObjectMeta, so one code path serves either.
+type metricsObject[T any] interface {
+	*T
+	GetName() string
+	SetGroupVersionKind(schema.GroupVersionKind)
+}
+
+func listTypeMeta(kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{Kind: kind, APIVersion: Group + "/" + Version}
+}
+
+// listItems clears the items' TypeMeta, as the apiserver's lists do, and
+// never returns nil (an empty list is "items": [], not null).
+func listItems[T any, PT metricsObject[T]](items []T) []T {
+	for i := range items {
+		PT(&items[i]).SetGroupVersionKind(schema.GroupVersionKind{})
+	}
+	if items == nil {
+		return []T{}
+	}
+	return items
+}
+
+// writeOne writes the item named by the request's path, or a NotFound
+// status naming resource.
+func writeOne[T any, PT metricsObject[T]](c *Config, w http.ResponseWriter, r *http.Request, items []T, err error, kind, resource string) {
 	if err != nil {
 		c.writeError(w, r, err)
 		return
 	}
-	for _, n := range nodes {
-		if n.Name == name {
-			n.TypeMeta = metav1.TypeMeta{Kind: "NodeMetrics", APIVersion: Group + "/" + Version}
-			writeJSON(w, http.StatusOK, &n)
+	name := r.PathValue("name")
+	for i := range items {
+		if item := PT(&items[i]); item.GetName() == name {
+			item.SetGroupVersionKind(schema.GroupVersionKind{Group: Group, Version: Version, Kind: kind})
+			writeJSON(w, http.StatusOK, item)
 			return
 		}
 	}
-	writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("nodemetrics.metrics.k8s.io %q not found", name))
+	writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, fmt.Sprintf("%s.%s %q not found", resource, Group, name))
 }
-
 func labelSelector(w http.ResponseWriter, r *http.Request) (labels.Selector, bool) {
 	s, err := labels.Parse(r.URL.Query().Get("labelSelector"))
 	if err != nil {
@@ -228,13 +240,6 @@ func labelSelector(w http.ResponseWriter, r *http.Request) (labels.Selector, boo
 		return nil, false
 	}
 	return s, true
-}
-
-func nonNil[T any](items []T) []T {
-	if items == nil {
-		return []T{}
-	}
-	return items
 }
 
 func (c *Config) writeError(w http.ResponseWriter, r *http.Request, err error) {
