@@ -19,9 +19,6 @@ import (
 
 // TestAPI runs the behaviour cases against SQLite and PostgreSQL.
 func TestAPI(t *testing.T) {
-	withHub := func(run func(*testing.T, *hub)) func(*testing.T, *store.Store) {
-		return func(t *testing.T, s *store.Store) { run(t, newHub(t, s)) }
-	}
 	storetest.RunBoth(t, []storetest.Case{
 		{Name: "objects have resourceVersions and stale updates conflict", Run: withHub(testOptimisticConcurrency)},
 		{Name: "concurrent updates never lose one", Run: withHub(testConcurrentUpdates)},

@@ -26,6 +26,11 @@ type hub struct {
 	fleet   *testFleet
 }
 
+// withHub adapts a case on a hub to storetest's cases on a store.
+func withHub(run func(*testing.T, *hub)) func(*testing.T, *store.Store) {
+	return func(t *testing.T, s *store.Store) { run(t, newHub(t, s)) }
+}
+
 func newHub(t *testing.T, s *store.Store, mutate ...func(*api.Config)) *hub {
 	t.Helper()
 	ctx := context.Background()

@@ -18,9 +18,6 @@ import (
 // TestFleetAPI runs the host cluster, cluster group and virtual cluster
 // cases against SQLite and PostgreSQL.
 func TestFleetAPI(t *testing.T) {
-	withHub := func(run func(*testing.T, *hub)) func(*testing.T, *store.Store) {
-		return func(t *testing.T, s *store.Store) { run(t, newHub(t, s)) }
-	}
 	storetest.RunBoth(t, []storetest.Case{
 		{Name: "bad input names the field", Run: withHub(testFleetValidation)},
 		{Name: "host kubeconfigs are never returned", Run: withHub(testHostKubeconfigHidden)},

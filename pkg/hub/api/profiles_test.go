@@ -33,9 +33,6 @@ func storeProfile(t *testing.T, s *store.Store, name, version string) string {
 // TestClusterProfilesAPI runs the cluster profile cases against SQLite and
 // PostgreSQL.
 func TestClusterProfilesAPI(t *testing.T) {
-	withHub := func(run func(*testing.T, *hub)) func(*testing.T, *store.Store) {
-		return func(t *testing.T, s *store.Store) { run(t, newHub(t, s)) }
-	}
 	storetest.RunBoth(t, []storetest.Case{
 		{Name: "bad profiles name the field", Run: withHub(testProfileValidation)},
 		{Name: "versions are appended and immutable", Run: withHub(testProfileVersionsAPI)},
