@@ -1,33 +1,15 @@
 package api_test
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nestcluster/nest/pkg/hub/api"
 	"github.com/nestcluster/nest/pkg/hub/auth"
 	"github.com/nestcluster/nest/pkg/hub/store/storetest"
 	nestlog "github.com/nestcluster/nest/pkg/log"
+	"github.com/nestcluster/nest/pkg/log/logtest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestNoSecretsInLogs captures the API's log, at its most verbose, while
 // every kind of secret passes through it (API keys made, used and
@@ -35,7 +17,7 @@ func (l *lockedBuffer) String() string {
 // virtual cluster's kubeconfig), and scans it for each of them.
 func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	h := newHub(t, storetest.SQLite.Open(t), func(c *api.Config) { c.Logger = nestlog.New(&logs, 10) })
 	const password = "correct horse battery staple"
 	f := newFleet(t, h, map[string]any{"cpu": "1"}, "8")

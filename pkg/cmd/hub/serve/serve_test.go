@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nestcluster/nest/pkg/cmd"
 	"github.com/nestcluster/nest/pkg/cmd/hub/serve"
+	"github.com/nestcluster/nest/pkg/log/logtest"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -42,29 +42,11 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServe runs the verb until the admin key shows on stderr, then stops
 // it as SIGTERM would (by cancelling its context).
 func TestServe(t *testing.T) {
 	t.Parallel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr logtest.Buffer
 	dir := t.TempDir()
 	c := serve.NewCommand(cmd.IOStreams{Out: &stdout, ErrOut: &stderr}, &cmd.GlobalFlags{})
 	c.SetArgs([]string{"--data-dir", dir, "--addr", "127.0.0.1:0"})
