@@ -251,6 +251,19 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 // state of the previous one, as a restarted pod finds its claim's.
 func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string) func() {
 	t.Helper()
+	return runChartPodWith(t, env, ns, podName, stateDir, runnerOptions{})
+}
+
+// runnerOptions change what the pod runner rewrites.
+type runnerOptions struct {
+	// keepPublishedURLs publishes the pod's own URLs (the Service's
+	// in-cluster names, unreachable from here) instead of the runner's
+	// loopback addresses: the port-forward test reaches it through KWOK.
+	keepPublishedURLs bool
+}
+
+func runChartPodWith(t *testing.T, env *testenv.Env, ns, podName, stateDir string, ro runnerOptions) func() {
+	t.Helper()
 	ctx := context.Background()
 	pod, err := env.Client.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
 	if err != nil {
@@ -301,13 +314,17 @@ func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string)
 		case "--host-in-cluster":
 			a = "--host-kubeconfig=" + hostKubeconfig
 		case "--kubeconfig-server":
-			a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
+			if !ro.keepPublishedURLs {
+				a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
+			}
 		case "--dns-listen":
 			a = "--dns-listen=127.0.0.1:0"
 		case "--admin-port":
 			a = "--admin-port=" + strconv.Itoa(adminPort)
 		case "--admin-server":
-			a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
+			if !ro.keepPublishedURLs {
+				a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
+			}
 		case "--restore-from":
 			a = "--restore-from=" + restorePath
 		}
