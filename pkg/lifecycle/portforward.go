@@ -55,17 +55,6 @@ const (
 	AdminAccessPortForward AdminAccess = "port-forward"
 )
 
-// ParseAdminAccess checks a --admin-access value.
-func ParseAdminAccess(s string) (AdminAccess, error) {
-	switch a := AdminAccess(s); a {
-	case AdminAccessDirect, AdminAccessPortForward:
-		return a, nil
-	case "", "auto":
-		return AdminAccessAuto, nil
-	}
-	return "", fmt.Errorf("--admin-access must be auto, direct or port-forward, got %q", s)
-}
-
 // WithAdminAccess sets how the admin endpoint of pod-runtime clusters is
 // reached; the default tries the published URL, then a port-forward.
 func WithAdminAccess(a AdminAccess) Option {
