@@ -26,6 +26,7 @@ import (
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/lifecycle"
 	"github.com/nestcluster/nest/pkg/names"
+	"github.com/nestcluster/nest/pkg/ports"
 	"github.com/nestcluster/nest/pkg/snapshot"
 )
 
@@ -218,6 +219,38 @@ func TestPodRuntimePortForward(t *testing.T) {
 	}
 	t.Logf("snapshot through the port-forward: %d keys, %d bytes", h.Keys, fileSize(t, snap))
 
+	// A forward that breaks (here KWOK's target is closed for a while, as
+	// when the pod goes) is followed by a new one on the same local port.
+	setTarget := func(apiserverPort int) {
+		t.Helper()
+		cur, err := dyn.Resource(kwokPortForwards).Namespace(ns).Get(ctx, full+"-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		forwards, _, _ := unstructured.NestedSlice(cur.Object, "spec", "forwards")
+		_ = unstructured.SetNestedField(forwards[0].(map[string]any), int64(apiserverPort), "target", "port")
+		_ = unstructured.SetNestedSlice(cur.Object, forwards, "spec", "forwards")
+		if _, err := dyn.Resource(kwokPortForwards).Namespace(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closedPort, err := ports.Free()
+	if err != nil {
+		t.Fatal(err)
+	}
+	setTarget(closedPort)
+	testenv.Eventually(t, 2*time.Minute, "kubectl to fail while the pod's port is closed", func() (bool, error) {
+		return exec.Command(testenv.KubectlBinary(t), "--kubeconfig", kubeconfigPath, "get", "ns", "--request-timeout=20s").Run() != nil, nil
+	})
+	setTarget(port)
+	testenv.Eventually(t, 2*time.Minute, "kubectl through the followed port-forward", func() (bool, error) {
+		o, err := exec.Command(testenv.KubectlBinary(t), "--kubeconfig", kubeconfigPath, "get", "configmaps", "-n", "data", "-o", "name").CombinedOutput()
+		if err != nil {
+			return false, fmt.Errorf("%w: %s", err, o)
+		}
+		return strings.Count(string(o), "configmap/cm-") == configMaps, nil
+	})
+
 	// The command stops cleanly on an interrupt.
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -230,6 +263,9 @@ func TestPodRuntimePortForward(t *testing.T) {
 		}
 	case <-time.After(time.Minute): // a deadlock guard
 		t.Errorf("nest port-forward did not stop on SIGINT")
+	}
+	if !strings.Contains(stderr.String(), "following the next ready pod") {
+		t.Errorf("nest port-forward did not report the lost forward; stderr:\n%s", stderr.String())
 	}
 }
 
