@@ -302,6 +302,10 @@ func runChartPodWith(t *testing.T, env *testenv.Env, ns, podName, stateDir strin
 	for _, a := range pod.Spec.Containers[0].Args {
 		a = strings.ReplaceAll(a, "$(POD_NAMESPACE)", ns)
 		flag, _, _ := strings.Cut(a, "=")
+		if ro.keepPublishedURLs && (flag == "--kubeconfig-server" || flag == "--admin-server") {
+			args = append(args, a)
+			continue
+		}
 		switch flag {
 		case "--dir":
 			a = "--dir=" + stateDir
@@ -314,17 +318,13 @@ func runChartPodWith(t *testing.T, env *testenv.Env, ns, podName, stateDir strin
 		case "--host-in-cluster":
 			a = "--host-kubeconfig=" + hostKubeconfig
 		case "--kubeconfig-server":
-			if !ro.keepPublishedURLs {
-				a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
-			}
+			a = "--kubeconfig-server=" + controlplane.LocalServer("127.0.0.1", port)
 		case "--dns-listen":
 			a = "--dns-listen=127.0.0.1:0"
 		case "--admin-port":
 			a = "--admin-port=" + strconv.Itoa(adminPort)
 		case "--admin-server":
-			if !ro.keepPublishedURLs {
-				a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
-			}
+			a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
 		case "--restore-from":
 			a = "--restore-from=" + restorePath
 		}
