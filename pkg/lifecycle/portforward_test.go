@@ -5,6 +5,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/nestcluster/nest/pkg/config"
 )
 
 func TestPortForwardOptionsValidate(t *testing.T) {
@@ -64,5 +66,16 @@ func TestReachable(t *testing.T) {
 		if got := reachable(context.Background(), tt.url); got != tt.want {
 			t.Errorf("reachable(%q) = %v, want %v", tt.url, got, tt.want)
 		}
+	}
+}
+
+// TestPortForwardRefusesProcessRuntime: a process-runtime cluster's
+// apiserver listens on this machine; port-forward says so.
+func TestPortForwardRefusesProcessRuntime(t *testing.T) {
+	t.Parallel()
+	p := stoppedCluster(t, "proc", config.Default())
+	_, err := p.PortForward(context.Background(), "proc", PortForwardOptions{})
+	if err == nil || !strings.Contains(err.Error(), "nest connect proc") {
+		t.Errorf("port-forward of a process-runtime cluster: %v, want a refusal naming nest connect", err)
 	}
 }
