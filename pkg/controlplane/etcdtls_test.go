@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/nestcluster/nest/internal/testetcd"
@@ -76,5 +78,52 @@ func TestAdminSnapshotOfEtcdOverTLS(t *testing.T) {
 				t.Errorf("snapshot: %d keys, header %+v", len(kvs), r.Header)
 			}
 		})
+	}
+}
+
+// TestSeedEtcdOverTLS: --restore-from loads a snapshot into an external
+// etcd over TLS with the apiserver's etcd certificates.
+func TestSeedEtcdOverTLS(t *testing.T) {
+	t.Parallel()
+	b, err := pki.Ensure(t.TempDir(), pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := testetcd.Start(t, &testetcd.TLS{CA: b.CACert(), Cert: b.APIServerCert(), Key: b.APIServerKey()})
+	cfg := config.Default()
+	cfg.Datastore.Endpoint = endpoint
+	cfg.ControlPlane.APIServer.ExtraArgs = map[string]string{"etcd-cafile": b.CACert(), "etcd-certfile": b.AdminCert(), "etcd-keyfile": b.AdminKey()}
+	path := filepath.Join(t.TempDir(), "seed.snapshot")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := snapshot.NewWriter(f, snapshot.Header{Cluster: "src", Datastore: string(config.DatastoreEtcd)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"/configmaps/data/a", "/configmaps/data/b"} {
+		if err := w.Add([]byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	prefix := StoragePrefix("seeded", cfg)
+	seeded, h, err := seedDatastore(context.Background(), path, cfg, endpoint, prefix, slog.New(slog.DiscardHandler))
+	if err != nil || !seeded || h.Cluster != "src" {
+		t.Fatalf("seed: %v, %v, header %+v", seeded, err, h)
+	}
+	client, err := datastoreClient(cfg, []string{endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if n, err := snapshot.Count(context.Background(), client, prefix); err != nil || n != 2 {
+		t.Errorf("keys under %s after seeding: %d, %v; want 2", prefix, n, err)
 	}
 }
