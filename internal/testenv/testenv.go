@@ -208,7 +208,7 @@ func StartHost(dir, bin string, nodes int) (*Env, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := h.Up(ctx, localhost.Options{Nodes: nodes, SimulateExec: true}); err != nil {
+	if _, err := h.Up(ctx, localhost.Options{Nodes: nodes, SimulateExec: true, SimulatePortForward: true}); err != nil {
 		// Up leaves what it started running (a later Up carries on);
 		// a test host that failed must not outlive the test.
 		_, _ = h.Down(context.Background(), false)

@@ -18,9 +18,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/pki"
 	"github.com/nestcluster/nest/pkg/snapshot"
@@ -122,12 +119,21 @@ func (a *adminServer) onlyAdmin(next http.Handler) http.Handler {
 // snapshot streams a snapshot of the datastore. Its integrity is the
 // file's checksum: a client checks it before it keeps the file.
 func (a *adminServer) snapshot(w http.ResponseWriter, r *http.Request) {
-	client, err := clientv3.New(clientv3.Config{Endpoints: a.etcd, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	client, err := datastoreClient(a.cluster, a.etcd) // over TLS for an https:// etcd
 	if err != nil {
 		http.Error(w, fmt.Sprintf("connect to the datastore: %v", err), http.StatusInternalServerError)
 		return
 	}
 	defer client.Close()
+	// A datastore that refuses (an etcd wanting another client
+	// certificate) makes the client retry forever: an answer instead.
+	probe, cancel := context.WithTimeout(r.Context(), datastoreProbeTimeout)
+	_, err = client.Get(probe, a.prefix+"/health")
+	cancel()
+	if err != nil {
+		http.Error(w, fmt.Sprintf("the datastore does not answer: %v", err), http.StatusServiceUnavailable)
+		return
+	}
 	ep, _ := config.ParseEndpoint(a.cluster.Datastore.Endpoint)
 	h := snapshot.Header{
 		Cluster: a.name, KubernetesVersion: config.SupportedKubernetesVersion,

@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg Config) error {
 	log.Info("Datastore is serving", "elapsed", time.Since(start).Round(time.Millisecond))
 	seeded, seedHeader := false, snapshot.Header{}
 	if cfg.RestoreFrom != "" {
-		if seeded, seedHeader, err = seedDatastore(ctx, cfg.RestoreFrom, etcdServers, prefix, log); err != nil {
+		if seeded, seedHeader, err = seedDatastore(ctx, cfg.RestoreFrom, cfg.Cluster, etcdServers, prefix, log); err != nil {
 			return err
 		}
 	}

@@ -13,9 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-
+	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/snapshot"
 )
 
@@ -24,8 +22,8 @@ import (
 // snapshot's objects. A datastore with objects is left alone (the pod was
 // seeded before and restarted), so seeding is idempotent. It reports
 // whether the snapshot was loaded, and its header.
-func seedDatastore(ctx context.Context, path string, etcdServers, prefix string, log *slog.Logger) (bool, snapshot.Header, error) {
-	client, err := clientv3.New(clientv3.Config{Endpoints: etcdEndpoints(etcdServers), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+func seedDatastore(ctx context.Context, path string, cluster *config.Config, etcdServers, prefix string, log *slog.Logger) (bool, snapshot.Header, error) {
+	client, err := datastoreClient(cluster, etcdEndpoints(etcdServers)) // over TLS for an https:// etcd
 	if err != nil {
 		return false, snapshot.Header{}, fmt.Errorf("restore from %s: connect to the datastore: %w", path, err)
 	}

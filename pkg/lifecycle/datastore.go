@@ -3,12 +3,10 @@ package lifecycle
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -57,27 +55,9 @@ func etcdClient(endpoints []string, tc *tls.Config) (*clientv3.Client, error) {
 // to the apiserver (controlPlane.apiServer.extraArgs etcd-cafile,
 // etcd-certfile, etcd-keyfile).
 func externalEtcd(cfg *config.Config, ep config.Endpoint) (*clientv3.Client, error) {
-	if !strings.HasPrefix(ep.EtcdServers[0], "https://") {
-		return etcdClient(ep.EtcdServers, nil)
-	}
-	args := cfg.ControlPlane.APIServer.ExtraArgs
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if ca := args["etcd-cafile"]; ca != "" {
-		data, err := os.ReadFile(ca)
-		if err != nil {
-			return nil, fmt.Errorf("etcd CA: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("etcd CA %s holds no PEM certificate", ca)
-		}
-	}
-	if cert, key := args["etcd-certfile"], args["etcd-keyfile"]; cert != "" || key != "" {
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return nil, fmt.Errorf("etcd client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{pair}
+	tc, err := controlplane.EtcdClientTLS(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return etcdClient(ep.EtcdServers, tc)
 }

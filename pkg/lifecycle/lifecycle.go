@@ -31,6 +31,8 @@ type Provider struct {
 	runner   exec.Runner
 	nestPath string
 	logger   *slog.Logger
+	// adminAccess: how pod-runtime admin endpoints are reached (portforward.go).
+	adminAccess AdminAccess
 }
 
 // Option configures a Provider.

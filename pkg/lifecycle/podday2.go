@@ -88,14 +88,21 @@ func (p *Provider) adminCall(ctx context.Context, r *record, method, path string
 	if err != nil {
 		return nil, err
 	}
+	base, release, err := p.adminBase(ctx, r, base) // portforward.go
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("admin endpoint of %q: %w", r.Name, err)
+		release()
+		return nil, fmt.Errorf("admin endpoint of %q at %s: %w", r.Name, base, err)
 	}
+	resp.Body = releasingBody{resp.Body, release}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()

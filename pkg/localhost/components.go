@@ -106,12 +106,16 @@ func (h *Host) components(s *state, b *pki.Bundle, kwokPath string) []component 
 		),
 	}
 	kwokAddr := fmt.Sprintf("%s:%d", loopback, s.Ports.Kwok)
+	var kwokExtra []string
+	if s.SimulatePortForward {
+		kwokExtra = append(kwokExtra, kwok.EnablePortForwardCRD)
+	}
 	simulator := component{
 		name:    "kwok",
 		healthy: httpCheck("http://" + kwokAddr + "/healthz"),
 		command: exec.Command{
 			Path:    kwokPath,
-			Args:    kwok.Args(h.kubeconfigFor("kwok"), h.kwokConfigPath(), s.Ports.Kwok, PodCIDR),
+			Args:    kwok.Args(h.kubeconfigFor("kwok"), h.kwokConfigPath(), s.Ports.Kwok, PodCIDR, kwokExtra...),
 			LogPath: h.logPath("kwok"),
 		},
 	}

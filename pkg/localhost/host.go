@@ -47,6 +47,16 @@ type Options struct {
 	// of the host, tenants of its virtual clusters included, runs commands
 	// here). It stays on once set, and takes effect when kwok (re)starts.
 	SimulateExec bool
+	// SimulatePortForward installs KWOK's PortForward CRD
+	// (kwok.x-k8s.io/v1alpha1) and makes kwok read those objects: a
+	// PortForward named after a pod, in its namespace, sends a port-forward
+	// to that pod to a local address or a command (tests use it to reach a
+	// process standing in for the pod). Pods without one keep the echo.
+	// Whoever may create PortForward objects on the host can then make
+	// kwok connect to any address this machine reaches, or run commands
+	// here: for tests and demos on one's own machine. It stays on once set,
+	// and takes effect when kwok (re)starts.
+	SimulatePortForward bool
 }
 
 func (o *Options) validate() error {

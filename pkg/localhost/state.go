@@ -30,6 +30,9 @@ type state struct {
 	// SimulateExec: kwok runs exec commands on this machine (see
 	// Options.SimulateExec). Once on, it stays on.
 	SimulateExec bool `json:"simulateExec,omitempty"`
+	// SimulatePortForward: kwok reads PortForward objects (see
+	// Options.SimulatePortForward). Once on, it stays on.
+	SimulatePortForward bool `json:"simulatePortForward,omitempty"`
 }
 
 type portSet struct {

@@ -53,6 +53,9 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 	if opts.SimulateExec {
 		s.SimulateExec = true
 	}
+	if opts.SimulatePortForward {
+		s.SimulatePortForward = true
+	}
 	kwokPath, err := kwok.FindBinary(h.nestPath)
 	if err != nil {
 		return nil, err
@@ -88,6 +91,11 @@ func (h *Host) Up(ctx context.Context, opts Options) (*UpResult, error) {
 			return nil, err
 		}
 		c = h.components(s, b, kwokPath)[i] // ports may have moved
+		if _, dry := h.runner.(exec.DryRun); c.name == "kwok" && s.SimulatePortForward && !dry {
+			if err := h.ensurePortForwardCRD(ctx); err != nil {
+				return nil, err
+			}
+		}
 		start := time.Now()
 		h.logger.Info("Starting component", "component", c.name)
 		pid, err = h.runner.StartDetached(c.command)

@@ -251,6 +251,19 @@ func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 // state of the previous one, as a restarted pod finds its claim's.
 func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string) func() {
 	t.Helper()
+	return runChartPodWith(t, env, ns, podName, stateDir, runnerOptions{})
+}
+
+// runnerOptions change what the pod runner rewrites.
+type runnerOptions struct {
+	// keepPublishedURLs publishes the pod's own URLs (the Service's
+	// in-cluster names, unreachable from here) instead of the runner's
+	// loopback addresses: the port-forward test reaches it through KWOK.
+	keepPublishedURLs bool
+}
+
+func runChartPodWith(t *testing.T, env *testenv.Env, ns, podName, stateDir string, ro runnerOptions) func() {
+	t.Helper()
 	ctx := context.Background()
 	pod, err := env.Client.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
 	if err != nil {
@@ -289,6 +302,10 @@ func runChartPodIn(t *testing.T, env *testenv.Env, ns, podName, stateDir string)
 	for _, a := range pod.Spec.Containers[0].Args {
 		a = strings.ReplaceAll(a, "$(POD_NAMESPACE)", ns)
 		flag, _, _ := strings.Cut(a, "=")
+		if ro.keepPublishedURLs && (flag == "--kubeconfig-server" || flag == "--admin-server") {
+			args = append(args, a)
+			continue
+		}
 		switch flag {
 		case "--dir":
 			a = "--dir=" + stateDir

@@ -21,6 +21,7 @@ import (
 	"github.com/nestcluster/nest/pkg/cmd/logout"
 	"github.com/nestcluster/nest/pkg/cmd/operator"
 	"github.com/nestcluster/nest/pkg/cmd/pause"
+	"github.com/nestcluster/nest/pkg/cmd/portforward"
 	"github.com/nestcluster/nest/pkg/cmd/profile"
 	"github.com/nestcluster/nest/pkg/cmd/restore"
 	"github.com/nestcluster/nest/pkg/cmd/resume"
@@ -56,6 +57,7 @@ cluster. State is kept in $NEST_HOME (default ~/.nest).`,
 		create.NewCommand(streams, globals),
 		list.NewCommand(streams, globals),
 		connect.NewCommand(streams, globals),
+		portforward.NewCommand(streams, globals),
 		pause.NewCommand(streams, globals),
 		resume.NewCommand(streams, globals),
 		snapshot.NewCommand(streams, globals),

@@ -37,6 +37,20 @@ func Config(simulateExec bool) []byte {
 	return out
 }
 
+// PortForwardCRD is the CustomResourceDefinition of KWOK's PortForward
+// (kwok.x-k8s.io/v1alpha1, from the kwok version bin/kwok is built from).
+// With it installed and kwok run with EnablePortForwardCRD, a PortForward
+// object named after a pod, in the pod's namespace, says where a
+// port-forward to that pod goes (a local address or a command); pods
+// without one keep the echo of the configuration.
+//
+//go:embed portforward-crd.yaml
+var PortForwardCRD []byte
+
+// EnablePortForwardCRD is kwok's flag that makes it read PortForward
+// objects from the cluster instead of its configuration.
+const EnablePortForwardCRD = "--enable-crds=PortForward"
+
 // NodeAnnotation marks the nodes that KWOK manages.
 const NodeAnnotation = "kwok.x-k8s.io/node"
 
@@ -67,9 +81,10 @@ func FindBinary(nestPath string) (string, error) {
 
 // Args returns kwok's flags for a cluster reached through kubeconfig. Its
 // simulated kubelet API (logs, exec) serves on serverPort, which the nodes
-// advertise, so that the apiserver's kubelet requests reach it.
-func Args(kubeconfig, configPath string, serverPort int, podCIDR string) []string {
-	return []string{
+// advertise, so that the apiserver's kubelet requests reach it. extra
+// flags (EnablePortForwardCRD) come last.
+func Args(kubeconfig, configPath string, serverPort int, podCIDR string, extra ...string) []string {
+	return append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--config=" + configPath,
 		"--manage-all-nodes=false",
@@ -78,5 +93,5 @@ func Args(kubeconfig, configPath string, serverPort int, podCIDR string) []strin
 		"--node-port=" + strconv.Itoa(serverPort),
 		"--cidr=" + podCIDR,
 		"--node-ip=127.0.0.1",
-	}
+	}, extra...)
 }

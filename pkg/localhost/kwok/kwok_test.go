@@ -32,3 +32,23 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPortForwardCRD: the embedded CRD is KWOK's PortForward, and the
+// configuration holds no static PortForward (kwok refuses both at once).
+func TestPortForwardCRD(t *testing.T) {
+	t.Parallel()
+	for _, w := range []string{"name: portforwards.kwok.x-k8s.io", "kind: PortForward", "scope: Namespaced", "name: v1alpha1"} {
+		if !bytes.Contains(PortForwardCRD, []byte(w)) {
+			t.Errorf("CRD lacks %q", w)
+		}
+	}
+	for _, exec := range []bool{false, true} {
+		if bytes.Contains(Config(exec), []byte("kind: PortForward\n")) {
+			t.Errorf("Config(%v) has a static PortForward", exec)
+		}
+	}
+	args := Args("kc", "cfg", 1, "10.0.0.0/8", EnablePortForwardCRD)
+	if args[len(args)-1] != "--enable-crds=PortForward" {
+		t.Errorf("args %v", args)
+	}
+}

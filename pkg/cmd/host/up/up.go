@@ -18,6 +18,7 @@ type flags struct {
 	timeout      time.Duration
 	dryRun       bool
 	simulateExec bool
+	simulatePF   bool
 }
 
 // NewCommand returns `nest host up`.
@@ -44,7 +45,7 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 			if err != nil {
 				return err
 			}
-			res, err := h.Up(c.Context(), localhost.Options{Nodes: f.nodes, Datastore: f.datastore, Timeout: f.timeout, SimulateExec: f.simulateExec})
+			res, err := h.Up(c.Context(), localhost.Options{Nodes: f.nodes, Datastore: f.datastore, Timeout: f.timeout, SimulateExec: f.simulateExec, SimulatePortForward: f.simulatePF})
 			if err != nil {
 				return err
 			}
@@ -64,6 +65,7 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 	c.Flags().StringVar(&f.datastore, "datastore", "", "datastore of a new host: etcd (default) or kine (SQLite)")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for each component to become healthy")
 	c.Flags().BoolVar(&f.simulateExec, "simulate-exec", false, "let kwok answer kubectl exec by running the command on this machine (tests and demos only: tenants of virtual clusters on this host can then run commands here)")
+	c.Flags().BoolVar(&f.simulatePF, "simulate-port-forward", false, "install KWOK's PortForward CRD and let kwok read those objects: a PortForward named after a pod sends port-forwards to it to a local address or a command (tests and demos only: whoever may create them can make kwok connect anywhere from this machine or run commands here)")
 	c.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the processes that would start, start nothing")
 	return c
 }
