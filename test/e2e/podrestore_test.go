@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,7 +142,7 @@ func TestPodRuntimeRestoreLarge(t *testing.T) {
 		}
 		return pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning, nil
 	})
-	runChartPodIn(t, env, ns, full+"-0", state)
+	stop = runChartPodIn(t, env, ns, full+"-0", state)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -160,6 +161,48 @@ func TestPodRuntimeRestoreLarge(t *testing.T) {
 	assertRestoreSecretsGone(t, env, ns, name)
 	if _, err := os.Stat(filepath.Join(state, "host-restore", "pre-restore.snapshot")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the objects saved before the restore are still kept: %v", err)
+	}
+
+	// A restore one of whose parts went missing is refused by the control
+	// plane before it touches anything; nest restore reports why, deletes
+	// the Secrets and restarts the pod, which serves its objects as they were.
+	extra := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-after"}}
+	if _, err := kubeClient(t, kubeconfigPath).CoreV1().ConfigMaps("data").Create(ctx, extra, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	go func() {
+		_, err := p.Restore(ctx, name, snap, lifecycle.RestoreOptions{Stop: true})
+		done <- err
+	}()
+	testenv.Eventually(t, 3*time.Minute, "the second restore's manifest and a new pod", func() (bool, error) {
+		if _, err := env.Client.CoreV1().Secrets(ns).Get(ctx, full+"-restore", metav1.GetOptions{}); err != nil {
+			return false, err
+		}
+		pod, err := env.Client.CoreV1().Pods(ns).Get(ctx, full+"-0", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning, nil
+	})
+	if err := env.Client.CoreV1().Secrets(ns).Delete(ctx, restoreparts.PartName(full+"-restore", 1), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop = runChartPodIn(t, env, ns, full+"-0", state)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "part 2 of") || !strings.Contains(err.Error(), "is missing") {
+			t.Fatalf("restore with a missing part: %v, want it refused for its part 2", err)
+		}
+		t.Logf("restore with a missing part: %v", err)
+	case <-time.After(10 * time.Minute): // deadlock guard
+		t.Fatal("restore with a missing part did not return")
+	}
+	assertRestoreSecretsGone(t, env, ns, name)
+	stop() // the runner that refused the restore has exited; make sure
+	runChartPodIn(t, env, ns, full+"-0", state)
+	if n := countConfigMaps(t, kubeClient(t, kubeconfigPath)); n != configMaps+1 {
+		t.Errorf("after the refused restore: %d configmaps, want %d (the objects as they were)", n, configMaps+1)
 	}
 }
 
