@@ -199,7 +199,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("restore secret: host client: %w", err)
 		}
-		restore = &hostRestore{host: host, namespace: cfg.HostNamespace, cluster: cfg.Name, base: cfg.RestoreSecret, layout: layout, log: log}
+		restore = &hostRestore{src: hostSecrets{host: host, namespace: cfg.HostNamespace, cluster: cfg.Name, base: cfg.RestoreSecret},
+			cluster: cfg.Name, layout: layout, log: log}
 		restored, h, err := restore.apply(ctx, etcdServers, prefix)
 		if err != nil {
 			return err

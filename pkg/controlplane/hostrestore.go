@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -51,13 +52,60 @@ func restoreIDPath(l Layout) string { return filepath.Join(hostRestoreDir(l), "a
 
 // hostRestore is one start's restore from Secrets.
 type hostRestore struct {
+	src     restoreSource
+	cluster string
+	layout  Layout
+	log     *slog.Logger
+}
+
+// restoreSource is where a restore's manifest and parts are: the host's
+// Secrets (hostSecrets), or a test's.
+type restoreSource interface {
+	// manifest reads the manifest; found is false if none is there.
+	manifest(ctx context.Context) (m restoreparts.Manifest, found bool, err error)
+	// read joins the parts into w, checking each and the whole.
+	read(ctx context.Context, m restoreparts.Manifest, w io.Writer) error
+	// report records why the restore was refused, for nest restore.
+	report(ctx context.Context, reason error) error
+	// remove deletes the manifest and the parts; it returns how many.
+	remove(ctx context.Context) (int, error)
+	// String names the source in messages.
+	String() string
+}
+
+// hostSecrets are the restore Secrets of cluster in a host namespace.
+type hostSecrets struct {
 	host      kubernetes.Interface
 	namespace string
 	cluster   string
 	base      string // the manifest Secret
-	layout    Layout
-	log       *slog.Logger
 }
+
+func (s hostSecrets) manifest(ctx context.Context) (restoreparts.Manifest, bool, error) {
+	return restoreparts.ReadManifest(ctx, s.host, s.namespace, s.base)
+}
+
+func (s hostSecrets) read(ctx context.Context, m restoreparts.Manifest, w io.Writer) error {
+	return restoreparts.Read(ctx, s.host, s.namespace, m, w)
+}
+
+func (s hostSecrets) report(ctx context.Context, reason error) error {
+	err := restoreparts.ReportError(ctx, s.host, s.namespace, s.base, reason)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func (s hostSecrets) remove(ctx context.Context) (int, error) {
+	n, err := restoreparts.Count(ctx, s.host, s.namespace, s.cluster)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	return n, restoreparts.Remove(ctx, s.host, s.namespace, s.cluster)
+}
+
+func (s hostSecrets) String() string { return "Secret " + s.namespace + "/" + s.base }
 
 // apply does what the start needs (see above). restored reports that the
 // snapshot was loaded now, with its header.
@@ -67,7 +115,7 @@ func (hr *hostRestore) apply(ctx context.Context, etcdServers, prefix string) (r
 		// nest restore waits on the manifest: say why, so that it gives up
 		// at once (it then deletes the Secrets, and the next start puts any
 		// previous objects back).
-		if rerr := restoreparts.ReportError(context.WithoutCancel(ctx), hr.host, hr.namespace, hr.base, err); rerr != nil && !apierrors.IsNotFound(rerr) {
+		if rerr := hr.src.report(context.WithoutCancel(ctx), err); rerr != nil {
 			hr.log.Warn("Could not report the restore's error", "error", rerr)
 		}
 	}
@@ -75,7 +123,7 @@ func (hr *hostRestore) apply(ctx context.Context, etcdServers, prefix string) (r
 }
 
 func (hr *hostRestore) try(ctx context.Context, etcdServers, prefix string) (restored bool, h snapshot.Header, err error) {
-	m, found, err := restoreparts.ReadManifest(ctx, hr.host, hr.namespace, hr.base)
+	m, found, err := hr.src.manifest(ctx)
 	if err != nil {
 		return false, h, err
 	}
@@ -103,13 +151,13 @@ func (hr *hostRestore) try(ctx context.Context, etcdServers, prefix string) (res
 	// Read and check every part before touching anything.
 	joined := filepath.Join(hostRestoreDir(hr.layout), "restore.snapshot")
 	start := time.Now()
-	if err := writeAtomic(joined, func(f *os.File) error { return restoreparts.Read(ctx, hr.host, hr.namespace, m, f) }); err != nil {
-		return false, h, fmt.Errorf("restore %s from Secret %s/%s: %w (the datastore is untouched)", m.ID, hr.namespace, hr.base, err)
+	if err := writeAtomic(joined, func(f *os.File) error { return hr.src.read(ctx, m, f) }); err != nil {
+		return false, h, fmt.Errorf("restore %s from %s: %w (the datastore is untouched)", m.ID, hr.src, err)
 	}
 	defer os.Remove(joined)
 	snap, err := snapshot.Open(joined)
 	if err != nil {
-		return false, h, fmt.Errorf("restore %s from Secret %s/%s: %w (the datastore is untouched)", m.ID, hr.namespace, hr.base, err)
+		return false, h, fmt.Errorf("restore %s from %s: %w (the datastore is untouched)", m.ID, hr.src, err)
 	}
 	h = snap.Header
 	snap.Close()
@@ -164,12 +212,12 @@ func (hr *hostRestore) confirm(ctx context.Context) {
 		hr.log.Error("Could not remove the objects saved before the restore", "error", err)
 		return
 	}
-	n, err := restoreparts.Count(ctx, hr.host, hr.namespace, hr.cluster)
-	if err != nil || n == 0 {
+	n, err := hr.src.remove(ctx)
+	if err != nil {
+		hr.log.Warn("Could not delete the restore's Secrets: the next start does", "error", err)
 		return
 	}
-	if err := restoreparts.Remove(ctx, hr.host, hr.namespace, hr.cluster); err != nil {
-		hr.log.Warn("Could not delete the restore's Secrets: the next start does", "error", err)
+	if n == 0 {
 		return
 	}
 	hr.log.Info("Restore confirmed: its Secrets are deleted", "secrets", n)
