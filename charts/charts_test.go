@@ -184,6 +184,9 @@ func TestRenderNestChart(t *testing.T) {
 					t.Errorf("service = %s port %d, want ClusterIP 443", svc.Spec.Type, svc.Spec.Ports[0].Port)
 				}
 				args := sts.Spec.Template.Spec.Containers[0].Args
+				if !slices.Contains(args, "--restore-secret=dev-nest-restore") {
+					t.Errorf("args %v lack --restore-secret=dev-nest-restore", args)
+				}
 				if len(svc.Spec.Ports) != 2 || svc.Spec.Ports[1].Name != "admin" || svc.Spec.Ports[1].Port != 6444 {
 					t.Errorf("service ports = %v, want https and admin 6444", svc.Spec.Ports)
 				}
@@ -253,31 +256,18 @@ func TestRenderNestChart(t *testing.T) {
 			},
 		},
 		{
-			name: "restore from a snapshot Secret, admin endpoint off",
+			name: "no restore, admin endpoint off",
 			values: map[string]any{
-				"restore":      map[string]any{"secretName": "dev-snap", "key": "file"},
+				"restore":      map[string]any{"enabled": false},
 				"controlPlane": map[string]any{"adminPort": 0},
 			},
 			extra: []string{"LimitRange/dev-nest", "NetworkPolicy/dev-nest-apiserver", "NetworkPolicy/dev-nest-namespace"},
 			check: func(t *testing.T, r *Rendered, sts *appsv1.StatefulSet) {
 				args := sts.Spec.Template.Spec.Containers[0].Args
-				if !slices.Contains(args, "--restore-from=/etc/nest/restore/snapshot") {
-					t.Errorf("args %v lack --restore-from", args)
-				}
 				for _, a := range args {
-					if strings.HasPrefix(a, "--admin-") {
-						t.Errorf("admin endpoint off, but args have %s", a)
+					if strings.HasPrefix(a, "--admin-") || strings.HasPrefix(a, "--restore-") {
+						t.Errorf("admin endpoint and restore off, but args have %s", a)
 					}
-				}
-				var vol *corev1.Volume
-				for i, v := range sts.Spec.Template.Spec.Volumes {
-					if v.Name == "restore" {
-						vol = &sts.Spec.Template.Spec.Volumes[i]
-					}
-				}
-				if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "dev-snap" || vol.Secret.Optional == nil || !*vol.Secret.Optional ||
-					len(vol.Secret.Items) != 1 || vol.Secret.Items[0].Key != "file" || vol.Secret.Items[0].Path != "snapshot" {
-					t.Errorf("restore volume = %+v, want the optional Secret dev-snap, key file as snapshot", vol)
 				}
 				var svc corev1.Service
 				find(t, r, "Service", "dev-nest", &svc)
@@ -485,7 +475,7 @@ func TestValuesSchemaRejects(t *testing.T) {
 		{"boolean as string", map[string]any{"persistence": map[string]any{"enabled": "true"}}, []string{"/persistence/enabled"}},
 		{"kubeconfig server without https", map[string]any{"controlPlane": map[string]any{"kubeconfigSecret": map[string]any{"server": "http://x:6443"}}}, []string{"/controlPlane/kubeconfigSecret/server"}},
 		{"privileged admin port", map[string]any{"controlPlane": map[string]any{"adminPort": 80}}, []string{"/controlPlane/adminPort"}},
-		{"restore key empty", map[string]any{"restore": map[string]any{"secretName": "s", "key": ""}}, []string{"/restore/key"}},
+		{"restore enabled as a string", map[string]any{"restore": map[string]any{"enabled": "yes"}}, []string{"/restore/enabled"}},
 		{"DNS service IP", map[string]any{"dns": map[string]any{"serviceIP": "dns.example.com"}}, []string{"/dns/serviceIP"}},
 		{"DNS port privileged", map[string]any{"dns": map[string]any{"port": 53}}, []string{"/dns/port"}},
 		{"DNS upstream with a scheme", map[string]any{"dns": map[string]any{"upstreams": []any{"udp://1.1.1.1"}}}, []string{"/dns/upstreams/0"}},

@@ -2,6 +2,7 @@ package charts
 
 import (
 	"cmp"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/utils/ptr"
 
 	"github.com/nestcluster/nest/pkg/hostaccess"
@@ -166,6 +168,8 @@ func TestNestOperatorValuesSchemaRejects(t *testing.T) {
 		{"persistence size", map[string]any{"persistence": map[string]any{"size": "lots"}}, "/persistence/size"},
 		{"persistence access mode", map[string]any{"persistence": map[string]any{"accessModes": []any{"ReadOnlyMany"}}}, "/persistence/accessModes/0"},
 		{"persistence no access mode", map[string]any{"persistence": map[string]any{"accessModes": []any{}}}, "/persistence/accessModes"},
+		{"cluster grant of no setting", map[string]any{"clusterGrants": []any{"fromHost.secrets"}}, "/clusterGrants/0"},
+		{"cluster grants as a string", map[string]any{"clusterGrants": "fromHost.nodes"}, "/clusterGrants"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -219,4 +223,69 @@ func covers(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
 		}
 	}
 	return false
+}
+
+// TestOperatorClusterGrants: clusterGrants (off by default) gives the
+// operator exactly the rules of the listed sync settings, which the nest
+// chart's ClusterRole grants for them (RBAC lets only a holder grant), and
+// the management of ClusterRoles and their bindings; nothing else.
+func TestOperatorClusterGrants(t *testing.T) {
+	t.Parallel()
+	copied, err := files.ReadFile(NestOperatorChart + "/" + SyncerClusterRulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := SyncerClusterRules(); string(copied) != string(want) {
+		t.Errorf("%s/%s is not the generated rules: go generate ./charts", NestOperatorChart, SyncerClusterRulesFile)
+	}
+	bySetting := hostaccess.ClusterRulesBySetting()
+	all := slices.Sorted(maps.Keys(bySetting))
+	tests := []struct {
+		name     string
+		settings []string
+	}{
+		{"off", nil},
+		{"every host node shown", []string{"fromHost.nodes"}},
+		{"storage", []string{"toHost.persistentvolumes", "toHost.storageclasses", "fromHost.storageclasses"}},
+		{"every setting", all},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			values := map[string]any{}
+			if tt.settings != nil {
+				var list []any // as values files decode
+				for _, s := range tt.settings {
+					list = append(list, s)
+				}
+				values["clusterGrants"] = list
+			}
+			r := renderOperator(t, values)
+			var role rbacv1.ClusterRole
+			if tt.settings == nil {
+				for _, o := range r.Objects {
+					if strings.HasSuffix(o.GetName(), "-cluster-grants") {
+						t.Errorf("clusterGrants off, but %s %s is rendered", o.GetKind(), o.GetName())
+					}
+				}
+				return
+			}
+			find(t, r, "ClusterRole", "ops-nest-operator-cluster-grants", &role)
+			var binding rbacv1.ClusterRoleBinding
+			find(t, r, "ClusterRoleBinding", "ops-nest-operator-cluster-grants", &binding)
+			if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 || binding.Subjects[0].Name != "ops-nest-operator" || binding.Subjects[0].Namespace != "nest-system" {
+				t.Errorf("binding %v → %v", binding.Subjects, binding.RoleRef)
+			}
+			want := []rbacv1.PolicyRule{{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles", "clusterrolebindings"},
+				Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}}
+			for _, s := range all { // the template's order
+				if slices.Contains(tt.settings, s) {
+					want = append(want, bySetting[s]...)
+				}
+			}
+			if !equality.Semantic.DeepEqual(role.Rules, want) {
+				t.Errorf("rules\n%v\nwant\n%v", role.Rules, want)
+			}
+		})
+	}
 }

@@ -97,8 +97,13 @@ type Config struct {
 	// RestoreFrom is a snapshot file loaded into the datastore before the
 	// apiserver starts, if the datastore holds no object yet.
 	RestoreFrom string
-	Hooks       []Hook
-	Logger      *slog.Logger
+	// RestoreSecret is the manifest Secret of a snapshot carried in parts
+	// in the host namespace (pkg/restoreparts, hostrestore.go): checked at
+	// every start, and loaded over the datastore's objects if it names a
+	// restore not applied yet. It needs the host.
+	RestoreSecret string
+	Hooks         []Hook
+	Logger        *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -120,6 +125,9 @@ func (c *Config) validate() error {
 	}
 	if c.HostInCluster && c.HostKubeconfig != "" {
 		errs = append(errs, errors.New("a host kubeconfig and in-cluster host credentials are exclusive"))
+	}
+	if c.RestoreSecret != "" && ((!c.HostInCluster && c.HostKubeconfig == "") || c.HostNamespace == "") {
+		errs = append(errs, errors.New("restore secret: it is read from the host namespace, so a host (kubeconfig or in-cluster) and its namespace are required"))
 	}
 	for _, san := range c.TLSSANs {
 		if net.ParseIP(san) == nil && len(validation.IsDNS1123Subdomain(san)) > 0 && len(validation.IsWildcardDNS1123Subdomain(san)) > 0 {
@@ -185,6 +193,22 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
+	var restore *hostRestore
+	if cfg.RestoreSecret != "" {
+		host, err := HookEnv{HostConfig: cfg.HostKubeconfig, HostInCluster: cfg.HostInCluster}.HostClient()
+		if err != nil {
+			return fmt.Errorf("restore secret: host client: %w", err)
+		}
+		restore = &hostRestore{src: hostSecrets{host: host, namespace: cfg.HostNamespace, cluster: cfg.Name, base: cfg.RestoreSecret},
+			cluster: cfg.Name, datastore: cfg.Cluster, layout: layout, log: log}
+		restored, h, err := restore.apply(ctx, etcdServers, prefix)
+		if err != nil {
+			return err
+		}
+		if restored {
+			seeded, seedHeader = true, h
+		}
+	}
 
 	go func() {
 		args := components.APIServerFlags(components.APIServerParams{
@@ -215,8 +239,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if seeded && seedHeader.ServiceAccountKey != ServiceAccountKeySum(layout) {
 		if err := ReissueTokens(ctx, client); err != nil {
-			return fmt.Errorf("restore from %s: %w", cfg.RestoreFrom, err)
+			return fmt.Errorf("restore from %s: %w", cfg.RestoreFrom+cfg.RestoreSecret, err)
 		}
+	}
+	if restore != nil {
+		restore.confirm(ctx)
 	}
 	if cfg.AdminPort != 0 {
 		admin := &adminServer{

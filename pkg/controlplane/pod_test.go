@@ -47,6 +47,9 @@ func TestConfigValidatePodSettings(t *testing.T) {
 		{name: "kubeconfig and in-cluster", cfg: Config{HostInCluster: true, HostKubeconfig: "/h"}, wantErr: "exclusive"},
 		{name: "URL as SAN", cfg: Config{TLSSANs: []string{"https://nest.example.com"}}, wantErr: `TLS SAN "https://nest.example.com"`},
 		{name: "empty SAN", cfg: Config{TLSSANs: []string{""}}, wantErr: `TLS SAN ""`},
+		{name: "restore secret with a host", cfg: Config{RestoreSecret: "a-nest-restore", HostInCluster: true, HostNamespace: "nest-a"}},
+		{name: "restore secret without a host", cfg: Config{RestoreSecret: "a-nest-restore"}, wantErr: "restore secret: it is read from the host namespace"},
+		{name: "restore secret without a namespace", cfg: Config{RestoreSecret: "a-nest-restore", HostKubeconfig: "/h"}, wantErr: "restore secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

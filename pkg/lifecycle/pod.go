@@ -19,6 +19,7 @@ import (
 	"github.com/nestcluster/nest/pkg/chartrelease"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
+	"github.com/nestcluster/nest/pkg/restoreparts"
 )
 
 // The pod runtime runs the control plane as the nest chart's StatefulSet
@@ -179,7 +180,7 @@ func (p *Provider) deletePodRuntime(ctx context.Context, r *record) error {
 			return fmt.Errorf("delete state claim %s: %w", c.Name, err)
 		}
 	}
-	if err := deleteRestoreSecret(ctx, r); err != nil {
+	if err := restoreparts.Remove(ctx, host, r.HostNamespace, r.Name); err != nil {
 		return err
 	}
 	return deletePublishedKubeconfig(ctx, host, r)

@@ -5,10 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,14 +14,12 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/nestcluster/nest/pkg/chartrelease"
-	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/pki"
 	"github.com/nestcluster/nest/pkg/snapshot"
@@ -35,10 +31,6 @@ import (
 // that takes only the cluster's admin client certificate. Nest finds it
 // and the credentials in the kubeconfig Secret the control plane
 // publishes (its key admin-url), the same channel `nest connect` uses.
-
-// maxRestoreSecret bounds a snapshot restored into a new pod-runtime
-// cluster: it travels in a Secret, which the host takes up to 1 MiB.
-const maxRestoreSecret = 1000 * 1024
 
 // adminClient is an HTTPS client of a pod-runtime cluster's admin
 // endpoint, with the published admin credentials, and its base URL.
@@ -178,70 +170,6 @@ func (p *Provider) rotatePod(ctx context.Context, r *record) ([]pki.Change, erro
 	return changes, nil
 }
 
-// restoreSecretName is the Secret a restored pod-runtime cluster's
-// snapshot travels in (chart value restore.secretName).
-func restoreSecretName(release string) string { return chartFullname(release) + "-restore" }
-
-// restorePod makes a new pod-runtime cluster from a snapshot file: the
-// file goes into a Secret of the host namespace, and the chart's pod loads
-// it into its empty datastore before its apiserver starts (nest
-// controlplane --restore-from). r is the record provision made.
-func (p *Provider) restorePod(ctx context.Context, r *record, from string, opts *CreateOptions) error {
-	data, err := os.ReadFile(from)
-	if err != nil {
-		return fmt.Errorf("read snapshot: %w", err)
-	}
-	if len(data) > maxRestoreSecret {
-		return fmt.Errorf("snapshot %s is %d bytes: a pod-runtime restore carries it in a Secret, which takes %d at most", from, len(data), maxRestoreSecret)
-	}
-	host, err := hostClient(ctx, r.HostKubeconfig)
-	if err != nil {
-		return err
-	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: restoreSecretName(r.Name), Namespace: r.HostNamespace,
-			Labels: map[string]string{"nest.dev/restore-of": r.Name}},
-		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{"snapshot": data},
-	}
-	if _, err := host.CoreV1().Secrets(r.HostNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create Secret %s/%s with the snapshot: %w", r.HostNamespace, secret.Name, err)
-	}
-	values := maps.Clone(opts.ChartValues)
-	if values == nil {
-		values = map[string]any{}
-	}
-	values["restore"] = map[string]any{"secretName": secret.Name, "key": "snapshot"}
-	cfg := opts.Config
-	if cfg == nil {
-		cfg = config.Default()
-	}
-	return p.installChart(ctx, r, cfg, values, opts.Timeout)
-}
-
-// deleteRestoreSecret deletes the Secret of a pod-runtime restore, if Nest
-// made it.
-func deleteRestoreSecret(ctx context.Context, r *record) error {
-	host, err := hostClient(ctx, r.HostKubeconfig)
-	if err != nil {
-		return err
-	}
-	s, err := host.CoreV1().Secrets(r.HostNamespace).Get(ctx, restoreSecretName(r.Name), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read restore secret: %w", err)
-	}
-	if s.Labels["nest.dev/restore-of"] != r.Name {
-		return nil // not ours
-	}
-	if err := host.CoreV1().Secrets(r.HostNamespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete restore secret %s: %w", s.Name, err)
-	}
-	return nil
-}
-
 // upgradePod upgrades a running pod-runtime cluster's Helm release with
 // new chart values (a new image, usually): a snapshot through the admin
 // endpoint first, then `helm upgrade --reuse-values --wait`; if the
@@ -309,10 +237,6 @@ func imageTag(values map[string]any) string {
 	tag, _ := img["tag"].(string)
 	return tag
 }
-
-// errPodInPlaceRestore refuses restoring over an existing pod-runtime
-// cluster.
-var errPodInPlaceRestore = errors.New("restoring over an existing pod-runtime cluster is not supported: restore into a new cluster (another name) and delete this one")
 
 // replaceStuckPod deletes the control plane's pod when it is not of the
 // StatefulSet's current revision (a rolled-back upgrade whose pod never

@@ -143,11 +143,18 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 	created := errors.Is(err, ErrNotFound)
 	switch {
 	case created:
+		var podData []byte
+		if opts.Create.Runtime == RuntimePod {
+			// Too large a file is refused before anything is made.
+			if podData, err = readPodRestore(from); err != nil {
+				return nil, err
+			}
+		}
 		if r, err = p.provision(ctx, name, &opts.Create); err != nil {
 			return nil, err
 		}
 		if r.Runtime == RuntimePod {
-			if err := p.restorePod(ctx, r, from, &opts.Create); err != nil {
+			if err := p.restorePod(ctx, r, podData, &opts.Create); err != nil {
 				if derr := p.delete(context.WithoutCancel(ctx), name, true); derr != nil {
 					p.logger.Warn("Could not remove the cluster made for the restore", "name", name, "error", derr)
 				}
@@ -160,7 +167,7 @@ func (p *Provider) Restore(ctx context.Context, name, from string, opts RestoreO
 		return nil, err
 	default:
 		if r.Runtime == RuntimePod {
-			return nil, fmt.Errorf("restore %q: %w", name, errPodInPlaceRestore)
+			return p.restorePodOver(ctx, r, from, h, opts)
 		}
 		if c := p.describe(ctx, r); !c.State.Stopped() {
 			if !opts.Stop {

@@ -262,15 +262,39 @@ func podClusterUIDs(t *testing.T, env *testenv.Env, hostNS, full string) map[str
 func TestOperatorChartInCluster(t *testing.T) {
 	t.Parallel()
 	oe := newOperatorEnv(t, "op-chart")
+	tokenClient := installOperatorChart(t, oe, "ops", nil)
+	assertOperatorAccess(t, oe, tokenClient, []operatorAccess{
+		{authorizationv1.ResourceAttributes{Group: "nest.dev", Resource: "virtualclusters", Verb: "watch"}, true},
+		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: oe.namespace}, true},
+		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: "default"}, false},
+		{authorizationv1.ResourceAttributes{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Verb: "create"}, false},
+		{authorizationv1.ResourceAttributes{Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Verb: "create"}, false},
+		{authorizationv1.ResourceAttributes{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings", Verb: "create"}, false},
+		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "delete"}, false},
+		{authorizationv1.ResourceAttributes{Resource: "persistentvolumes", Verb: "create"}, false},
+		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "create", Namespace: "default"}, false},
+	})
+	oe.start(t, "in-cluster", true)
+	operatorPodRuntimeFlow(t, oe)
+}
+
+// installOperatorChart renders the nest-operator chart as release in oe's
+// namespace (its cluster-scoped objects are named after the release), with
+// values on top of a nest chart without a volume, creates its objects as
+// Helm would, and points oe at a kubeconfig holding
+// only its service account's token, with the chart's nest chart values. It
+// returns a client with that token.
+func installOperatorChart(t *testing.T, oe *operatorEnv, release string, values map[string]any) kubernetes.Interface {
+	t.Helper()
 	ctx := context.Background()
 	env := oe.env
 	chart, err := charts.Load(charts.NestOperatorChart)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rendered, err := charts.Render(chart, charts.Release{Name: "ops", Namespace: oe.namespace, Values: map[string]any{
-		"chartValues": map[string]any{"persistence": map[string]any{"enabled": false}},
-	}})
+	all := map[string]any{"chartValues": map[string]any{"persistence": map[string]any{"enabled": false}}}
+	maps.Copy(all, values)
+	rendered, err := charts.Render(chart, charts.Release{Name: release, Namespace: oe.namespace, Values: all})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +334,7 @@ func TestOperatorChartInCluster(t *testing.T) {
 			}
 		}
 	}
-	tr, err := env.Client.CoreV1().ServiceAccounts(oe.namespace).CreateToken(ctx, "ops-nest-operator", &authenticationv1.TokenRequest{
+	tr, err := env.Client.CoreV1().ServiceAccounts(oe.namespace).CreateToken(ctx, release+"-nest-operator", &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
 	}, metav1.CreateOptions{})
 	if err != nil {
@@ -321,21 +345,20 @@ func TestOperatorChartInCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct {
-		attrs authorizationv1.ResourceAttributes
-		want  bool
-	}{
-		{authorizationv1.ResourceAttributes{Group: "nest.dev", Resource: "virtualclusters", Verb: "watch"}, true},
-		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: oe.namespace}, true},
-		{authorizationv1.ResourceAttributes{Group: "coordination.k8s.io", Resource: "leases", Verb: "update", Namespace: "default"}, false},
-		{authorizationv1.ResourceAttributes{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Verb: "create"}, false},
-		{authorizationv1.ResourceAttributes{Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Verb: "create"}, false},
-		{authorizationv1.ResourceAttributes{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings", Verb: "create"}, false},
-		{authorizationv1.ResourceAttributes{Resource: "nodes", Verb: "delete"}, false},
-		{authorizationv1.ResourceAttributes{Resource: "persistentvolumes", Verb: "create"}, false},
-		{authorizationv1.ResourceAttributes{Group: "apps", Resource: "deployments", Verb: "create", Namespace: "default"}, false},
-	} {
-		r, err := tokenClient.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+	oe.hostKubeconfig, oe.chartValues = token, chartValues
+	return tokenClient
+}
+
+// operatorAccess is one access review of the operator's token.
+type operatorAccess struct {
+	attrs authorizationv1.ResourceAttributes
+	want  bool
+}
+
+func assertOperatorAccess(t *testing.T, oe *operatorEnv, tokenClient kubernetes.Interface, checks []operatorAccess) {
+	t.Helper()
+	for _, tt := range checks {
+		r, err := tokenClient.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(), &authorizationv1.SelfSubjectAccessReview{
 			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &tt.attrs}}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -344,7 +367,4 @@ func TestOperatorChartInCluster(t *testing.T) {
 			t.Errorf("operator may %s %s.%s in %q: %v, want %v", tt.attrs.Verb, tt.attrs.Resource, tt.attrs.Group, tt.attrs.Namespace, r.Status.Allowed, tt.want)
 		}
 	}
-	oe.hostKubeconfig, oe.chartValues = token, chartValues
-	oe.start(t, "in-cluster", true)
-	operatorPodRuntimeFlow(t, oe)
 }

@@ -239,8 +239,7 @@ func TestPodRuntime(t *testing.T) {
 // loopback on a free port, --host-in-cluster becomes a kubeconfig with the
 // token, and the published kubeconfig's server is that loopback address
 // (standing in for a port-forward to the Service), as is the admin
-// endpoint's; a snapshot to restore from (a Secret volume) is written to a
-// file. It returns a function that stops the process.
+// endpoint's. It returns a function that stops the process.
 func runChartPod(t *testing.T, env *testenv.Env, ns, podName string) func() {
 	t.Helper()
 	return runChartPodIn(t, env, ns, podName, filepath.Join(t.TempDir(), "state"))
@@ -287,16 +286,6 @@ func runChartPodWith(t *testing.T, env *testenv.Env, ns, podName, stateDir strin
 			writeFile(t, configPath, []byte(cm.Data["nest.yaml"]))
 		}
 	}
-	restorePath := filepath.Join(dir, "restore.snapshot")
-	for _, v := range pod.Spec.Volumes {
-		if v.Secret != nil && v.Name == "restore" {
-			s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, restorePath, s.Data[v.Secret.Items[0].Key])
-		}
-	}
 	port, adminPort := runnerPorts(t, stateDir)
 	var args []string
 	for _, a := range pod.Spec.Containers[0].Args {
@@ -325,8 +314,6 @@ func runChartPodWith(t *testing.T, env *testenv.Env, ns, podName, stateDir strin
 			a = "--admin-port=" + strconv.Itoa(adminPort)
 		case "--admin-server":
 			a = "--admin-server=" + controlplane.LocalServer("127.0.0.1", adminPort)
-		case "--restore-from":
-			a = "--restore-from=" + restorePath
 		}
 		args = append(args, a)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"github.com/nestcluster/nest/bench/stats"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/lifecycle"
+	"github.com/nestcluster/nest/pkg/restoreparts"
 )
 
 // day2 measures the Day-2 operations of issue 6 on the shared host:
@@ -33,17 +35,18 @@ func day2(ctx context.Context, r *runner) report.Section {
 	sec := report.Section{
 		Title: "day2: snapshot, restore, pause and resume",
 		About: fmt.Sprintf("Issue 6 asks for these to be measured (it sets no targets). Snapshot and restore: a virtual cluster (SQLite) holding %d configmaps of 1 KiB "+
-			"besides its own objects; `Snapshot` while it runs, then `Restore` into a new cluster, timed until that cluster is ready, and its configmaps counted. "+
+			"besides its own objects; `Snapshot` while it runs, then `Restore` into a new cluster, timed until that cluster is ready, and its configmaps counted; "+
+			"for the pod runtime (KWOK runs no pod), the host's part of `nest restore --runtime pod`: the file into Secrets of 768 KiB, then read back and checked as the pod's control plane does first. "+
 			"Pause and resume: a cluster with one Deployment of %d replicas Running; pause is timed until the control plane is stopped and the host pods are gone, "+
 			"resume until the apiserver is ready (what `nest resume` waits for) and until all %d pods are Running on the host again.",
 			objects, pods, pods),
 	}
-	_, p, err := r.hostAndProvider(ctx)
+	env, p, err := r.hostAndProvider(ctx)
 	if err != nil {
 		sec.Err = err
 		return sec
 	}
-	rows, err := snapshotRestore(ctx, r, p, objects)
+	rows, err := snapshotRestore(ctx, r, p, env.Client, objects)
 	if err != nil {
 		sec.Err = err
 		return sec
@@ -57,7 +60,7 @@ func day2(ctx context.Context, r *runner) report.Section {
 	return sec
 }
 
-func snapshotRestore(ctx context.Context, r *runner, p *lifecycle.Provider, objects int) ([][]string, error) {
+func snapshotRestore(ctx context.Context, r *runner, p *lifecycle.Provider, host kubernetes.Interface, objects int) ([][]string, error) {
 	const source, target = "bench-snap", "bench-snap-restored"
 	defer deleteClusters(p, []string{source, target})
 	vc, err := p.Create(ctx, source, lifecycle.CreateOptions{})
@@ -110,11 +113,50 @@ func snapshotRestore(ctx context.Context, r *runner, p *lifecycle.Provider, obje
 	one := func(figure string, d time.Duration) []string {
 		return report.StatsRow(figure, stats.Summarize(stats.Seconds([]time.Duration{d})), report.Seconds, false, "–", "–")
 	}
+	parts, write, read, err := carryToPod(ctx, host, file)
+	if err != nil {
+		return nil, err
+	}
 	return [][]string{
 		one(fmt.Sprintf("snapshot of %d objects (running cluster)", objects), snapTime),
 		report.StatsRow("snapshot file size", stats.Summarize([]float64{float64(info.Size())}), report.MiB, false, "–", "–"),
 		one("restore into a new cluster, until ready", restoreTime),
+		one(fmt.Sprintf("pod runtime: the file into %d host Secrets (%d parts and the manifest)", parts+1, parts), write),
+		one("pod runtime: the parts read back and checked (the pod's first step)", read),
 	}, nil
+}
+
+// carryToPod times the host's part of a pod-runtime restore of file: its
+// Secrets written (restoreparts.Write, as nest restore --runtime pod
+// does) and read back and checked (as the pod's control plane does), in a
+// namespace of the host made for it. The pod's load is the restore above.
+func carryToPod(ctx context.Context, host kubernetes.Interface, file string) (parts int, write, read time.Duration, err error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	const ns = "bench-pod-restore"
+	if _, err := host.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return 0, 0, 0, fmt.Errorf("pod-runtime restore: %w", err)
+	}
+	defer func() { _ = host.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), ns, metav1.DeleteOptions{}) }()
+	start := time.Now()
+	m, err := restoreparts.Write(ctx, host, ns, "bench", "bench-nest-restore", data)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("pod-runtime restore: %w", err)
+	}
+	write = time.Since(start)
+	start = time.Now()
+	var buf bytes.Buffer
+	if err := restoreparts.Read(ctx, host, ns, m, &buf); err != nil {
+		return 0, 0, 0, fmt.Errorf("pod-runtime restore: %w", err)
+	}
+	read = time.Since(start)
+	if !bytes.Equal(buf.Bytes(), data) {
+		return 0, 0, 0, fmt.Errorf("pod-runtime restore: the parts read back differ from the file")
+	}
+	logf("day2: pod-runtime restore of %d bytes: %d Secrets written in %s, read back in %s", len(data), len(m.Parts)+1, fmtD(write), fmtD(read))
+	return len(m.Parts), write, read, restoreparts.Remove(ctx, host, ns, "bench")
 }
 
 // createConfigMaps makes n configmaps of 1 KiB in namespace bench, 16 at a

@@ -31,6 +31,7 @@ type flags struct {
 	adminPort              int
 	adminServer            string
 	restoreFrom            string
+	restoreSecret          string
 }
 
 // NewCommand returns `nest controlplane`.
@@ -92,7 +93,7 @@ for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 				Name: f.name, Dir: f.dir, BindAddress: f.bindAddress, Port: f.port,
 				Cluster: cluster, HostKubeconfig: f.hostKubeconfig, HostNamespace: f.hostNS,
 				HostInCluster: f.hostInCluster, TLSSANs: f.tlsSANs,
-				AdminPort: f.adminPort, RestoreFrom: f.restoreFrom,
+				AdminPort: f.adminPort, RestoreFrom: f.restoreFrom, RestoreSecret: f.restoreSecret,
 				Hooks:  hooks,
 				Logger: globals.Logger(streams),
 			})
@@ -113,6 +114,7 @@ for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 	c.Flags().IntVar(&f.adminPort, "admin-port", 0, "serve the admin endpoint (snapshot, certificate check and rotation, for the cluster's admin certificate only) on --bind-address at this port (default: none)")
 	c.Flags().StringVar(&f.adminServer, "admin-server", "", "URL of the admin endpoint published next to the kubeconfig (default: this process's own address)")
 	c.Flags().StringVar(&f.restoreFrom, "restore-from", "", "snapshot file (nest snapshot) loaded into the datastore before the apiserver starts, if the datastore holds no object yet")
+	c.Flags().StringVar(&f.restoreSecret, "restore-secret", "", "manifest Secret, in the host namespace, of a snapshot carried in parts (nest restore --runtime pod makes them): checked at every start; a restore not applied yet replaces the datastore's objects before the apiserver starts, the previous ones kept until it is ready, then the Secrets are deleted")
 	c.Flags().StringVar(&f.dnsListen, "dns-listen", "", "serve the virtual cluster's DNS (cluster.local names from the virtual apiserver, the rest forwarded) on this UDP and TCP address, e.g. 127.0.0.1:0 or :1053; its address is written to dns.address in --dir (default: no DNS server)")
 	c.Flags().StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "DNS server (ip or ip:port) that answers names outside the cluster domain; repeatable (default: the nameservers of /etc/resolv.conf)")
 	c.Flags().StringVar(&f.dnsService, "dns-service", "", "like --dns-service-ip, with the cluster IP of this Service of the host namespace (the chart's Service in front of --dns-listen), read at start")

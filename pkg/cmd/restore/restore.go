@@ -37,10 +37,16 @@ The file's format version and checksum are checked before anything is
 touched.
 
 With --runtime pod the new cluster runs as the nest chart on the host (see
-'nest create --runtime pod'): the snapshot goes into a Secret of its host
-namespace (1000 KiB at most) and the chart's pod loads it into its empty
-datastore before its apiserver starts. An existing pod-runtime cluster
-cannot be restored over: restore into a new one.`,
+'nest create --runtime pod'). The snapshot goes to its pod in Secrets of
+its host namespace: parts of 768 KiB and a manifest, up to 512 MiB in all
+(a larger file is refused before anything is made). The pod's control
+plane checks every part and the whole before it touches its datastore,
+loads the snapshot before its apiserver starts and deletes the Secrets
+once it is ready. An existing pod-runtime cluster is restored over the
+same way: its pod is stopped (--stop) and started again, and keeps its
+previous objects in its volume until the restored ones serve; if the pod
+refuses the restore or does not confirm it, the Secrets are deleted and
+the restarted pod puts the previous objects back.`,
 		Example: `  # Roll a cluster back
   nest restore dev --from dev-20261125T221500Z.snapshot --stop
 
@@ -48,7 +54,10 @@ cannot be restored over: restore into a new one.`,
   nest restore dev-copy --from dev-20261125T221500Z.snapshot
 
   # A pod-runtime cluster from a snapshot of any cluster
-  nest restore dev-pod --from dev.snapshot --runtime pod --chart-values values.yaml`,
+  nest restore dev-pod --from dev.snapshot --runtime pod --chart-values values.yaml
+
+  # Roll a pod-runtime cluster back
+  nest restore dev-pod --from dev-pod.snapshot --stop`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			create, err := f.Options()
