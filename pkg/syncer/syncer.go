@@ -103,6 +103,7 @@ type Syncer struct {
 	fromHostListers
 	storageListers
 	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
+	recent    recentCreates   // host pods and token Secrets just made, until the informers show them (recent.go)
 	hooks     syncHooks       // test seams; unset in production
 }
 
