@@ -63,7 +63,7 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return nil
 	case hpod == nil:
-		if _, ok := s.recent.get(hname, vpod.UID); ok {
+		if _, ok := s.recent.get(recentPod+hname, vpod.UID); ok {
 			// Made a moment ago and not in the informer yet (recent.go):
 			// its add event brings the pod back.
 			s.queue.AddAfter(queueKey(kindPod, key), recentTTL)
@@ -106,7 +106,7 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		err := s.createHostPod(ctx, vpod, key, hname)
 		return errors.Join(err, <-tokenErr)
 	default:
-		s.recent.forget(hname)
+		s.recent.forget(recentPod + hname)
 		if hpod.Annotations[names.AnnotationVirtualUID] != string(vpod.UID) {
 			// A host copy of an earlier pod of the same name: replace it.
 			return s.deleteHostPod(ctx, hpod, nil)
@@ -150,7 +150,7 @@ func (s *Syncer) createHostPod(ctx context.Context, vpod *corev1.Pod, key, hname
 	if err != nil {
 		return fmt.Errorf("create host pod %s for %s: %w", hname, key, err)
 	}
-	s.recent.add(hname, vpod.UID, time.Time{})
+	s.recent.add(recentPod+hname, vpod.UID, time.Time{})
 	return nil
 }
 

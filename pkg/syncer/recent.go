@@ -18,7 +18,8 @@ import (
 // read): up to four more API calls for 40 % of the pods in the sync
 // benchmark, all in a fresh cluster's first seconds, when the apiservers
 // are busiest. The record says the object exists; the informer's event
-// for it brings the key back, and the record ends there. A record older
+// for it (any: add, update or delete) brings the key back, and ends the
+// record. A record older
 // than recentTTL is ignored (an object created and deleted while the
 // informer's watch was down is never shown by it).
 type recentCreates struct {
@@ -31,6 +32,12 @@ type recentCreate struct {
 	at      time.Time
 	refresh time.Time // a token Secret's renewal time
 }
+
+// Record keys: the kind, then the host object's name.
+const (
+	recentPod   = "pod/"
+	recentToken = "token/"
+)
 
 // recentTTL bounds how long a record stands in for the informer: far
 // beyond a watch's delivery time, and short enough that a missed event
