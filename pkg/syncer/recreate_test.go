@@ -138,12 +138,13 @@ func TestServiceRecreationRaces(t *testing.T) {
 						return
 					}
 					v.Labels = map[string]string{"edited": "yes"}
+					v.Spec.Ports[0].Port = 8080
 					if _, err := client.CoreV1().Services(ns).Update(ctx, v, metav1.UpdateOptions{}); err != nil {
 						t.Errorf("tenant edit: %v", err)
 					}
 				}}
 			},
-			windowCopy: true, wantPort: 80, wantLabel: "edited",
+			windowCopy: true, wantPort: 8080, wantLabel: "edited",
 		},
 		{
 			name: "recreation recorded on the host copy by an earlier syncer, virtual service deleted: the next pass creates it",

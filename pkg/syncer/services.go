@@ -370,6 +370,23 @@ func asExternalName(spec *corev1.ServiceSpec) {
 	}
 }
 
+// movedSpec is the spec a move ends with: what the tenant has now (it may
+// have written between the two steps), with what the first step changed
+// taken from the recorded target.
+func movedSpec(now, target corev1.ServiceSpec) corev1.ServiceSpec {
+	spec := *now.DeepCopy()
+	spec.Type, spec.ExternalName = target.Type, target.ExternalName
+	spec.ClusterIP, spec.ClusterIPs = target.ClusterIP, target.ClusterIPs
+	spec.IPFamilies, spec.IPFamilyPolicy = target.IPFamilies, target.IPFamilyPolicy
+	spec.HealthCheckNodePort, spec.ExternalTrafficPolicy = target.HealthCheckNodePort, target.ExternalTrafficPolicy
+	spec.LoadBalancerClass, spec.AllocateLoadBalancerNodePorts = target.LoadBalancerClass, target.AllocateLoadBalancerNodePorts
+	ports := nodePorts(&corev1.Service{Spec: target})
+	for i := range spec.Ports {
+		spec.Ports[i].NodePort = ports[portKey(spec.Ports[i])]
+	}
+	return spec
+}
+
 // moveAttempts bounds the second step's retries within one pass when
 // tenants' writes keep conflicting; the next pass goes on.
 const moveAttempts = 5
@@ -387,8 +404,10 @@ func (s *Syncer) finishMove(ctx context.Context, v *corev1.Service) error {
 			return fmt.Errorf("move of virtual service %s/%s recorded in %s: %w", v.Namespace, v.Name, annotationMoving, err)
 		}
 		done := v.DeepCopy()
-		done.Spec = target
 		delete(done.Annotations, annotationMoving)
+		if v.Spec.Type == corev1.ServiceTypeExternalName && v.Spec.ExternalName == movingExternalName {
+			done.Spec = movedSpec(v.Spec, target)
+		} // else the tenant changed its type meanwhile: its spec stands, and the next pass decides again
 		_, err := services.Update(ctx, done, metav1.UpdateOptions{})
 		if apierrors.IsInvalid(err) {
 			// The IP (or a node port) was taken meanwhile: any will do.
