@@ -55,6 +55,7 @@ func run() error {
 	rounds := flag.Int("rounds", 1, "fresh clusters per binary")
 	pods := flag.Int("pods", 100, "pods per cluster, created at 10/s")
 	logs := flag.String("logs", "", "copy each cluster's controlplane.log into this directory")
+	early := flag.Duration("early", 5*time.Second, "report pods created this soon after the cluster's create returned apart")
 	slow := flag.Duration("slow", 100*time.Millisecond, "list pods slower than this")
 	flag.Parse()
 	var binaries []string
@@ -113,7 +114,17 @@ func run() error {
 	}
 	fmt.Println("all rounds:")
 	for i, bin := range binaries {
+		var first, rest []sample
+		for _, s := range all[i] {
+			if s.since < *early {
+				first = append(first, s)
+			} else {
+				rest = append(rest, s)
+			}
+		}
 		fmt.Printf("  %s: %s\n", bin, summary(all[i]))
+		fmt.Printf("    created in the cluster's first %s: %s\n", *early, summary(first))
+		fmt.Printf("    created later: %s\n", summary(rest))
 	}
 	return nil
 }
