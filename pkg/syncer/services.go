@@ -21,10 +21,10 @@ import (
 
 // Services are copied down with their selector translated, so they select
 // exactly the host copies of the tenant's pods. The host is the source of
-// truth for what it allocates: a virtual service is recreated with the
-// cluster IP of its host copy (cluster IPs are immutable; the virtual and
-// host service CIDRs match), node ports are copied up, and so is the
-// load-balancer status. Rules in docs/syncer.md.
+// truth for what it allocates: a virtual service moves to the cluster IP
+// of its host copy (through ExternalName, the one way to change a cluster
+// IP; the virtual and host service CIDRs match), node ports are copied up,
+// and so is the load-balancer status. Rules in docs/syncer.md.
 
 // kindService is the queue kind of services; endpoints of selector-less
 // services share it, since they depend on their service.
@@ -568,6 +568,8 @@ func (s *Syncer) claimableIP(ctx context.Context, ip string) error {
 // annotationRecreating, on a host service, holds the virtual service being
 // recreated with its host cluster IP, from before the virtual one is deleted
 // until the new one exists: the recreation survives a crash in between.
+// Syncers before services moved through ExternalName wrote it; it is still
+// finished (finishRecreation) after an upgrade.
 const annotationRecreating = names.Domain + "/recreating"
 
 // finishRecreation completes a recreation the host copy records, after a
