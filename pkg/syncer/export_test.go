@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,4 +89,35 @@ func (t *ServiceSyncer) Recreate(ctx context.Context, ns, name string) error {
 		return err
 	}
 	return t.s.recreateVirtualService(ctx, v, h)
+}
+
+// RecordOldRecreation leaves the virtual service ns/name as a syncer from
+// before services moved through ExternalName left it when it stopped
+// between deleting the virtual service and creating it again: the new
+// service recorded on the host copy (annotationRecreating), the virtual
+// one deleted.
+func (t *ServiceSyncer) RecordOldRecreation(ctx context.Context, ns, name string) error {
+	v, err := t.s.virtual.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	hosts := t.s.host.CoreV1().Services(t.s.hostNamespace)
+	h, err := hosts.Get(ctx, t.HostName(ns, name), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	again := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: v.Name, Namespace: v.Namespace, Labels: v.Labels}, Spec: *v.Spec.DeepCopy()}
+	again.Spec.ClusterIP, again.Spec.ClusterIPs, again.Spec.IPFamilies, again.Spec.IPFamilyPolicy = h.Spec.ClusterIP, h.Spec.ClusterIPs, nil, nil
+	intent, err := json.Marshal(again)
+	if err != nil {
+		return err
+	}
+	if h.Annotations == nil {
+		h.Annotations = map[string]string{}
+	}
+	h.Annotations[annotationRecreating] = string(intent)
+	if _, err := hosts.Update(ctx, h, metav1.UpdateOptions{}); err != nil {
+		return err
+	}
+	return t.s.virtual.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
 }

@@ -2,9 +2,11 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -61,6 +63,12 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return nil
 	case hpod == nil:
+		if _, ok := s.recent.get(recentPod+hname, vpod.UID); ok {
+			// Made a moment ago and not in the informer yet (recent.go):
+			// its add event brings the pod back.
+			s.queue.AddAfter(queueKey(kindPod, key), recentTTL)
+			return nil
+		}
 		ran := vpod.Status.HostIP != "" || vpod.Status.Phase == corev1.PodSucceeded || vpod.Status.Phase == corev1.PodFailed
 		if ran && !s.resume.recreates(vpod) {
 			// It ran on the host (its status came from there) and its copy
@@ -86,36 +94,25 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		if err := s.syncPodDependencies(ctx, vpod); err != nil {
 			return err
 		}
-		if err := s.keepToken(ctx, vpod, key); err != nil {
-			return err
-		}
-		if _, tooMany := s.linkedServices(vpod); tooMany {
-			msg := fmt.Sprintf("namespace %s has more than %d services: the pod gets only the apiserver's service variables", ns, maxServiceLinks)
-			if err := s.warn(ctx, objectRef(vpod, "Pod"), "TooManyServiceLinks", msg); err != nil {
-				return err
-			}
-		}
-		_, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			// Not in our informer: either ours and not seen yet, or a pod
-			// Nest does not own (the informer only sees Nest's).
-			existing, gerr := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, hname, metav1.GetOptions{})
-			if gerr == nil && !s.ownsObject(existing, ns, name) {
-				return s.refuseForeign(ctx, objectRef(vpod, "Pod"), "pod", hname)
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("create host pod %s for %s: %w", hname, key, err)
-		}
-		return nil
+		// The pod's token Secret and the pod itself are written at the
+		// same time: the token comes from the virtual apiserver, which in
+		// a fresh cluster's first seconds (its controllers starting, the
+		// tokens of the pods made before it was ready) answers in hundreds
+		// of milliseconds, and waiting for it before the pod was the
+		// sync benchmark's tail. A host pod starts after the host has
+		// scheduled it, and its kubelet mounts the Secret then.
+		tokenErr := make(chan error, 1)
+		go func() { tokenErr <- s.keepToken(ctx, vpod, key) }()
+		err := s.createHostPod(ctx, vpod, key, hname)
+		return errors.Join(err, <-tokenErr)
 	default:
+		s.recent.forget(recentPod + hname)
 		if hpod.Annotations[names.AnnotationVirtualUID] != string(vpod.UID) {
 			// A host copy of an earlier pod of the same name: replace it.
 			return s.deleteHostPod(ctx, hpod, nil)
 		}
 		if vpod.Status.Phase != corev1.PodSucceeded && vpod.Status.Phase != corev1.PodFailed &&
-			needsToken(vpod) && s.tokensAllowed() && !s.tokenFresh(vpod) {
+			needsToken(vpod) && s.tokensAllowed() && !s.tokenFresh(vpod) && !s.tokenWrittenRecently(vpod) {
 			// On the host already: its token is the token queue's work.
 			s.queueToken(key, 0)
 		}
@@ -129,6 +126,32 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 		}
 		return s.syncStatus(ctx, vpod, hpod)
 	}
+}
+
+// createHostPod creates the host copy of a virtual pod that has none.
+func (s *Syncer) createHostPod(ctx context.Context, vpod *corev1.Pod, key, hname string) error {
+	ns := vpod.Namespace
+	if _, tooMany := s.linkedServices(vpod); tooMany {
+		msg := fmt.Sprintf("namespace %s has more than %d services: the pod gets only the apiserver's service variables", ns, maxServiceLinks)
+		if err := s.warn(ctx, objectRef(vpod, "Pod"), "TooManyServiceLinks", msg); err != nil {
+			return err
+		}
+	}
+	_, err := s.host.CoreV1().Pods(s.hostNamespace).Create(ctx, s.translatePod(vpod), metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// Not in our informer: either ours and not seen yet, or a pod
+		// Nest does not own (the informer only sees Nest's).
+		existing, gerr := s.host.CoreV1().Pods(s.hostNamespace).Get(ctx, hname, metav1.GetOptions{})
+		if gerr == nil && !s.ownsObject(existing, ns, vpod.Name) {
+			return s.refuseForeign(ctx, objectRef(vpod, "Pod"), "pod", hname)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create host pod %s for %s: %w", hname, key, err)
+	}
+	s.recent.add(recentPod+hname, vpod.UID, time.Time{})
+	return nil
 }
 
 // keepToken keeps the token Secret of a pod that mounts one fresh, and

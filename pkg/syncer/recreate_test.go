@@ -47,9 +47,10 @@ func startHost(t *testing.T) kubernetes.Interface {
 
 // TestServiceRecreationRaces runs a tenant's writes at the exact points
 // between the syncer's API calls where they used to be lost or leave a host
-// copy behind: while a virtual service is recreated (delete, create, drop
-// the record on the host copy) and while a host copy is replaced (delete,
-// create). Each case ends converged: the virtual service as the tenant
+// copy behind: while a virtual service moves to its host copy's cluster IP
+// (two updates, through ExternalName), while a recreation recorded on the
+// host copy by an earlier syncer is finished, and while a host copy is
+// replaced (delete, create). Each case ends converged: the virtual service as the tenant
 // left it, and a host copy exactly when there is a virtual service, made
 // from it (its uid annotation).
 func TestServiceRecreationRaces(t *testing.T) {
@@ -91,10 +92,11 @@ func TestServiceRecreationRaces(t *testing.T) {
 		// windowCopy: whether a host copy exists right after act (the
 		// window the next passes close).
 		windowCopy bool
-		wantPort   int32 // of the virtual service left; 0: none
+		wantPort   int32  // of the virtual service left; 0: none
+		wantLabel  string // a label the tenant set on it, kept
 	}{
 		{
-			name: "syncer killed between the virtual delete and the create: the next pass creates it from the record",
+			name: "syncer killed between the two updates of a move: the next pass finishes it from the record",
 			act: func(ctx context.Context, t *testing.T, s *syncer.ServiceSyncer, ns string) error {
 				return s.Recreate(ctx, ns, "web")
 			},
@@ -104,7 +106,17 @@ func TestServiceRecreationRaces(t *testing.T) {
 			windowCopy: true, wantPort: 80,
 		},
 		{
-			name: "tenant deletes the recreated service before the record is dropped: its delete wins",
+			name: "tenant deletes the service between the two updates of a move: its delete wins",
+			act: func(ctx context.Context, t *testing.T, s *syncer.ServiceSyncer, ns string) error {
+				return s.Recreate(ctx, ns, "web")
+			},
+			hooks: func(ns string, _ context.CancelFunc) syncer.Hooks {
+				return syncer.Hooks{BeforeRecreate: deleteWeb}
+			},
+			windowCopy: true, wantPort: 0,
+		},
+		{
+			name: "tenant deletes the moved service right after the move: its delete wins",
 			act: func(ctx context.Context, t *testing.T, s *syncer.ServiceSyncer, ns string) error {
 				return s.Recreate(ctx, ns, "web")
 			},
@@ -114,32 +126,33 @@ func TestServiceRecreationRaces(t *testing.T) {
 			windowCopy: true, wantPort: 0,
 		},
 		{
-			name: "tenant makes its own service between the delete and the create: it is kept, and gets a fresh copy",
+			name: "tenant edits the service between the two updates of a move: the edit is kept and the move finishes",
 			act: func(ctx context.Context, t *testing.T, s *syncer.ServiceSyncer, ns string) error {
 				return s.Recreate(ctx, ns, "web")
 			},
 			hooks: func(ns string, _ context.CancelFunc) syncer.Hooks {
 				return syncer.Hooks{BeforeRecreate: func(ns, _ string) {
-					if _, err := client.CoreV1().Services(ns).Create(ctx, web(ns, 8080), metav1.CreateOptions{}); err != nil {
-						t.Errorf("tenant create: %v", err)
+					v, err := client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+					if err != nil {
+						t.Errorf("tenant read: %v", err)
+						return
+					}
+					v.Labels = map[string]string{"edited": "yes"}
+					v.Spec.Ports[0].Port = 8080
+					if _, err := client.CoreV1().Services(ns).Update(ctx, v, metav1.UpdateOptions{}); err != nil {
+						t.Errorf("tenant edit: %v", err)
 					}
 				}}
 			},
-			windowCopy: true, wantPort: 8080,
+			windowCopy: true, wantPort: 8080, wantLabel: "edited",
 		},
 		{
-			name: "namespace deleted between the delete and the create: nothing recreated, the copy goes",
+			name: "recreation recorded on the host copy by an earlier syncer, virtual service deleted: the next pass creates it",
 			act: func(ctx context.Context, t *testing.T, s *syncer.ServiceSyncer, ns string) error {
-				return s.Recreate(ctx, ns, "web")
+				return s.RecordOldRecreation(ctx, ns, "web")
 			},
-			hooks: func(ns string, _ context.CancelFunc) syncer.Hooks {
-				return syncer.Hooks{BeforeRecreate: func(ns, _ string) {
-					if err := client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
-						t.Errorf("tenant namespace delete: %v", err)
-					}
-				}}
-			},
-			windowCopy: true, wantPort: 0,
+			hooks:      func(string, context.CancelFunc) syncer.Hooks { return syncer.Hooks{} },
+			windowCopy: true, wantPort: 80,
 		},
 		{
 			name: "host copy replaced, tenant deletes before the recheck: no copy made",
@@ -216,6 +229,12 @@ func TestServiceRecreationRaces(t *testing.T) {
 				t.Fatalf("virtual service lost: %v", err)
 			case tt.wantPort != 0 && v.Spec.Ports[0].Port != tt.wantPort:
 				t.Fatalf("virtual service has port %d, want %d (the tenant's)", v.Spec.Ports[0].Port, tt.wantPort)
+			}
+			if tt.wantPort != 0 && (v.Spec.Type == corev1.ServiceTypeExternalName || v.Annotations["nest.dev/moving-to"] != "") {
+				t.Fatalf("virtual service left half-way through its move: type %s, annotations %v", v.Spec.Type, v.Annotations)
+			}
+			if tt.wantLabel != "" && v.Labels[tt.wantLabel] == "" {
+				t.Fatalf("virtual service lost the tenant's label %s: %v", tt.wantLabel, v.Labels)
 			}
 			h, herr := client.CoreV1().Services(hostNS).Get(ctx, hname, metav1.GetOptions{})
 			if tt.wantPort == 0 {

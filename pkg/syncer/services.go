@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,10 +21,10 @@ import (
 
 // Services are copied down with their selector translated, so they select
 // exactly the host copies of the tenant's pods. The host is the source of
-// truth for what it allocates: a virtual service is recreated with the
-// cluster IP of its host copy (cluster IPs are immutable; the virtual and
-// host service CIDRs match), node ports are copied up, and so is the
-// load-balancer status. Rules in docs/syncer.md.
+// truth for what it allocates: a virtual service moves to the cluster IP
+// of its host copy (through ExternalName, the one way to change a cluster
+// IP; the virtual and host service CIDRs match), node ports are copied up,
+// and so is the load-balancer status. Rules in docs/syncer.md.
 
 // kindService is the queue kind of services; endpoints of selector-less
 // services share it, since they depend on their service.
@@ -48,6 +49,17 @@ func (s *Syncer) syncService(ctx context.Context, ns, name string) error {
 	v, haveV, err := found(s.virtualServices.Services(ns).Get(name))
 	if err != nil {
 		return err
+	}
+	if haveV && v.Annotations[annotationMoving] != "" {
+		// Half-way through a move (an interrupted pass, or a cache that
+		// lags): it is finished first, and its host copy is left alone
+		// meanwhile (it is not an ExternalName for the tenant). The
+		// update's event brings the service back.
+		live, err := s.liveService(ctx, ns, name)
+		if err != nil || live == nil || live.Annotations[annotationMoving] == "" {
+			return err
+		}
+		return s.finishMove(ctx, live)
 	}
 	hname := s.hostServiceName(ns, name)
 	h, haveH, err := found(s.hostServices.Get(hname))
@@ -298,62 +310,144 @@ func (s *Syncer) syncServiceUp(ctx context.Context, v, h *corev1.Service) error 
 	return ignoreGone(err, fmt.Sprintf("copy load-balancer status up to virtual service %s/%s", v.Namespace, v.Name))
 }
 
+// annotationMoving, on a virtual service, holds the spec it is moving to
+// (its host copy's cluster IP) while it passes through ExternalName: from
+// the first of the two updates of a move until the second. A syncer
+// restarted in between finishes the move from it.
+const annotationMoving = names.Domain + "/moving-to"
+
+// movingExternalName is the name a moving service points at for the
+// moment it is an ExternalName service.
+const movingExternalName = "moving.nest.invalid"
+
 // recreateVirtualService gives a virtual service the cluster IP of its host
-// copy. A cluster IP cannot change, so the service is deleted and created
-// again under the same name; its host copy stays (syncService checks the
-// apiserver before removing a host service whose virtual one seems gone).
+// copy. A cluster IP cannot be changed in place, except through
+// ExternalName: the service is updated to an ExternalName (which frees
+// its IP) recording the spec it moves to, then back to its type with the
+// host's IP. It is never deleted, so there is no moment without it: a
+// tenant's delete at any point deletes it (the second update then finds
+// nothing and stops), and a tenant's write between the two updates is
+// kept (the second update is made on top of it).
 func (s *Syncer) recreateVirtualService(ctx context.Context, v, h *corev1.Service) error {
-	services := s.virtual.CoreV1().Services(v.Namespace)
 	if err := s.claimableIP(ctx, h.Spec.ClusterIP); err != nil {
 		return fmt.Errorf("virtual service %s/%s cannot take the cluster IP of its host copy yet: %w", v.Namespace, v.Name, err)
 	}
-	again := v.DeepCopy()
-	again.ObjectMeta = metav1.ObjectMeta{
-		Name: v.Name, Namespace: v.Namespace, Labels: v.Labels, Annotations: v.Annotations,
-		OwnerReferences: v.OwnerReferences, Finalizers: v.Finalizers,
+	target := v.Spec.DeepCopy()
+	target.ClusterIP, target.ClusterIPs = h.Spec.ClusterIP, h.Spec.ClusterIPs
+	target.IPFamilies, target.IPFamilyPolicy = nil, nil
+	intent, err := json.Marshal(target)
+	if err != nil {
+		return fmt.Errorf("move virtual service %s/%s: %w", v.Namespace, v.Name, err)
 	}
-	again.Spec.ClusterIP, again.Spec.ClusterIPs = h.Spec.ClusterIP, h.Spec.ClusterIPs
-	again.Spec.IPFamilies, again.Spec.IPFamilyPolicy = nil, nil
-	again.Status = corev1.ServiceStatus{}
-	if len(v.Spec.Selector) == 0 {
-		if err := s.backUpEndpoints(v, again); err != nil {
+	moving := v.DeepCopy()
+	if moving.Annotations == nil {
+		moving.Annotations = map[string]string{}
+	}
+	moving.Annotations[annotationMoving] = string(intent)
+	asExternalName(&moving.Spec)
+	// The resource version of v guards the first step: a tenant's write
+	// since is not overwritten, and the next pass decides again.
+	moved, err := s.virtual.CoreV1().Services(v.Namespace).Update(ctx, moving, metav1.UpdateOptions{})
+	if err != nil {
+		return ignoreGone(err, fmt.Sprintf("move virtual service %s/%s to its host cluster IP %s", v.Namespace, v.Name, h.Spec.ClusterIP))
+	}
+	at(s.hooks.beforeRecreate, v.Namespace, v.Name)
+	return s.finishMove(ctx, moved)
+}
+
+// asExternalName turns a service spec into an ExternalName one, dropping
+// what only other types have (the IPs and node ports go back to the
+// allocators).
+func asExternalName(spec *corev1.ServiceSpec) {
+	spec.Type, spec.ExternalName = corev1.ServiceTypeExternalName, movingExternalName
+	spec.ClusterIP, spec.ClusterIPs = "", nil
+	spec.IPFamilies, spec.IPFamilyPolicy = nil, nil
+	spec.HealthCheckNodePort = 0
+	spec.ExternalTrafficPolicy = ""
+	spec.LoadBalancerClass, spec.AllocateLoadBalancerNodePorts = nil, nil
+	for i := range spec.Ports {
+		spec.Ports[i].NodePort = 0
+	}
+}
+
+// movedSpec is the spec a move ends with: what the tenant has now (it may
+// have written between the two steps), with what the first step changed
+// taken from the recorded target.
+func movedSpec(now, target corev1.ServiceSpec) corev1.ServiceSpec {
+	spec := *now.DeepCopy()
+	spec.Type, spec.ExternalName = target.Type, target.ExternalName
+	spec.ClusterIP, spec.ClusterIPs = target.ClusterIP, target.ClusterIPs
+	spec.IPFamilies, spec.IPFamilyPolicy = target.IPFamilies, target.IPFamilyPolicy
+	spec.HealthCheckNodePort, spec.ExternalTrafficPolicy = target.HealthCheckNodePort, target.ExternalTrafficPolicy
+	spec.LoadBalancerClass, spec.AllocateLoadBalancerNodePorts = target.LoadBalancerClass, target.AllocateLoadBalancerNodePorts
+	ports := nodePorts(&corev1.Service{Spec: target})
+	for i := range spec.Ports {
+		spec.Ports[i].NodePort = ports[portKey(spec.Ports[i])]
+	}
+	return spec
+}
+
+// moveAttempts bounds the second step's retries within one pass when
+// tenants' writes keep conflicting; the next pass goes on.
+const moveAttempts = 5
+
+// finishMove takes a virtual service recorded as moving (annotationMoving,
+// by this pass or one interrupted earlier) to the spec it moves to, on
+// top of whatever the tenant wrote meanwhile. When the recorded IP was
+// taken meanwhile, it gets any IP (the tenant is never left with the
+// ExternalName) and moves again on a later pass.
+func (s *Syncer) finishMove(ctx context.Context, v *corev1.Service) error {
+	services := s.virtual.CoreV1().Services(v.Namespace)
+	for attempt := 0; ; attempt++ {
+		var target corev1.ServiceSpec
+		if err := json.Unmarshal([]byte(v.Annotations[annotationMoving]), &target); err != nil {
+			return fmt.Errorf("move of virtual service %s/%s recorded in %s: %w", v.Namespace, v.Name, annotationMoving, err)
+		}
+		done := v.DeepCopy()
+		delete(done.Annotations, annotationMoving)
+		if v.Spec.Type == corev1.ServiceTypeExternalName && v.Spec.ExternalName == movingExternalName {
+			done.Spec = movedSpec(v.Spec, target)
+		} // else the tenant changed its type meanwhile: its spec stands, and the next pass decides again
+		_, err := services.Update(ctx, done, metav1.UpdateOptions{})
+		if apierrors.IsInvalid(err) {
+			// The IP (or a node port) was taken meanwhile: any will do.
+			err = fmt.Errorf("with cluster IP %s: %w", target.ClusterIP, err)
+			done.Spec.ClusterIP, done.Spec.ClusterIPs = "", nil
+			for i := range done.Spec.Ports {
+				done.Spec.Ports[i].NodePort = 0
+			}
+			if _, anyErr := services.Update(ctx, done, metav1.UpdateOptions{}); anyErr != nil {
+				err = errors.Join(err, anyErr)
+			}
+		}
+		switch {
+		case err == nil:
+			at(s.hooks.afterRecreate, v.Namespace, v.Name)
+			s.log.Info("Virtual service moved to its host cluster IP", "service", v.Namespace+"/"+v.Name, "clusterIP", target.ClusterIP)
+			return nil
+		case apierrors.IsNotFound(err):
+			return nil // the tenant deleted it: its delete wins, and the copy goes with it
+		case !apierrors.IsConflict(err) || attempt+1 >= moveAttempts:
+			return fmt.Errorf("move virtual service %s/%s to cluster IP %s: %w", v.Namespace, v.Name, target.ClusterIP, err)
+		}
+		// A tenant's write came between the two steps: the move goes on
+		// from the service as it is now.
+		live, err := s.liveService(ctx, v.Namespace, v.Name)
+		if err != nil || live == nil || live.Annotations[annotationMoving] == "" {
 			return err
 		}
+		v = live
 	}
-	// The intent goes on the host copy first: a crash between the delete
-	// and the create below must not lose the tenant's service.
-	intent, err := json.Marshal(again)
-	if err != nil {
-		return fmt.Errorf("recreate virtual service %s/%s: %w", v.Namespace, v.Name, err)
-	}
-	marked := h.DeepCopy()
-	if marked.Annotations == nil {
-		marked.Annotations = map[string]string{}
-	}
-	marked.Annotations[annotationRecreating] = string(intent)
-	if _, err := s.host.CoreV1().Services(s.hostNamespace).Update(ctx, marked, metav1.UpdateOptions{}); err != nil {
-		return ignoreGone(err, "record the recreation of "+v.Namespace+"/"+v.Name+" on host service "+h.Name)
-	}
-	err = services.Delete(ctx, v.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &v.UID}})
-	if apierrors.IsNotFound(err) {
-		// No service of that name at all: the tenant deleted it after the
-		// intent was written. Its delete wins: the intent goes, and so
-		// does the host copy, on the next pass.
-		return s.dropRecreationIntent(ctx, h, "")
-	}
-	if err != nil {
-		return ignoreGone(err, fmt.Sprintf("delete virtual service %s/%s to give it its host cluster IP", v.Namespace, v.Name))
-	}
-	return s.createRecorded(ctx, h, again)
 }
 
 // createRecorded creates the virtual service a recreation recorded on its
-// host copy h, then drops the record in the same pass, naming the new
-// service as the copy's origin. What the apiserver (not the cache) shows
-// between the delete and the create decides (recreationStep): a tenant's
-// new service of that name, or its namespace going, is not overridden.
+// host copy h (annotationRecreating: a recreation begun by a syncer before
+// services moved through ExternalName, finished after an upgrade), then
+// drops the record in the same pass, naming the new service as the
+// copy's origin. What the apiserver (not the cache) shows decides
+// (recreationStep): a tenant's service of that name, or its namespace
+// going, is not overridden.
 func (s *Syncer) createRecorded(ctx context.Context, h, again *corev1.Service) error {
-	at(s.hooks.beforeRecreate, again.Namespace, again.Name)
 	live, err := s.liveService(ctx, again.Namespace, again.Name)
 	if err != nil {
 		return err
@@ -376,7 +470,6 @@ func (s *Syncer) createRecorded(ctx context.Context, h, again *corev1.Service) e
 	if err != nil {
 		return fmt.Errorf("recreate virtual service %s/%s: %w", again.Namespace, again.Name, err)
 	}
-	at(s.hooks.afterRecreate, again.Namespace, again.Name)
 	if err := s.dropRecreationIntent(ctx, h, made.UID); err != nil {
 		return err
 	}
@@ -475,6 +568,8 @@ func (s *Syncer) claimableIP(ctx context.Context, ip string) error {
 // annotationRecreating, on a host service, holds the virtual service being
 // recreated with its host cluster IP, from before the virtual one is deleted
 // until the new one exists: the recreation survives a crash in between.
+// Syncers before services moved through ExternalName wrote it; it is still
+// finished (finishRecreation) after an upgrade.
 const annotationRecreating = names.Domain + "/recreating"
 
 // finishRecreation completes a recreation the host copy records, after a
@@ -523,10 +618,11 @@ func (s *Syncer) dropRecreationIntent(ctx context.Context, h *corev1.Service, or
 }
 
 // The endpoints controller deletes the Endpoints of a deleted service, even
-// of a selector-less one whose endpoints the tenant wrote by hand. So before
-// a selector-less service is recreated, its endpoints are kept in an
-// annotation of the new service, and put back if they vanish within
-// endpointsBackupWindow; then the annotation is removed.
+// of a selector-less one whose endpoints the tenant wrote by hand. Syncers
+// before services moved through ExternalName recreated them, and kept
+// their endpoints in an annotation of the new service; they are put back
+// if they vanish within endpointsBackupWindow, then the annotation is
+// removed.
 const (
 	annotationEndpointsBackup = names.Domain + "/endpoints-backup"
 	annotationRecreatedAt     = names.Domain + "/recreated-at"
@@ -538,27 +634,6 @@ type endpointsBackup struct {
 	Labels      map[string]string       `json:"labels,omitempty"`
 	Annotations map[string]string       `json:"annotations,omitempty"`
 	Subsets     []corev1.EndpointSubset `json:"subsets"`
-}
-
-func (s *Syncer) backUpEndpoints(v, again *corev1.Service) error {
-	if s.virtualEndpoints == nil { // endpoints are not synced
-		return nil
-	}
-	ep, ok, err := found(s.virtualEndpoints.Endpoints(v.Namespace).Get(v.Name))
-	if err != nil || !ok {
-		return err
-	}
-	data, err := json.Marshal(endpointsBackup{Labels: ep.Labels, Annotations: ep.Annotations, Subsets: ep.Subsets})
-	if err != nil {
-		return fmt.Errorf("back up endpoints %s/%s: %w", v.Namespace, v.Name, err)
-	}
-	again.Annotations = maps.Clone(again.Annotations)
-	if again.Annotations == nil {
-		again.Annotations = map[string]string{}
-	}
-	again.Annotations[annotationEndpointsBackup] = string(data)
-	again.Annotations[annotationRecreatedAt] = time.Now().UTC().Format(time.RFC3339)
-	return nil
 }
 
 // restoreEndpoints puts back the endpoints of a recreated selector-less

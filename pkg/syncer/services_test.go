@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -261,5 +262,41 @@ func TestTranslateIngress(t *testing.T) {
 	}
 	if v.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != "front" {
 		t.Error("translateIngress changed its input")
+	}
+}
+
+func TestMovedSpec(t *testing.T) {
+	t.Parallel()
+	local := corev1.ServiceExternalTrafficPolicyLocal
+	target := corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"}, ExternalTrafficPolicy: local,
+		Selector: map[string]string{"app": "old"},
+		Ports:    []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080}},
+	}
+	moving := target.DeepCopy()
+	asExternalName(moving)
+	edited := moving.DeepCopy() // the tenant's write between the two steps
+	edited.Selector = map[string]string{"app": "new"}
+	edited.Ports = append(edited.Ports, corev1.ServicePort{Name: "admin", Protocol: corev1.ProtocolTCP, Port: 9090})
+	tests := []struct {
+		name string
+		now  corev1.ServiceSpec
+		want corev1.ServiceSpec
+	}{
+		{"untouched: the target", *moving, target},
+		{"edited: the tenant's selector and ports, the target's type, IP and node ports", *edited, corev1.ServiceSpec{
+			Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"}, ExternalTrafficPolicy: local,
+			Selector: map[string]string{"app": "new"},
+			Ports: []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80, NodePort: 30080},
+				{Name: "admin", Protocol: corev1.ProtocolTCP, Port: 9090}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := movedSpec(tt.now, target); !equality.Semantic.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -164,8 +164,9 @@ func (s *Syncer) translateStorageClass(v *storagev1.StorageClass, hname string) 
 		VolumeBindingMode: v.VolumeBindingMode, AllowedTopologies: slices.Clone(v.AllowedTopologies),
 	}
 	for _, a := range defaultClassAnnotations {
-		delete(h.Labels, a) // annotations are Nest's only; labels could carry the key too
+		delete(h.Labels, a) // labels could carry the key too
 	}
+	maps.Copy(h.Annotations, tenantAnnotations(v.Annotations, droppedStorageClassAnnotation))
 	return h
 }
 
@@ -203,7 +204,8 @@ func (s *Syncer) syncStorageClass(ctx context.Context, name string) error {
 		host: h, exists: haveH, wanted: wanted, virtual: ref,
 		want: func() *storagev1.StorageClass { return s.translateStorageClass(v, hname) },
 		current: func(h, want *storagev1.StorageClass) bool {
-			return sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && sameStorageClassSpec(h, want)
+			return sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && sameStorageClassSpec(h, want) &&
+				maps.Equal(tenantAnnotations(h.Annotations, droppedStorageClassAnnotation), tenantAnnotations(want.Annotations, droppedStorageClassAnnotation))
 		},
 		update: func(h, want *storagev1.StorageClass) (*storagev1.StorageClass, bool) {
 			if h.Provisioner != want.Provisioner || !maps.Equal(h.Parameters, want.Parameters) ||
@@ -213,6 +215,7 @@ func (s *Syncer) syncStorageClass(ctx context.Context, name string) error {
 			}
 			updated := h.DeepCopy()
 			updated.Labels, updated.MountOptions, updated.AllowVolumeExpansion = want.Labels, want.MountOptions, want.AllowVolumeExpansion
+			updated.Annotations = withTenantAnnotations(h.Annotations, want.Annotations, droppedStorageClassAnnotation)
 			updated.AllowedTopologies = want.AllowedTopologies
 			return updated, true
 		},
@@ -378,7 +381,9 @@ func (s *Syncer) translatePV(v *corev1.PersistentVolume, hname, hostClaim, hostC
 	spec := v.Spec.DeepCopy()
 	spec.ClaimRef = &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: s.hostNamespace, Name: hostClaim}
 	spec.StorageClassName = hostClass
-	return &corev1.PersistentVolume{ObjectMeta: s.clusterHostMeta(v, "PersistentVolume", hname), Spec: *spec}
+	meta := s.clusterHostMeta(v, "PersistentVolume", hname)
+	maps.Copy(meta.Annotations, tenantAnnotations(v.Annotations, droppedVolumeAnnotation))
+	return &corev1.PersistentVolume{ObjectMeta: meta, Spec: *spec}
 }
 
 // sameClaim reports whether two claim references name the same claim.
@@ -448,6 +453,7 @@ func (s *Syncer) syncPV(ctx context.Context, name string) error {
 		want: func() *corev1.PersistentVolume { return s.translatePV(v, hname, hostClaim, hostClass) },
 		current: func(h, want *corev1.PersistentVolume) bool {
 			return sameOrigin(h, want) && maps.Equal(h.Labels, want.Labels) && sameClaim(h.Spec.ClaimRef, want.Spec.ClaimRef) &&
+				maps.Equal(tenantAnnotations(h.Annotations, droppedVolumeAnnotation), tenantAnnotations(want.Annotations, droppedVolumeAnnotation)) &&
 				equality.Semantic.DeepEqual(h.Spec.Capacity, want.Spec.Capacity) &&
 				equality.Semantic.DeepEqual(h.Spec.AccessModes, want.Spec.AccessModes) &&
 				h.Spec.PersistentVolumeReclaimPolicy == want.Spec.PersistentVolumeReclaimPolicy &&
@@ -458,6 +464,7 @@ func (s *Syncer) syncPV(ctx context.Context, name string) error {
 		update: func(h, want *corev1.PersistentVolume) (*corev1.PersistentVolume, bool) {
 			updated := h.DeepCopy()
 			updated.Labels = want.Labels
+			updated.Annotations = withTenantAnnotations(h.Annotations, want.Annotations, droppedVolumeAnnotation)
 			if !sameClaim(h.Spec.ClaimRef, want.Spec.ClaimRef) {
 				updated.Spec.ClaimRef = want.Spec.ClaimRef // else keep the UID the host's binder wrote
 			}

@@ -336,3 +336,50 @@ func TestClaimWaitsForItsClass(t *testing.T) {
 		})
 	}
 }
+
+// TestStorageCopiesTenantAnnotations checks the tenant's annotations on
+// the host copies of classes and volumes: kept, but for Nest's own, the
+// default-class ones and the host volume controllers' and provisioners';
+// an update replaces the tenant's part and keeps what the host wrote.
+func TestStorageCopiesTenantAnnotations(t *testing.T) {
+	t.Parallel()
+	tenant := map[string]string{
+		"team":                 "db",
+		"example.com/backup":   "daily",
+		"nest.dev/virtual-uid": "forged",
+		"storageclass.kubernetes.io/is-default-class":           "true",
+		"storageclass.beta.kubernetes.io/is-default-class":      "true",
+		"pv.kubernetes.io/provisioned-by":                       "csi.example.com",
+		"pv.kubernetes.io/bound-by-controller":                  "yes",
+		"volume.kubernetes.io/provisioner-deletion-secret-name": "host-admin",
+		"volume.beta.kubernetes.io/storage-class":               "host-gold",
+	}
+	s := syncerWith(kindStorageClass, kindPV)
+	class := s.translateStorageClass(&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast", UID: "u1", Annotations: tenant}, Provisioner: "csi.example.com"}, "fast-x-dev")
+	volume := s.translatePV(&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "data", UID: "u2", Annotations: tenant}}, "data-x-dev", noClaim, "")
+	hostWritten := map[string]string{"pv.kubernetes.io/bound-by-controller": "yes", "nest.dev/virtual-uid": "u2", "team": "db", "old": "gone"}
+	updated := withTenantAnnotations(hostWritten, map[string]string{"nest.dev/virtual-uid": "u2", "team": "web"}, droppedVolumeAnnotation)
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"class: tenant's kept", class.Annotations["team"] + "," + class.Annotations["example.com/backup"], "db,daily"},
+		{"class: origin is Nest's, not forged", class.Annotations["nest.dev/virtual-uid"], "u1"},
+		{"class: never the host's default", class.Annotations["storageclass.kubernetes.io/is-default-class"] + class.Annotations["storageclass.beta.kubernetes.io/is-default-class"], ""},
+		{"class: other kubernetes.io keys are the tenant's", class.Annotations["pv.kubernetes.io/provisioned-by"], "csi.example.com"},
+		{"volume: tenant's kept", volume.Annotations["team"] + "," + volume.Annotations["example.com/backup"], "db,daily"},
+		{"volume: origin is Nest's, not forged", volume.Annotations["nest.dev/virtual-uid"], "u2"},
+		{"volume: no provisioner or binding of the tenant's", volume.Annotations["pv.kubernetes.io/provisioned-by"] + volume.Annotations["pv.kubernetes.io/bound-by-controller"], ""},
+		{"volume: no deletion secret", volume.Annotations["volume.kubernetes.io/provisioner-deletion-secret-name"], ""},
+		{"volume: no legacy class", volume.Annotations["volume.beta.kubernetes.io/storage-class"], ""},
+		{"update: the tenant's part replaced, the host's kept", updated, map[string]string{"pv.kubernetes.io/bound-by-controller": "yes", "nest.dev/virtual-uid": "u2", "team": "web"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if !equality.Semantic.DeepEqual(tt.got, tt.want) {
+				t.Fatalf("got %#v, want %#v", tt.got, tt.want)
+			}
+		})
+	}
+}

@@ -103,6 +103,7 @@ type Syncer struct {
 	fromHostListers
 	storageListers
 	ungranted map[string]bool // enabled kinds the host does not allow (clusteraccess.go)
+	recent    recentCreates   // host pods and token Secrets just made, until the informers show them (recent.go)
 	hooks     syncHooks       // test seams; unset in production
 }
 
@@ -278,7 +279,7 @@ func Run(ctx context.Context, cfg Config) error {
 		handlers = append(handlers,
 			informerHandler{vpods.Informer(), s.enqueueVirtualPod},
 			informerHandler{vnodes.Informer(), s.enqueueVirtual(kindNode)},
-			informerHandler{hpods.Informer(), s.enqueueHost(kindPod)})
+			informerHandler{hpods.Informer(), s.enqueueHostPod})
 		handlers = append(handlers, s.setUpHostNodes(ctx)...)
 	}
 	if s.enabled(string(refConfigMap)) {
@@ -546,13 +547,27 @@ func (s *Syncer) enqueueHost(kind string) func(any) {
 	}
 }
 
+// enqueueHostPod maps a host pod back to its virtual pod. The informer
+// shows the pod now (or its delete): a record of its create ends.
+func (s *Syncer) enqueueHostPod(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		s.recent.forget(recentPod + pod.Name)
+	}
+	s.enqueueHost(kindPod)(obj)
+}
+
 // enqueueHostSecret maps a host secret back to its virtual secret, or for
-// a token Secret, to its pod.
+// a token Secret, to its pod (and ends the record of its write, as
+// enqueueHostPod does).
 func (s *Syncer) enqueueHostSecret(obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
 	if sec, ok := obj.(*corev1.Secret); ok && sec.Annotations[names.AnnotationVirtualKind] == kindToken {
+		s.recent.forget(recentToken + sec.Name)
 		s.enqueueHost(kindPod)(obj)
 		return
 	}

@@ -165,7 +165,18 @@ func (s *Syncer) tokenFresh(vpod *corev1.Pod) bool {
 		return false
 	}
 	refresh, err := time.Parse(time.RFC3339, h.Annotations[annotationTokenRefresh])
-	return err == nil && time.Now().Before(refresh)
+	if err != nil || !time.Now().Before(refresh) {
+		return false
+	}
+	s.recent.forget(recentToken + h.Name) // the informer shows it now
+	return true
+}
+
+// tokenWrittenRecently reports whether this syncer wrote a pod's token
+// Secret a moment ago, fresh, and its informer does not show it yet.
+func (s *Syncer) tokenWrittenRecently(vpod *corev1.Pod) bool {
+	c, ok := s.recent.get(recentToken+s.tokenSecretName(vpod.Namespace, vpod.Name), vpod.UID)
+	return ok && time.Now().Before(c.refresh)
 }
 
 // syncToken makes sure the token Secret of a virtual pod exists, belongs
@@ -184,8 +195,12 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 	now := time.Now()
 	if have && h.Annotations[names.AnnotationVirtualUID] == string(vpod.UID) {
 		if refresh, err := time.Parse(time.RFC3339, h.Annotations[annotationTokenRefresh]); err == nil && now.Before(refresh) {
+			s.recent.forget(recentToken + hname)
 			return refresh.Sub(now), nil
 		}
+	}
+	if c, ok := s.recent.get(recentToken+hname, vpod.UID); ok && now.Before(c.refresh) {
+		return c.refresh.Sub(now), nil // written a moment ago, not in the informer yet
 	}
 	ca, err := s.rootCA(ctx, ns)
 	if err != nil {
@@ -234,6 +249,7 @@ func (s *Syncer) syncToken(ctx context.Context, vpod *corev1.Pod) (time.Duration
 	if err != nil {
 		return 0, fmt.Errorf("store the token of pod %s/%s in host secret %s: %w", ns, name, hname, err)
 	}
+	s.recent.add(recentToken+hname, vpod.UID, refresh)
 	s.log.Debug("Service account token stored on the host", "pod", ns+"/"+name, "secret", hname, "refresh", refresh.UTC())
 	return refresh.Sub(now), nil
 }
@@ -267,6 +283,7 @@ func (s *Syncer) rootCA(ctx context.Context, ns string) ([]byte, error) {
 // deleteToken deletes a pod's token Secret, if there is one of ours.
 func (s *Syncer) deleteToken(ctx context.Context, ns, name string) error {
 	hname := s.tokenSecretName(ns, name)
+	s.recent.forget(recentToken + hname)
 	h, have, err := found(s.hostSecrets.Get(hname))
 	if err != nil || !have || !s.ownsToken(h, ns, name) {
 		return err
