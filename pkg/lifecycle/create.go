@@ -128,8 +128,25 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	if err := p.ensureHostAccess(ctx, host, hostKubeconfig, namespace, name, layout, cfg, opts); err != nil {
-		return nil, err
+	// The process runtime's certificates and kubeconfigs are made while
+	// the host grants are: they need only the apiserver's port.
+	var port int
+	certsErr := make(chan error, 1)
+	if opts.Runtime == RuntimeProcess {
+		if port, err = ports.Free(); err != nil {
+			return nil, err
+		}
+		go func() {
+			_, err := controlplane.PrepareCerts(layout, endpoint(port), controlplane.CertOptionsFor(cfg))
+			certsErr <- err
+		}()
+	}
+	accessErr := p.ensureHostAccess(ctx, host, hostKubeconfig, namespace, name, layout, cfg, opts)
+	if opts.Runtime == RuntimeProcess {
+		accessErr = errors.Join(accessErr, <-certsErr)
+	}
+	if accessErr != nil {
+		return nil, accessErr
 	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)
 	data, err := yaml.Marshal(cfg)
@@ -149,10 +166,6 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 			return nil, err
 		}
 		return r, nil
-	}
-	port, err := ports.Free()
-	if err != nil {
-		return nil, err
 	}
 	if err := <-buildErr; err != nil {
 		return nil, err
