@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	start := time.Now()
 	log := cfg.Logger.With("virtualCluster", cfg.Name)
-	steadyGC := tuneGC()
+	tuneGC()
 	layout := Layout{Dir: cfg.Dir}
 	server := LocalServer(cfg.BindAddress, cfg.Port)
 	certOpts := CertOptionsFor(cfg.Cluster, cfg.TLSSANs...)
@@ -213,9 +213,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := ensureDefaultServiceAccount(ctx, client); err != nil {
 		return err
 	}
-	// A tenant can use the cluster now (see SlowBootstrapChecks): the
-	// start is over as far as the GC is concerned.
-	go steadyGC()
 	if seeded && seedHeader.ServiceAccountKey != ServiceAccountKeySum(layout) {
 		if err := ReissueTokens(ctx, client); err != nil {
 			return fmt.Errorf("restore from %s: %w", cfg.RestoreFrom, err)
@@ -332,26 +329,9 @@ func SQLiteFile(ep config.Endpoint, layout Layout) string {
 // GOGC environment variable still wins.
 const defaultGCPercent = 50
 
-// startupGCPercent is the GC target while the control plane starts:
-// building kube-apiserver allocates several times the live heap it ends
-// with, and collecting that at defaultGCPercent took a fifth of the CPU of
-// a start (1.67 s against 1.23 s of CPU until ready, measured on the
-// 2-core benchmark machine).
-const startupGCPercent = 400
-
-// tuneGC sets the start's GC target and returns the function that sets the
-// steady one and hands the garbage of the start back to the system, so
-// that a running control plane holds no more memory than with
-// defaultGCPercent throughout. With GOGC in the environment both do
-// nothing.
-func tuneGC() (steady func()) {
-	if os.Getenv("GOGC") != "" {
-		return func() {}
-	}
-	debug.SetGCPercent(startupGCPercent)
-	return func() {
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
-		debug.FreeOSMemory()
 	}
 }
 
