@@ -7,15 +7,20 @@ package hostaccess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/nestcluster/nest/pkg/names"
 )
@@ -57,35 +62,45 @@ func Rules(customGroups ...string) []rbacv1.PolicyRule {
 // customGroups), RoleBinding and a long-lived token Secret in namespace,
 // and returns the token. Long-lived,
 // because a control plane must keep working across restarts and days of
-// idleness; deleting the namespace revokes it.
+// idleness; deleting the namespace revokes it. The service account, Role
+// and RoleBinding are made at once (a binding may name a Role or an
+// account that does not exist yet); the Secret only once its account
+// exists, since the token controller deletes a token Secret whose account
+// it cannot find.
 func Ensure(ctx context.Context, host kubernetes.Interface, namespace, vc string, customGroups ...string) (string, error) {
 	labels := names.OwnershipLabels(vc, "")
 	meta := metav1.ObjectMeta{Name: Name, Namespace: namespace, Labels: labels}
-	if err := createOrUpdate(ctx, "service account", func() error {
-		_, err := host.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta}, metav1.CreateOptions{})
-		return err
-	}, nil); err != nil {
-		return "", err
-	}
 	role := &rbacv1.Role{ObjectMeta: meta, Rules: Rules(customGroups...)}
-	if err := createOrUpdate(ctx, "role", func() error {
-		_, err := host.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
-		return err
-	}, func() error {
-		_, err := host.RbacV1().Roles(namespace).Update(ctx, role, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
-		return "", err
-	}
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: meta,
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: Name, Namespace: namespace}},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: Name},
 	}
-	if err := createOrUpdate(ctx, "role binding", func() error {
-		_, err := host.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{})
-		return err
-	}, nil); err != nil {
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Go(func() {
+		errs[0] = createOrUpdate(ctx, "service account", func() error {
+			_, err := host.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: meta}, metav1.CreateOptions{})
+			return err
+		}, nil)
+	})
+	wg.Go(func() {
+		errs[1] = createOrUpdate(ctx, "role", func() error {
+			_, err := host.RbacV1().Roles(namespace).Create(ctx, role, metav1.CreateOptions{})
+			return err
+		}, func() error {
+			_, err := host.RbacV1().Roles(namespace).Update(ctx, role, metav1.UpdateOptions{})
+			return err
+		})
+	})
+	wg.Go(func() {
+		errs[2] = createOrUpdate(ctx, "role binding", func() error {
+			_, err := host.RbacV1().RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{})
+			return err
+		}, nil)
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
 	secret := &corev1.Secret{
@@ -102,14 +117,22 @@ func Ensure(ctx context.Context, host kubernetes.Interface, namespace, vc string
 	return waitToken(ctx, host, namespace)
 }
 
-// waitToken waits for the host's token controller to fill the Secret.
+// waitToken waits for the host's token controller to fill the Secret,
+// watching it so that the token is seen as soon as it is written (a
+// failed watch falls back to reading it again after a pause).
 func waitToken(ctx context.Context, host kubernetes.Interface, namespace string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	secrets := host.CoreV1().Secrets(namespace)
 	for {
-		s, err := host.CoreV1().Secrets(namespace).Get(ctx, Name, metav1.GetOptions{})
-		if err == nil && len(s.Data[corev1.ServiceAccountTokenKey]) > 0 {
-			return string(s.Data[corev1.ServiceAccountTokenKey]), nil
+		s, err := secrets.Get(ctx, Name, metav1.GetOptions{})
+		if token := tokenOf(s, err); token != "" {
+			return token, nil
+		}
+		if err == nil {
+			if token := watchToken(ctx, secrets, s.ResourceVersion); token != "" {
+				return token, nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -117,6 +140,34 @@ func waitToken(ctx context.Context, host kubernetes.Interface, namespace string)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// watchToken watches the token Secret from resourceVersion until it holds
+// a token, which it returns, or the watch ends ("").
+func watchToken(ctx context.Context, secrets typedcorev1.SecretInterface, resourceVersion string) string {
+	w, err := secrets.Watch(ctx, metav1.ListOptions{
+		FieldSelector:   fields.OneTermEqualSelector("metadata.name", Name).String(),
+		ResourceVersion: resourceVersion,
+	})
+	if err != nil {
+		return ""
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if s, ok := ev.Object.(*corev1.Secret); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+			if token := tokenOf(s, nil); token != "" {
+				return token
+			}
+		}
+	}
+	return ""
+}
+
+func tokenOf(s *corev1.Secret, err error) string {
+	if err != nil || s == nil {
+		return ""
+	}
+	return string(s.Data[corev1.ServiceAccountTokenKey])
 }
 
 // createOrUpdate runs create; on AlreadyExists it runs update, if given.

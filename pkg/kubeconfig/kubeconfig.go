@@ -4,6 +4,7 @@
 package kubeconfig
 
 import (
+	"bytes"
 	"fmt"
 	"github.com/nestcluster/nest/pkg/fsutil"
 	"os"
@@ -64,11 +65,18 @@ func Build(p Params) *clientcmdapi.Config {
 }
 
 // Write serializes cfg to path atomically with mode 0600, creating the
-// parent directory (0700) if needed.
+// parent directory (0700) if needed. A file that already holds exactly
+// that, with mode 0600, is left as it is (a control plane's start writes
+// its kubeconfigs again each time, and each atomic write syncs twice).
 func Write(path string, cfg *clientcmdapi.Config) error {
 	data, err := clientcmd.Write(*cfg)
 	if err != nil {
 		return fmt.Errorf("encode kubeconfig %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm() == 0o600 {
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			return nil
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create kubeconfig dir for %s: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/nestcluster/nest/pkg/ports"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -105,6 +106,17 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if namespace == "" {
 		namespace = names.HostNamespace(name)
 	}
+	// The nest binary that will run the control plane says what it is
+	// while the host is set up: asking it may start a process.
+	var build NestBuild
+	buildErr := make(chan error, 1)
+	if opts.Runtime == RuntimeProcess {
+		go func() {
+			var err error
+			build, err = p.binaryVersion(ctx, p.nestPath)
+			buildErr <- err
+		}()
+	}
 	host, err := hostClient(ctx, hostKubeconfig)
 	if err != nil {
 		return nil, err
@@ -116,30 +128,25 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 	if err := os.MkdirAll(layout.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	var customGroups []string
-	for _, cr := range cfg.Sync.CustomResources {
-		customGroups = append(customGroups, cr.Group)
-	}
-	if opts.Runtime == RuntimeProcess { // the chart brings its own service account
-		if err := writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups); err != nil {
+	// The process runtime's certificates and kubeconfigs are made while
+	// the host grants are: they need only the apiserver's port.
+	var port int
+	certsErr := make(chan error, 1)
+	if opts.Runtime == RuntimeProcess {
+		if port, err = ports.Free(); err != nil {
 			return nil, err
 		}
+		go func() {
+			_, err := controlplane.PrepareCerts(layout, endpoint(port), controlplane.CertOptionsFor(cfg))
+			certsErr <- err
+		}()
 	}
-	// Only opt-in kinds that are cluster-scoped on the host need more. The
-	// chart renders its own ClusterRole (cluster-scoped kinds and node
-	// reads) for its own service account; the reads of mapped host
-	// services in other namespaces are granted here to whichever account
-	// the control plane runs as.
-	account, readNodes := hostaccess.Name, readsHostNodes(cfg)
-	if opts.Runtime == RuntimePod {
-		account, readNodes = chartServiceAccount(name, opts.ChartValues), false
-	} else if err := hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync)); err != nil {
-		return nil, err
+	accessErr := p.ensureHostAccess(ctx, host, hostKubeconfig, namespace, name, layout, cfg, opts)
+	if opts.Runtime == RuntimeProcess {
+		accessErr = errors.Join(accessErr, <-certsErr)
 	}
-	if err := hostaccess.EnsureGrants(ctx, host, namespace, account, name, serviceReads(cfg), readNodes); errors.Is(err, hostaccess.ErrNodeGrantForbidden) {
-		p.logger.Warn("Virtual nodes will show generated data: these host credentials may not grant reading nodes", "error", err)
-	} else if err != nil {
-		return nil, err
+	if accessErr != nil {
+		return nil, accessErr
 	}
 	p.logger.Info("Host namespace is ready", "namespace", namespace)
 	data, err := yaml.Marshal(cfg)
@@ -160,25 +167,59 @@ func (p *Provider) provision(ctx context.Context, name string, opts *CreateOptio
 		}
 		return r, nil
 	}
-	port, err := ports.Free()
-	if err != nil {
-		return nil, err
-	}
-	nest, err := p.binaryVersion(ctx, p.nestPath)
-	if err != nil {
+	if err := <-buildErr; err != nil {
 		return nil, err
 	}
 	r = &record{
 		Name: name, Runtime: RuntimeProcess,
 		HostKubeconfig: hostKubeconfig, HostNamespace: namespace,
-		Port: port, KubernetesVersion: nest.Kubernetes,
+		Port: port, KubernetesVersion: build.Kubernetes,
 		Created:    time.Now().UTC(),
-		NestBinary: p.nestPath, NestVersion: nest.Nest,
+		NestBinary: p.nestPath, NestVersion: build.Nest,
 	}
 	if err := p.saveRecord(r); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// ensureHostAccess makes the cluster's grants on the host, the independent
+// ones at once: for the process runtime its own service account, Role and
+// token (written to the host kubeconfig of layout) and its ClusterRole for
+// cluster-scoped kinds; for both runtimes the reads of mapped host
+// services in other namespaces and of host nodes.
+func (p *Provider) ensureHostAccess(ctx context.Context, host kubernetes.Interface, hostKubeconfig, namespace, name string, layout controlplane.Layout, cfg *config.Config, opts *CreateOptions) error {
+	var customGroups []string
+	for _, cr := range cfg.Sync.CustomResources {
+		customGroups = append(customGroups, cr.Group)
+	}
+	// Only opt-in kinds that are cluster-scoped on the host need more. The
+	// chart renders its own ClusterRole (cluster-scoped kinds and node
+	// reads) for its own service account; the reads of mapped host
+	// services in other namespaces are granted here to whichever account
+	// the control plane runs as.
+	account, readNodes := hostaccess.Name, readsHostNodes(cfg)
+	var wg sync.WaitGroup
+	var accessErr, clusterErr, grantsErr error
+	if opts.Runtime == RuntimePod {
+		account, readNodes = chartServiceAccount(name, opts.ChartValues), false
+	} else { // the chart brings its own service account
+		wg.Go(func() {
+			accessErr = writeHostAccess(ctx, host, hostKubeconfig, namespace, name, layout.HostKubeconfig(), customGroups)
+		})
+		wg.Go(func() {
+			clusterErr = hostaccess.EnsureCluster(ctx, host, namespace, name, hostaccess.ClusterRules(cfg.Sync))
+		})
+	}
+	wg.Go(func() {
+		grantsErr = hostaccess.EnsureGrants(ctx, host, namespace, account, name, serviceReads(cfg), readNodes)
+	})
+	wg.Wait()
+	if errors.Is(grantsErr, hostaccess.ErrNodeGrantForbidden) {
+		p.logger.Warn("Virtual nodes will show generated data: these host credentials may not grant reading nodes", "error", grantsErr)
+		grantsErr = nil
+	}
+	return errors.Join(accessErr, clusterErr, grantsErr)
 }
 
 // Start starts the control plane of a stopped or paused virtual cluster

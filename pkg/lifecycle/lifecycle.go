@@ -33,6 +33,8 @@ type Provider struct {
 	logger   *slog.Logger
 	// adminAccess: how pod-runtime admin endpoints are reached (portforward.go).
 	adminAccess AdminAccess
+	// builds remembers what nest binaries said they are (binaryVersion).
+	builds *buildCache
 }
 
 // Option configures a Provider.
@@ -66,7 +68,7 @@ func WithNestBinary(path string) Option {
 
 // NewProvider returns a provider for the virtual clusters kept in home.
 func NewProvider(home *nesthome.Home, opts ...Option) (*Provider, error) {
-	p := &Provider{home: home, runner: exec.Local{}, logger: nestlog.Discard()}
+	p := &Provider{home: home, runner: exec.Local{}, logger: nestlog.Discard(), builds: &buildCache{}}
 	for _, o := range opts {
 		if err := o.apply(p); err != nil {
 			return nil, err

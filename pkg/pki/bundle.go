@@ -12,10 +12,15 @@
 //	admin.crt, admin.key                       CN=nest-admin, O=system:masters
 //	<name>.crt, <name>.key                     one per ClientCert in Options
 //
-// Key choices: certificate keys are ECDSA P-256 (small, fast, accepted by all
-// Kubernetes components). The service-account signing key is RSA 2048 because
-// RS256 is what every token consumer (OIDC discovery clients, older libraries)
-// is guaranteed to understand.
+// Key choices: every new key is ECDSA P-256, certificate keys and the
+// service-account signing key alike (tokens are then signed ES256, which
+// kube-apiserver and kube-controller-manager sign and verify like RS256 and
+// publish in the issuer's JWKS). Generating one takes a fraction of a
+// millisecond; an RSA 2048 key took tens to hundreds of milliseconds of a
+// cluster's create. Keys on disk are never replaced, whatever their type:
+// bundles made before (RSA 2048 service-account keys, or any RSA key put
+// there by hand) keep working, and a renewal or forced rotation re-issues a
+// certificate with the key it had, so a key never changes type.
 package pki
 
 import (
@@ -173,8 +178,9 @@ func (b *Bundle) FrontProxyCAKey() string      { return b.path("front-proxy-ca.k
 func (b *Bundle) FrontProxyClientCert() string { return b.path("front-proxy-client.crt") }
 func (b *Bundle) FrontProxyClientKey() string  { return b.path("front-proxy-client.key") }
 
-// ServiceAccountKey is the PEM RSA private key that signs service-account
-// tokens (--service-account-signing-key-file).
+// ServiceAccountKey is the PEM private key (ECDSA P-256; RSA in bundles made
+// before) that signs service-account tokens
+// (--service-account-signing-key-file).
 func (b *Bundle) ServiceAccountKey() string { return b.path("sa.key") }
 
 // ServiceAccountPub is the PEM public key that verifies them

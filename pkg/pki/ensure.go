@@ -192,7 +192,7 @@ func (b *Bundle) ensureCA(p *pair, commonName string, now time.Time) (*authority
 		return nil, fmt.Errorf("CA cert %s exists but its key %s is missing: restore the key, "+
 			"or delete %s to create a new CA (all certs it signed will then be re-issued)", p.certPath, p.keyPath, p.certPath)
 	case p.key == nil:
-		key, err := newCertKey()
+		key, err := newKey()
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +235,7 @@ func (b *Bundle) ensureLeaf(ca *authority, p *pair, spec leafSpec, now time.Time
 	var reason string
 	switch {
 	case p.key == nil:
-		key, err := newCertKey()
+		key, err := newKey()
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (b *Bundle) ensureLeaf(ca *authority, p *pair, spec leafSpec, now time.Time
 func (b *Bundle) ensureServiceAccountKey(key crypto.Signer, pub crypto.PublicKey) error {
 	if key == nil {
 		var err error
-		if key, err = newServiceAccountKey(); err != nil {
+		if key, err = newKey(); err != nil {
 			return err
 		}
 		if err := writeKey(b.ServiceAccountKey(), key); err != nil {

@@ -178,8 +178,8 @@ func TestEnsureFreshDirVerifies(t *testing.T) {
 			t.Error("sa.pub does not match sa.key")
 		}
 		data, _ := os.ReadFile(b.ServiceAccountKey())
-		if !strings.Contains(string(data), "RSA PRIVATE KEY") {
-			t.Error("sa.key is not an RSA key")
+		if !strings.Contains(string(data), "EC PRIVATE KEY") {
+			t.Error("sa.key is not an ECDSA key")
 		}
 	})
 

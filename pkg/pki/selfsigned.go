@@ -42,7 +42,7 @@ func ensureSelfSigned(certPath, keyPath string, spec leafSpec, now time.Time, va
 		return false, fmt.Errorf("create directory of %s: %w", certPath, err)
 	}
 	if key == nil {
-		if key, err = newCertKey(); err != nil {
+		if key, err = newKey(); err != nil {
 			return false, err
 		}
 		if err := writeKey(keyPath, key); err != nil {

@@ -134,6 +134,8 @@ func New(cfg Config) (*API, error) {
 	a := &API{cfg: cfg, store: cfg.Store, log: cfg.Logger, routes: Routes(), now: time.Now, authn: auth.NewAuthenticator(cfg.Store),
 		slots:   make(chan struct{}, cfg.MaxInFlight),
 		limiter: &ipLimiter{limit: cfg.AuthFailures, burst: cfg.AuthBurst, m: map[string]*rate.Limiter{}}}
+	// Made now, so that no login for an unknown user pays for it.
+	dummyHash()
 	doc, err := OpenAPIJSON(a.routes)
 	if err != nil {
 		return nil, err

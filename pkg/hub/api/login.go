@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nestcluster/nest/pkg/hub/auth"
@@ -56,7 +57,10 @@ func loginKeyName(host string, now time.Time) string {
 }
 
 // dummyHash keeps a login for an unknown user as slow as a wrong password.
-var dummyHash = auth.HashPassword("not the password of anyone")
+// It is made once, by New, not at package init: an argon2id hash costs
+// ~100 ms of CPU and 20 MB, which every nest process (each virtual
+// cluster's control plane among them) paid at start.
+var dummyHash = sync.OnceValue(func() string { return auth.HashPassword("not the password of anyone") })
 
 // login authenticates itself: the route takes no API key. A wrong user or
 // password counts as a failed authentication of the client's address (the
@@ -70,14 +74,14 @@ func login(c *call, req *LoginRequest) (*CreatedAPIKey, error) {
 	}
 	u, err := c.store().Users.Find(c.ctx, map[string]string{"name": req.User})
 	if errors.Is(err, store.ErrNotFound) {
-		_ = auth.VerifyPassword(dummyHash, req.Password)
+		_ = auth.VerifyPassword(dummyHash(), req.Password)
 		return nil, fail()
 	}
 	if err != nil {
 		return nil, err
 	}
 	if u.PasswordHash == "" {
-		_ = auth.VerifyPassword(dummyHash, req.Password)
+		_ = auth.VerifyPassword(dummyHash(), req.Password)
 		return nil, fail()
 	}
 	if auth.VerifyPassword(u.PasswordHash, req.Password) != nil || u.Disabled {
