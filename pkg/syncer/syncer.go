@@ -228,7 +228,7 @@ func Run(ctx context.Context, cfg Config) error {
 	s := &Syncer{
 		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Cluster.Sync, custom: map[string]*customSync{},
 		virtualScheduler: cfg.Cluster.ControlPlane.Scheduler.Enabled,
-		virtual: virtual, host: host, hostConfig: cfg.Host, dnsServer: cfg.DNSServer, log: cfg.Logger.With("component", "syncer"),
+		virtual:          virtual, host: host, hostConfig: cfg.Host, dnsServer: cfg.DNSServer, log: cfg.Logger.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
 	}
