@@ -20,9 +20,13 @@ import (
 //     own bind. A pod is scheduled once, in the virtual cluster;
 //   - pins the host copy to the host node its virtual node stands for, as
 //     for any bound pod (translateNodeNames: a required node affinity on
-//     the node's name). The host's scheduler cannot pick another node; it
-//     only confirms that the copy fits there, by the host's taints and
-//     resources, which a tenant's changes to its virtual node do not lift;
+//     the node's name), and only that: the pod's node selector, node and
+//     pod (anti-)affinity and topology spread constraints were the virtual
+//     scheduler's to satisfy, against the virtual nodes, whose labels may
+//     be the tenant's (nodemerge.go), which no host node has. The host's
+//     scheduler cannot pick another node; it only confirms that the copy
+//     fits there, by the host's taints (tolerations stay) and resources,
+//     which a tenant's changes to its virtual node do not lift;
 //   - removes the victims' host copies when the scheduler deletes them
 //     (gracefully, with the DisruptionTarget condition it set, which the
 //     status sync keeps: keepVirtualConditions).
@@ -42,6 +46,21 @@ const annotationVirtualOnlyResources = names.Domain + "/virtual-only-resources"
 // virtual scheduler before it goes to the host.
 func (s *Syncer) waitsForVirtualScheduler(vpod *corev1.Pod) bool {
 	return s.virtualScheduler && vpod.Spec.NodeName == ""
+}
+
+// placedByVirtualScheduler reports whether a virtual pod was bound by the
+// virtual scheduler, or by hand in a cluster that runs it, to a virtual
+// node standing for a host node; if so, it clears the constraints the
+// virtual scheduler satisfied from the host copy's spec.
+func (s *Syncer) placedByVirtualScheduler(nodeName string, spec *corev1.PodSpec) bool {
+	if !s.virtualScheduler || nodeName == "" {
+		return false
+	}
+	if _, _, ok := s.hostNodeName(nodeName); !ok {
+		return false
+	}
+	spec.NodeSelector, spec.Affinity, spec.TopologySpreadConstraints = nil, nil, nil
+	return true
 }
 
 // dropVirtualOnlyResources removes from a host copy's requests and limits
