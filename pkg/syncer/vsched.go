@@ -71,8 +71,11 @@ func (s *Syncer) dropVirtualOnlyResources(nodeName string, h *corev1.Pod) {
 		return
 	}
 	host := s.hostNodeOf(nodeName)
+	if host == nil || s.virtualNodes == nil {
+		return // the host's nodes are not read: nothing to compare with
+	}
 	vnode, ok, err := found(s.virtualNodes.Get(nodeName))
-	if host == nil || !ok || err != nil {
+	if !ok || err != nil {
 		return
 	}
 	virtualOnly := func(name corev1.ResourceName) bool {
