@@ -26,7 +26,13 @@ import (
 //   - what the host node does not have and the tenant added is kept, with
 //     the tenant's value, until the tenant removes it;
 //   - what the syncer copied from the host earlier and the host no longer
-//     has is removed.
+//     has is removed;
+//   - taints of the node.kubernetes.io domain (not-ready, unreachable,
+//     unschedulable, the pressure taints) are never the tenant's: the node
+//     lifecycle controller keeps them from the node's conditions, and here
+//     the host's does. The virtual apiserver's admission adds not-ready to
+//     every new node, which no controller of the virtual cluster would
+//     remove.
 //
 // To tell the last two apart the syncer records, on each virtual node, what
 // it copied from the host (annotationHostOwned); an item not recorded there
@@ -107,7 +113,7 @@ func keepTenantAdditions(current, want *corev1.Node) {
 		wantTaints.Insert(taintKey(t))
 	}
 	for _, t := range current.Spec.Taints {
-		if k := taintKey(t); !wantTaints.Has(k) && !hostTaints.Has(k) {
+		if k := taintKey(t); !wantTaints.Has(k) && !hostTaints.Has(k) && !isNodeControllerTaint(t) {
 			want.Spec.Taints = append(slices.Clone(want.Spec.Taints), t)
 			wantTaints.Insert(k)
 		}
@@ -154,6 +160,12 @@ func keepTenantAdditions(current, want *corev1.Node) {
 	if allocatable != nil {
 		want.Status.Capacity, want.Status.Allocatable = capacity, allocatable
 	}
+}
+
+// isNodeControllerTaint reports whether a taint is one that Kubernetes
+// keeps from a node's conditions (its key in the node.kubernetes.io domain).
+func isNodeControllerTaint(t corev1.Taint) bool {
+	return strings.HasPrefix(t.Key, "node.kubernetes.io/")
 }
 
 // isExtendedResource reports whether a resource name is an extended

@@ -87,6 +87,12 @@ func TestKeepTenantAdditions(t *testing.T) {
 			},
 		},
 		{
+			name: "the not-ready taint of the apiserver's admission is the host's",
+			current: node(true, func(n *corev1.Node) {
+				n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: "node.kubernetes.io/not-ready", Effect: corev1.TaintEffectNoSchedule})
+			}),
+		},
+		{
 			name: "a node without the record keeps nothing",
 			current: node(false, func(n *corev1.Node) {
 				n.Labels["tenant"] = "x"

@@ -54,6 +54,13 @@ func TestVirtualSchedulerPreemption(t *testing.T) {
 		}
 		names := make([]string, 0, len(nodes.Items))
 		for _, n := range nodes.Items {
+			// The apiserver's admission taints a new node not-ready; the
+			// host's taints replace it (no node controller runs here).
+			for _, taint := range n.Spec.Taints {
+				if taint.Key == "node.kubernetes.io/not-ready" {
+					return false, fmt.Errorf("virtual node %s has taints %v", n.Name, n.Spec.Taints)
+				}
+			}
 			names = append(names, n.Name)
 		}
 		nodeName = slices.Min(names)
