@@ -79,16 +79,30 @@ func NewControllerManager(args []string) (func(ctx context.Context) error, error
 
 // RunScheduler runs kube-scheduler bound to ctx.
 func RunScheduler(ctx context.Context, args []string) error {
-	opts := scheduleroptions.NewOptions()
-	if err := parseFlags(Scheduler, opts.Flags.FlagSets, args); err != nil {
+	run, err := NewScheduler(args)
+	if err != nil {
 		return err
 	}
-	if err := opts.ComponentGlobalsRegistry.Set(); err != nil {
-		return fmt.Errorf("kube-scheduler feature gates: %w", err)
+	return run(ctx)
+}
+
+// NewScheduler parses kube-scheduler's flags and returns a function that
+// runs it. In a process that also runs kube-apiserver and
+// kube-controller-manager, call it after NewControllerManager and before
+// the apiserver parses its flags (see NewControllerManager).
+func NewScheduler(args []string) (func(ctx context.Context) error, error) {
+	opts := scheduleroptions.NewOptions()
+	if err := parseFlags(Scheduler, opts.Flags.FlagSets, args); err != nil {
+		return nil, err
 	}
-	cc, sched, err := scheduler.Setup(ctx, opts)
-	if err != nil {
-		return fmt.Errorf("set up kube-scheduler: %w", err)
-	}
-	return scheduler.Run(ctx, cc, sched)
+	return func(ctx context.Context) error {
+		if err := opts.ComponentGlobalsRegistry.Set(); err != nil {
+			return fmt.Errorf("kube-scheduler feature gates: %w", err)
+		}
+		cc, sched, err := scheduler.Setup(ctx, opts)
+		if err != nil {
+			return fmt.Errorf("set up kube-scheduler: %w", err)
+		}
+		return scheduler.Run(ctx, cc, sched)
+	}, nil
 }

@@ -42,6 +42,19 @@ type ControlPlane struct {
 	APIServer    APIServer    `json:"apiServer"`
 	Controllers  Controllers  `json:"controllers"`
 	Certificates Certificates `json:"certificates,omitzero"`
+	Scheduler    Scheduler    `json:"scheduler,omitzero"`
+}
+
+// Scheduler configures the virtual scheduler: upstream's kube-scheduler,
+// run in the control plane's process against the virtual apiserver. It
+// binds the cluster's pods to its virtual nodes (and preempts by the
+// cluster's priority classes) before the syncer copies them to the host
+// nodes those stand for. Off by default: the host's scheduler then places
+// the host copies.
+type Scheduler struct {
+	// Enabled runs the virtual scheduler. It needs every host node shown
+	// (sync.fromHost.nodes.all): a scheduler can only bind to nodes it sees.
+	Enabled bool `json:"enabled,omitempty"`
 }
 
 // Certificates configures the control plane's leaf certificates (serving,

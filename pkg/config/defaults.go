@@ -134,6 +134,7 @@ func DefaultsTable() []DefaultEntry {
 		{"controlPlane.apiServer.extraArgs", "{}", "no extra kube-apiserver flags"},
 		{"controlPlane.controllers.enabled", `["*"]`, "run every controller in KnownControllers; [] runs none"},
 		{"controlPlane.certificates.validity", `""`, "leaf certificates (serving, clients) live one year (8760h) and are renewed at two thirds of it; the CA lives 10 years"},
+		{"controlPlane.scheduler.enabled", "false", "the host's scheduler places the host copies (true: a kube-scheduler in the control plane binds pods to the virtual nodes, with the cluster's priorities and preemption, and the host copies go to the host nodes those stand for; needs sync.fromHost.nodes.all: true)"},
 	}
 	for _, k := range toHostKinds {
 		table = append(table, DefaultEntry{

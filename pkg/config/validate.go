@@ -35,6 +35,10 @@ func (c *Config) Validate() error {
 	errs = append(errs, validateDatastore(c.Datastore, field.NewPath("datastore"))...)
 	errs = append(errs, validateControlPlane(c.ControlPlane, field.NewPath("controlPlane"))...)
 	errs = append(errs, validateSync(c.Sync, field.NewPath("sync"))...)
+	if c.ControlPlane.Scheduler.Enabled && !c.Sync.ShowsAllHostNodes() {
+		errs = append(errs, field.Invalid(field.NewPath("controlPlane", "scheduler", "enabled"), true,
+			"needs sync.fromHost.nodes.enabled and sync.fromHost.nodes.all: true (the virtual scheduler binds pods only to the virtual nodes it sees)"))
+	}
 	errs = append(errs, validateIsolation(c.Isolation, field.NewPath("isolation"))...)
 	return errs.ToAggregate()
 }

@@ -69,6 +69,18 @@ func TestValidate(t *testing.T) {
 		{name: "every host node", input: "sync: {fromHost: {nodes: {all: true}}}"},
 		{name: "every host node with real data", input: "sync: {fromHost: {nodes: {all: true, mode: real}}}"},
 		{name: "the host nodes of a label", input: "sync: {fromHost: {nodes: {all: true, selector: {matchLabels: {pool: tenants}}}}}"},
+		{name: "virtual scheduler on every host node", input: "controlPlane: {scheduler: {enabled: true}}\nsync: {fromHost: {nodes: {all: true, mode: real}}}"},
+		{name: "virtual scheduler off", input: "controlPlane: {scheduler: {enabled: false}}"},
+		{
+			name:     "virtual scheduler without every host node",
+			input:    "controlPlane: {scheduler: {enabled: true}}",
+			wantErrs: []string{`controlPlane.scheduler.enabled: Invalid value: true: needs sync.fromHost.nodes.enabled and sync.fromHost.nodes.all: true`},
+		},
+		{
+			name:     "virtual scheduler with nodes not synced",
+			input:    "controlPlane: {scheduler: {enabled: true}}\nsync: {fromHost: {nodes: {enabled: false}}}",
+			wantErrs: []string{`controlPlane.scheduler.enabled: Invalid value: true: needs sync.fromHost.nodes.enabled`},
+		},
 		{
 			name:     "all on a kind other than nodes",
 			input:    "sync: {fromHost: {storageclasses: {enabled: true, all: true}}}",

@@ -1,7 +1,8 @@
 // Package controlplane runs one virtual cluster's control plane in a single
 // process: the datastore (kine on SQLite by default, or an external etcd or
 // Postgres), kube-apiserver, the kube-controller-manager controllers that need
-// no nodes, and hooks such as the syncer. `nest controlplane` calls Run.
+// no nodes, optionally kube-scheduler (the virtual scheduler), and hooks
+// such as the syncer. `nest controlplane` calls Run.
 package controlplane
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/nestcluster/nest/pkg/components"
 	"github.com/nestcluster/nest/pkg/config"
 	"github.com/nestcluster/nest/pkg/kube"
+	"github.com/nestcluster/nest/pkg/kubeconfig"
 	"github.com/nestcluster/nest/pkg/pki"
 	"github.com/nestcluster/nest/pkg/snapshot"
 )
@@ -179,6 +181,14 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
+	// So must the scheduler's (after the controller manager's).
+	var runScheduler func(context.Context) error
+	if cfg.Cluster.ControlPlane.Scheduler.Enabled {
+		if runScheduler, err = newScheduler(layout, bundle, server); err != nil {
+			return err
+		}
+	}
+
 	etcdServers, err := startDatastore(ctx, cfg.Cluster.Datastore, layout)
 	if err != nil {
 		return err
@@ -269,6 +279,17 @@ func Run(ctx context.Context, cfg Config) error {
 			cancel(fmt.Errorf("kube-controller-manager stopped: %w", runControllers(ctx)))
 		}()
 	}
+	if runScheduler != nil {
+		go func() {
+			// Like the controllers, at full readiness: the scheduler's
+			// RBAC roles are the apiserver's bootstrap roles.
+			if err := kube.WaitReady(ctx, client, 20*time.Millisecond); err != nil {
+				return
+			}
+			log.Info("Starting the virtual scheduler", "elapsed", time.Since(start).Round(time.Millisecond))
+			cancel(fmt.Errorf("kube-scheduler stopped: %w", runScheduler(ctx)))
+		}()
+	}
 	env := HookEnv{
 		Name: cfg.Name, Virtual: client, VirtualConfig: layout.LocalAdminKubeconfig(),
 		HostConfig: cfg.HostKubeconfig, HostInCluster: cfg.HostInCluster, HostNamespace: cfg.HostNamespace,
@@ -286,6 +307,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return cause
 	}
 	return nil
+}
+
+// newScheduler writes the virtual scheduler's kubeconfig (referring to its
+// certificate files, so it follows renewals) and parses its flags.
+func newScheduler(layout Layout, b *pki.Bundle, server string) (func(context.Context) error, error) {
+	files := kubeconfig.CertFiles{CA: b.CACert(), Cert: b.ClientCert("kube-scheduler"), Key: b.ClientKey("kube-scheduler")}
+	if err := kubeconfig.WriteForCertFiles(layout.SchedulerKubeconfig(), "nest", "kube-scheduler", server, files); err != nil {
+		return nil, fmt.Errorf("virtual scheduler: %w", err)
+	}
+	run, err := components.NewScheduler(schedulerFlags(layout))
+	if err != nil {
+		return nil, fmt.Errorf("virtual scheduler: %w", err)
+	}
+	return run, nil
 }
 
 // LocalServer is the URL at which this machine reaches an apiserver bound to

@@ -55,3 +55,17 @@ func controllerManagerFlags(layout Layout, b *pki.Bundle, controllers []string) 
 		"--profiling=false",
 	}
 }
+
+// schedulerFlags run the virtual scheduler with its upstream identity
+// (system:kube-scheduler, bound by the apiserver's bootstrap RBAC to the
+// system:kube-scheduler and system:volume-scheduler roles), no serving port
+// and no leader election: one control-plane process per cluster, which the
+// state directory's lock guarantees.
+func schedulerFlags(layout Layout) []string {
+	return []string{
+		"--kubeconfig=" + layout.SchedulerKubeconfig(),
+		"--secure-port=0",
+		"--leader-elect=false",
+		"--profiling=false",
+	}
+}

@@ -26,6 +26,12 @@ func (l Layout) ControllerManagerKubeconfig() string {
 	return filepath.Join(l.Dir, "kube-controller-manager.kubeconfig")
 }
 
+// SchedulerKubeconfig is the virtual scheduler's own identity
+// (system:kube-scheduler), written only when controlPlane.scheduler is on.
+func (l Layout) SchedulerKubeconfig() string {
+	return filepath.Join(l.RunDir(), "kube-scheduler.kubeconfig")
+}
+
 // HostKubeconfig holds the virtual cluster's own, namespace-scoped
 // credentials for the host (see pkg/hostaccess).
 func (l Layout) HostKubeconfig() string { return filepath.Join(l.Dir, "host.kubeconfig") }

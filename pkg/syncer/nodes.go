@@ -315,6 +315,7 @@ func (s *Syncer) wantNode(name string) *corev1.Node {
 		node.Spec.Taints, node.Spec.Unschedulable = host.Spec.Taints, host.Spec.Unschedulable
 	}
 	s.setKubelet(node)
+	recordHostOwned(node)
 	return node
 }
 
@@ -409,12 +410,14 @@ func (s *Syncer) setKubelet(node *corev1.Node) {
 
 // refreshNode brings one of Nest's virtual nodes to what it should show:
 // pointed at this process's kubelet API (an earlier one listened
-// elsewhere), and in real mode, the host node's current data.
+// elsewhere), and in real mode, the host node's current data, keeping what
+// the tenant added (nodemerge.go).
 func (s *Syncer) refreshNode(ctx context.Context, node *corev1.Node) error {
 	if node.Labels[names.LabelManagedBy] != names.ManagedByValue {
 		return nil
 	}
 	want := s.wantNode(node.Name)
+	keepTenantAdditions(node, want)
 	if !sameNodeMeta(node, want) {
 		updated := node.DeepCopy()
 		updated.Labels, updated.Spec.Taints, updated.Spec.Unschedulable = want.Labels, want.Spec.Taints, want.Spec.Unschedulable
@@ -451,6 +454,7 @@ func (s *Syncer) nodeGone(err error, name, what string) error {
 // sameNodeMeta compares what refreshNode keeps equal outside the status.
 func sameNodeMeta(node, want *corev1.Node) bool {
 	return maps.Equal(node.Labels, want.Labels) && node.Annotations[annotationNodeMode] == want.Annotations[annotationNodeMode] &&
+		node.Annotations[annotationHostOwned] == want.Annotations[annotationHostOwned] &&
 		equality.Semantic.DeepEqual(node.Spec.Taints, want.Spec.Taints) && node.Spec.Unschedulable == want.Spec.Unschedulable
 }
 

@@ -77,6 +77,9 @@ func (s *Syncer) syncPod(ctx context.Context, key string) error {
 			// put back.)
 			return s.markLost(ctx, vpod)
 		}
+		if s.waitsForVirtualScheduler(vpod) {
+			return nil // its bind brings it back
+		}
 		if reason := s.isolation.violation(vpod); reason != "" {
 			return s.reject(ctx, vpod, reason)
 		}
@@ -204,6 +207,7 @@ func (s *Syncer) syncStatus(ctx context.Context, vpod, hpod *corev1.Pod) error {
 		return nil
 	}
 	status := virtualPodStatus(vpod, hpod)
+	keepVirtualConditions(&status, vpod)
 	s.hideHostIP(&status)
 	if equality.Semantic.DeepEqual(status, vpod.Status) {
 		return nil

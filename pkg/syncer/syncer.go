@@ -52,6 +52,7 @@ type Syncer struct {
 	hostNamespace     string
 	isolation         *isolationPolicy
 	rules             config.Sync      // which kinds to sync
+	virtualScheduler  bool             // controlPlane.scheduler: the virtual cluster binds its pods (vsched.go)
 	kubelet           *kubeletEndpoint // what virtual nodes point at; nil: none
 	virtual, host     kubernetes.Interface
 	hostConfig        *rest.Config     // for the kubelet paths' proxy
@@ -227,7 +228,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	s := &Syncer{
 		vc: vc, hostNamespace: hostNamespace, isolation: isolation, rules: cfg.Cluster.Sync, custom: map[string]*customSync{},
-		virtual: virtual, host: host, hostConfig: cfg.Host, dnsServer: cfg.DNSServer, log: cfg.Logger.With("component", "syncer"),
+		virtualScheduler: cfg.Cluster.ControlPlane.Scheduler.Enabled,
+		virtual:          virtual, host: host, hostConfig: cfg.Host, dnsServer: cfg.DNSServer, log: cfg.Logger.With("component", "syncer"),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(retryLimiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "syncer"}),
 	}

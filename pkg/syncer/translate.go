@@ -55,7 +55,9 @@ func (s *Syncer) translatePod(v *corev1.Pod) *corev1.Pod {
 	// The host schedules it; the virtual pod is bound to the node it lands on.
 	spec.NodeName = ""
 	spec.SchedulerName = ""
+	s.placedByVirtualScheduler(v.Spec.NodeName, spec)
 	s.translateNodeNames(v.Spec.NodeName, spec) // the host nodes the tenant named
+	s.dropVirtualOnlyResources(v.Spec.NodeName, h)
 	// Nest's workload service account, bound to nothing, with no token: the
 	// tenant's service account lives in the virtual cluster, not on the
 	// host. (Not the namespace's "default": the host makes that one a few

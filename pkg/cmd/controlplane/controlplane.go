@@ -42,8 +42,9 @@ func NewCommand(streams cmd.IOStreams, globals *cmd.GlobalFlags) *cobra.Command 
 		Short: "Run one virtual cluster's control plane in this process",
 		Long: `Run one virtual cluster's control plane in this process: its datastore
 (kine on SQLite unless nest.yaml names etcd or Postgres), kube-apiserver,
-the controllers that need no nodes, the syncer and the metrics API
-(metrics.k8s.io from the host's, for kubectl top). 'nest create' starts it
+the controllers that need no nodes, kube-scheduler when nest.yaml turns on
+controlPlane.scheduler, the syncer and the metrics API (metrics.k8s.io
+from the host's, for kubectl top). 'nest create' starts it
 for you; run it by hand (or in a pod) to host a virtual cluster yourself.`,
 		Example: `  nest controlplane --name dev --dir /var/lib/nest/dev --port 6443 \
     --host-kubeconfig host.kubeconfig --host-namespace nest-dev
