@@ -151,6 +151,7 @@ type Isolation struct {
 	AllowHostPath    bool             `json:"allowHostPath"`
 	AllowHostNetwork bool             `json:"allowHostNetwork"`
 	AllowPrivileged  bool             `json:"allowPrivileged"`
+	AllowHostPorts   bool             `json:"allowHostPorts"`
 }
 
 // PodSecurityLevel is a level of the Pod Security Standards.

@@ -160,6 +160,7 @@ func DefaultsTable() []DefaultEntry {
 		DefaultEntry{"isolation.podSecurity", strconv.Quote(string(PodSecurityBaseline)), "Pod Security Standards level a pod must meet to reach the host (privileged, baseline, restricted)"},
 		DefaultEntry{"isolation.allowHostPath", "false", "true lifts the hostPath volume check"},
 		DefaultEntry{"isolation.allowHostNetwork", "false", "true lifts the host network, PID and IPC check"},
+		DefaultEntry{"isolation.allowHostPorts", "false", "true lifts the host ports check (containers' `hostPort`s), for tenants that run node-level listeners"},
 		DefaultEntry{"isolation.allowPrivileged", "false", "true lifts the privileged container check"},
 	)
 }

@@ -53,7 +53,7 @@ func TestParse(t *testing.T) {
 				if want := (ServiceMappings{FromHost: []ServiceMapping{{From: "shared/postgres", To: "default/db"}}, ToHost: []ServiceMapping{{From: "default/web", To: "tenant-web"}}}); !reflect.DeepEqual(c.Sync.ServiceMappings, want) {
 					t.Errorf("serviceMappings = %+v", c.Sync.ServiceMappings)
 				}
-				if want := (Isolation{PodSecurity: PodSecurityRestricted, AllowHostPath: true, AllowHostNetwork: true, AllowPrivileged: true}); c.Isolation != want {
+				if want := (Isolation{PodSecurity: PodSecurityRestricted, AllowHostPath: true, AllowHostNetwork: true, AllowPrivileged: true, AllowHostPorts: true}); c.Isolation != want {
 					t.Errorf("isolation = %+v", c.Isolation)
 				}
 			},

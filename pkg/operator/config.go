@@ -35,6 +35,7 @@ func clusterConfig(spec v1alpha1.VirtualClusterSpec) (*config.Config, error) {
 			AllowHostPath:    i.AllowHostPath,
 			AllowHostNetwork: i.AllowHostNetwork,
 			AllowPrivileged:  i.AllowPrivileged,
+			AllowHostPorts:   i.AllowHostPorts,
 		}
 		if cfg.Isolation.PodSecurity == "" {
 			cfg.Isolation.PodSecurity = config.PodSecurityBaseline

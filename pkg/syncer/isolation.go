@@ -16,6 +16,7 @@ const (
 	checkHostPath       psapolicy.CheckID = "hostPathVolumes"
 	checkHostNamespaces psapolicy.CheckID = "hostNamespaces"
 	checkPrivileged     psapolicy.CheckID = "privileged"
+	checkHostPorts      psapolicy.CheckID = "hostPorts"
 )
 
 // isolationPolicy decides which virtual pods may be copied to the host: the
@@ -47,6 +48,7 @@ func newIsolationPolicy(cfg config.Isolation) (*isolationPolicy, error) {
 		checkHostPath:       cfg.AllowHostPath,
 		checkHostNamespaces: cfg.AllowHostNetwork,
 		checkPrivileged:     cfg.AllowPrivileged,
+		checkHostPorts:      cfg.AllowHostPorts,
 	}
 	var checks []psapolicy.Check
 	for _, c := range psapolicy.DefaultChecks() {

@@ -103,6 +103,7 @@ func TestIsolationPolicy(t *testing.T) {
 		{name: "host network", spec: corev1.PodSpec{HostNetwork: true}, want: "hostNetwork=true"},
 		{name: "host PID", spec: corev1.PodSpec{HostPID: true}, want: "hostPID=true"},
 		{name: "host network allowed", spec: corev1.PodSpec{HostNetwork: true}, policy: config.Isolation{AllowHostNetwork: true}},
+		{name: "host port allowed", spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}}}}, policy: config.Isolation{AllowHostPorts: true}},
 		{name: "host path", spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}}, want: `hostPath volumes (volume "root")`},
 		{name: "host path allowed", spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}}, policy: config.Isolation{AllowHostPath: true}},
 		{name: "privileged init container", spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}, want: `privileged (container "i"`},

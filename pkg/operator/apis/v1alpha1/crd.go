@@ -47,6 +47,7 @@ func CRD() *apiextensionsv1.CustomResourceDefinition {
 			"allowHostPath":    boolean("Lets pods use hostPath volumes despite podSecurity."),
 			"allowHostNetwork": boolean("Lets pods use the host's network, PID and IPC namespaces despite podSecurity."),
 			"allowPrivileged":  boolean("Lets pods run privileged containers despite podSecurity."),
+			"allowHostPorts":   boolean("Lets pods' containers use host ports despite podSecurity."),
 		},
 		XValidations: apiextensionsv1.ValidationRules{immutable("isolation")},
 	}

@@ -77,6 +77,7 @@ type Isolation struct {
 	AllowHostPath    bool   `json:"allowHostPath,omitempty"`
 	AllowHostNetwork bool   `json:"allowHostNetwork,omitempty"`
 	AllowPrivileged  bool   `json:"allowPrivileged,omitempty"`
+	AllowHostPorts   bool   `json:"allowHostPorts,omitempty"`
 }
 
 // Datastore mirrors the datastore section of nest.yaml.
