@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -42,20 +41,7 @@ func TestPodRuntimeDay2(t *testing.T) {
 	}
 	ctx := context.Background()
 	const name, copyName = "podday2", "podday2-copy"
-	ns, full := names.HostNamespace(name), name+"-nest"
-	noVolume := map[string]any{"persistence": map[string]any{"enabled": false}}
-	for _, n := range []string{name, copyName} {
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if err := p.Delete(ctx, n); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
-				t.Errorf("delete %s: %v", n, err)
-			}
-		})
-	}
-	if _, err := p.Create(ctx, name, lifecycle.CreateOptions{Runtime: lifecycle.RuntimePod, ChartValues: noVolume}); err != nil {
-		t.Fatal(err)
-	}
+	ns, full := createPodCluster(t, p, name, copyName)
 	state := filepath.Join(t.TempDir(), "volume")
 	stop := runChartPodIn(t, env, ns, full+"-0", state)
 	client, kubeconfigPath := publishedClient(t, p, name)
@@ -142,7 +128,7 @@ func TestPodRuntimeDay2(t *testing.T) {
 	// Restore into a new pod-runtime cluster (carried in Secrets; restores
 	// over an existing one and of several parts: TestPodRuntimeRestoreLarge).
 	if _, err := p.Restore(ctx, copyName, snap, lifecycle.RestoreOptions{Create: lifecycle.CreateOptions{
-		Runtime: lifecycle.RuntimePod, ChartValues: noVolume}}); err != nil {
+		Runtime: lifecycle.RuntimePod, ChartValues: podNoVolume}}); err != nil {
 		t.Fatal(err)
 	}
 	copyNS := names.HostNamespace(copyName)

@@ -37,20 +37,7 @@ func TestPodRuntimeRestoreLarge(t *testing.T) {
 	}
 	ctx := context.Background()
 	const name, copyName = "podbig", "podbig-copy"
-	ns, full := names.HostNamespace(name), name+"-nest"
-	noVolume := map[string]any{"persistence": map[string]any{"enabled": false}}
-	for _, n := range []string{name, copyName} {
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if err := p.Delete(ctx, n); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
-				t.Errorf("delete %s: %v", n, err)
-			}
-		})
-	}
-	if _, err := p.Create(ctx, name, lifecycle.CreateOptions{Runtime: lifecycle.RuntimePod, ChartValues: noVolume}); err != nil {
-		t.Fatal(err)
-	}
+	ns, full := createPodCluster(t, p, name, copyName)
 	state := filepath.Join(t.TempDir(), "volume")
 	stop := runChartPodIn(t, env, ns, full+"-0", state)
 	client, kubeconfigPath := publishedClient(t, p, name)
@@ -87,7 +74,7 @@ func TestPodRuntimeRestoreLarge(t *testing.T) {
 	// namespace until its control plane has loaded them and is ready.
 	start = time.Now()
 	if _, err := p.Restore(ctx, copyName, snap, lifecycle.RestoreOptions{Create: lifecycle.CreateOptions{
-		Runtime: lifecycle.RuntimePod, ChartValues: noVolume}}); err != nil {
+		Runtime: lifecycle.RuntimePod, ChartValues: podNoVolume}}); err != nil {
 		t.Fatal(err)
 	}
 	copyNS := names.HostNamespace(copyName)

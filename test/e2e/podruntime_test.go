@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -229,6 +230,32 @@ func TestPodRuntime(t *testing.T) {
 	if _, err := p.Get(ctx, name); err == nil {
 		t.Error("the cluster is still listed after delete")
 	}
+}
+
+// podNoVolume are chart values without the state volume: the pod runner's
+// state directory stands in for it.
+var podNoVolume = map[string]any{"persistence": map[string]any{"enabled": false}}
+
+// createPodCluster creates name on the pod runtime without a volume and
+// deletes it, and the
+// clusters named by also (made by the test later), when the test ends. It
+// returns the host namespace and the release's full name.
+func createPodCluster(t *testing.T, p *lifecycle.Provider, name string, also ...string) (ns, full string) {
+	t.Helper()
+	for _, n := range append([]string{name}, also...) {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := p.Delete(ctx, n); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
+				t.Errorf("delete %s: %v", n, err)
+			}
+		})
+	}
+	if _, err := p.Create(context.Background(), name, lifecycle.CreateOptions{Runtime: lifecycle.RuntimePod,
+		ChartValues: podNoVolume}); err != nil {
+		t.Fatal(err)
+	}
+	return names.HostNamespace(name), name + "-nest"
 }
 
 // runChartPod is a test-only pod runner: it runs the command of the chart

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -25,7 +24,6 @@ import (
 	"github.com/nestcluster/nest/pkg/controlplane"
 	"github.com/nestcluster/nest/pkg/kube"
 	"github.com/nestcluster/nest/pkg/lifecycle"
-	"github.com/nestcluster/nest/pkg/names"
 	"github.com/nestcluster/nest/pkg/ports"
 	"github.com/nestcluster/nest/pkg/snapshot"
 )
@@ -53,18 +51,7 @@ func TestPodRuntimePortForward(t *testing.T) {
 	}
 	ctx := context.Background()
 	const name = "podpf"
-	ns, full := names.HostNamespace(name), name+"-nest"
-	if _, err := p.Create(ctx, name, lifecycle.CreateOptions{Runtime: lifecycle.RuntimePod,
-		ChartValues: map[string]any{"persistence": map[string]any{"enabled": false}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := p.Delete(ctx, name); err != nil && !errors.Is(err, lifecycle.ErrNotFound) {
-			t.Errorf("delete: %v", err)
-		}
-	})
+	ns, full := createPodCluster(t, p, name)
 	state := filepath.Join(t.TempDir(), "volume")
 	runChartPodWith(t, env, ns, full+"-0", state, runnerOptions{keepPublishedURLs: true})
 	port, adminPort := runnerPorts(t, state)
