@@ -30,8 +30,11 @@ func Alive(pid int, marker string) bool {
 	}
 	if len(cmdline) == 0 {
 		// Just exec'd, or dying: its memory is gone but its files (locks,
-		// sockets) may still be open. Either way it is not over yet.
-		return true
+		// sockets) may still be open. Either way it is not over yet,
+		// unless it was reaped since cmdline was read (then isZombie
+		// found no stat either).
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return err == nil
 	}
 	return marker == "" || bytes.Contains(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}), []byte(marker))
 }
