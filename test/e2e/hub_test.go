@@ -126,6 +126,25 @@ func (h *testHub) must(want int, method, path string, body, out any) {
 	}
 }
 
+// updateVC PUTs fields to a virtual cluster with its current
+// resourceVersion, reading it again after a 409, as any client does: the
+// reconciler writes the object's status at any time.
+func (h *testHub) updateVC(path string, fields map[string]any, out *store.VirtualCluster) {
+	h.t.Helper()
+	for attempt := 1; ; attempt++ {
+		var cur store.VirtualCluster
+		h.must(200, "GET", path, nil, &cur)
+		fields["resourceVersion"] = cur.ResourceVersion
+		code := h.do("PUT", path, fields, out)
+		if code == http.StatusOK {
+			return
+		}
+		if code != http.StatusConflict || attempt == 10 {
+			h.t.Fatalf("PUT %s: status %d, want 200 (attempt %d)", path, code, attempt)
+		}
+	}
+}
+
 // waitVC polls a virtual cluster until cond holds, and returns it.
 func (h *testHub) waitVC(path string, what string, cond func(*store.VirtualCluster, int) bool) *store.VirtualCluster {
 	h.t.Helper()
@@ -256,7 +275,7 @@ func TestHubVirtualClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := reconciler.LifecycleName(got)
-	h.must(200, "PUT", path, map[string]any{"paused": true, "resourceVersion": got.ResourceVersion}, &vc)
+	h.updateVC(path, map[string]any{"paused": true}, &vc)
 	got = h.waitVC(path, "Paused", func(vc *store.VirtualCluster, code int) bool {
 		return vc.Status.Phase == store.VCPaused && vc.Status.ObservedGeneration == vc.Generation
 	})
@@ -265,7 +284,7 @@ func TestHubVirtualClusterLifecycle(t *testing.T) {
 	}
 
 	// Resume with a smaller quota: running again, quota updated.
-	h.must(200, "PUT", path, map[string]any{"paused": false, "quota": map[string]any{"pods": "10"}, "resourceVersion": got.ResourceVersion}, &vc)
+	h.updateVC(path, map[string]any{"paused": false, "quota": map[string]any{"pods": "10"}}, &vc)
 	got = h.waitVC(path, "Ready again", readyVC)
 	if c, err := provider.Get(ctx, name); err != nil || c.State != lifecycle.StateRunning {
 		t.Fatalf("resumed cluster: %+v, %v", c, err)
